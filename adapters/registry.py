@@ -1,0 +1,23 @@
+"""The one place where the core meets the adapter packages.
+
+Imports are lazy, so a config without ``platforms.matrix`` never imports matrix-nio.
+"""
+
+from __future__ import annotations
+
+from gateway.adapter import Adapter
+from gateway.config import GatewayConfig
+
+
+def build_adapters(config: GatewayConfig) -> list[Adapter]:
+    """One adapter per configured platform, constructed without I/O."""
+    adapters: list[Adapter] = []
+    if config.platforms.telegram is not None:
+        from adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(config.platforms.telegram, config))
+    if config.platforms.matrix is not None:
+        from adapters.matrix import MatrixAdapter
+
+        adapters.append(MatrixAdapter(config.platforms.matrix, config))
+    return adapters

@@ -1,0 +1,292 @@
+"""The config file: YAML, validated once at start by pydantic.
+
+``load_config`` is the only entry point. Every problem comes out as one
+``ConfigError`` naming the file and the key path, e.g.
+``palm.yaml: platforms.telegram.token_env: environment variable TELEGRAM_BOT_TOKEN is not set``.
+Secrets are ``SecretStr`` and never show in ``repr``, logs or messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "palm.yaml"
+CONFIG_ENV = "PALM_CONFIG"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _secret_from(
+    inline: SecretStr | None, env: str | None, *, inline_key: str, env_key: str, required: bool
+) -> SecretStr | None:
+    """Resolve a secret given inline or by environment variable name."""
+    if inline is not None and env is not None:
+        raise ValueError(f"give either {inline_key} or {env_key}, not both")
+    if env is not None:
+        value = os.environ.get(env)
+        if not value:
+            # The key path is added by pydantic's error location.
+            raise ValueError(f"environment variable {env} is not set")
+        return SecretStr(value)
+    if inline is None and required:
+        raise ValueError(f"{env_key} (or {inline_key}) is required")
+    return inline
+
+
+class RedisConfig(_Strict):
+    url: str | None = None
+    """``redis://`` or ``unix://`` URL. Omit it for the embedded server under ``data_dir``."""
+    prefix: str = "palm:"
+    """Every key palm writes starts with this."""
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^(redis|rediss|unix)://", v):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+
+class HttpConfig(_Strict):
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT, got {v!r}")
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class LogConfig(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class TelegramWebhookConfig(_Strict):
+    path: str = "/telegram/webhook"
+    secret_env: str | None = None
+    secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _resolve(self) -> TelegramWebhookConfig:
+        resolved = _secret_from(
+            self.secret, self.secret_env, inline_key="secret", env_key="secret_env", required=True
+        )
+        object.__setattr__(self, "secret", resolved)
+        return self
+
+
+class TelegramConfig(_Strict):
+    token_env: str | None = None
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_timeout: Annotated[int, Field(ge=0, le=50)] = 25
+    webhook: TelegramWebhookConfig | None = None
+    ambiguous_policy: Literal["resend", "fail"] = "resend"
+    """After a timeout that may have delivered: resend (a possible duplicate, counted)
+    or fail the delivery as ambiguous."""
+
+    @model_validator(mode="after")
+    def _resolve(self) -> TelegramConfig:
+        token = _secret_from(
+            self.token, self.token_env, inline_key="token", env_key="token_env", required=True
+        )
+        object.__setattr__(self, "token", token)
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError("mode: webhook needs a webhook: {secret_env: ...} section")
+        return self
+
+
+class MatrixRateConfig(_Strict):
+    messages_per_second: Annotated[float, Field(gt=0)] | None = None
+    burst: Annotated[int, Field(ge=1)] = 10
+
+
+class MatrixConfig(_Strict):
+    homeserver: str
+    user_id: str
+    access_token_env: str | None = None
+    access_token: SecretStr | None = None
+    password_env: str | None = None
+    password: SecretStr | None = None
+    device_name: str = "palm-gateway"
+    auto_join: Literal["any", "same_server"] | list[str] = "same_server"
+    rate: MatrixRateConfig = MatrixRateConfig()
+    sync_timeout_ms: Annotated[int, Field(ge=0, le=120_000)] = 30_000
+
+    @field_validator("user_id")
+    @classmethod
+    def _mxid(cls, v: str) -> str:
+        if not re.match(r"^@[^:]+:.+$", v):
+            raise ValueError(f"expected a Matrix user id like @palm:example.org, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _resolve(self) -> MatrixConfig:
+        token = _secret_from(
+            self.access_token,
+            self.access_token_env,
+            inline_key="access_token",
+            env_key="access_token_env",
+            required=False,
+        )
+        password = _secret_from(
+            self.password, self.password_env, inline_key="password", env_key="password_env",
+            required=False,
+        )
+        if token is None and password is None:
+            raise ValueError("give access_token_env (or password_env for a first login)")
+        object.__setattr__(self, "access_token", token)
+        object.__setattr__(self, "password", password)
+        return self
+
+
+class PlatformsConfig(_Strict):
+    telegram: TelegramConfig | None = None
+    matrix: MatrixConfig | None = None
+
+
+class TargetSeed(_Strict):
+    id: str
+    tags: list[str] = []
+    title: str | None = None
+    kind: Literal["group", "direct"] = "group"
+
+    @field_validator("id")
+    @classmethod
+    def _target_id(cls, v: str) -> str:
+        if not re.match(r"^(telegram|matrix):.+$", v):
+            raise ValueError(f"expected telegram:<chat_id> or matrix:<room_id>, got {v!r}")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if not re.match(r"^[^\s&|!()*]+$", tag):
+                raise ValueError(f"tag {tag!r} may not contain spaces or & | ! ( ) *")
+        return v
+
+
+class OutboxConfig(_Strict):
+    workers: Annotated[int, Field(ge=1, le=256)] = 16
+    retry_deadline_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    max_attempts: Annotated[int, Field(ge=1)] = 8
+    """A delivery whose worker died this many times is dead-lettered."""
+    claim_idle_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """A delivery in flight this long without its worker is taken over by another."""
+
+
+class GatewayConfig(_Strict):
+    data_dir: Path = Path("./var")
+    redis: RedisConfig = RedisConfig()
+    http: HttpConfig = HttpConfig()
+    locale: Literal["zh", "en"] = "zh"
+    log: LogConfig = LogConfig()
+    platforms: PlatformsConfig = PlatformsConfig()
+    targets: list[TargetSeed] = []
+    outbox: OutboxConfig = OutboxConfig()
+    rules_file: Path = Path("config/rules.yaml")
+    templates_file: Path = Path("config/templates.yaml")
+
+    source: Path | None = Field(default=None, exclude=True)
+    """The file this was loaded from (set by ``load_config``)."""
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """``-c`` wins, then ``$PALM_CONFIG``, then ``./palm.yaml``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def _describe(err: Any) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    msg = str(err.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
+    """Read and validate the config file; raise one ``ConfigError`` naming file and key."""
+    file = resolve_config_path(path)
+    name = str(file)
+    try:
+        raw = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{where}{problem}", file=name) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys", file=name)
+    try:
+        cfg = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        errs = exc.errors(include_input=False)
+        first = errs[0]
+        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
+        raise ConfigError(
+            _describe(first) + more, file=name, key=_key_path(tuple(first["loc"]))
+        ) from None
+    # Relative paths in the file are relative to the file, so `palm -c /etc/palm.yaml`
+    # works from any directory.
+    base = file.resolve().parent
+    updates: dict[str, Any] = {"source": file.resolve()}
+    for field in ("data_dir", "rules_file", "templates_file"):
+        value: Path = getattr(cfg, field)
+        if not value.is_absolute() and (field == "data_dir" or (base / value).exists()):
+            updates[field] = base / value
+    return cfg.model_copy(update=updates)

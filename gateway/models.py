@@ -1,0 +1,215 @@
+"""Values that cross layers: frozen, slotted dataclasses with ``NewType`` ids.
+
+Adapters build ``InboundMessage`` and the target events from platform payloads, and
+take ``OutboundMessage`` to send. Nothing here holds platform JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NewType
+
+Platform = NewType("Platform", str)
+"""A platform name: ``telegram`` or ``matrix``."""
+
+TargetId = NewType("TargetId", str)
+"""A chat the gateway can post into: ``telegram:<chat_id>`` or ``matrix:<room_id>``."""
+
+ChatId = NewType("ChatId", str)
+"""The platform's own chat id, without the platform prefix."""
+
+PlatformMessageId = NewType("PlatformMessageId", str)
+"""A message id inside one chat: Telegram ``message_id`` or a Matrix ``event_id``."""
+
+AnnouncementId = NewType("AnnouncementId", str)
+"""``A-<n>``."""
+
+TicketId = NewType("TicketId", str)
+"""``T-<n>``."""
+
+DeliveryId = NewType("DeliveryId", str)
+"""One outbound send's identity; stable across retries and restarts."""
+
+UserId = NewType("UserId", str)
+"""A platform user id: Telegram user id or Matrix ``@user:server``."""
+
+
+def make_target_id(platform: str, chat: str) -> TargetId:
+    return TargetId(f"{platform}:{chat}")
+
+
+def split_target_id(target: str) -> tuple[Platform, ChatId]:
+    """``"matrix:!abc:example.org"`` -> ``("matrix", "!abc:example.org")``.
+
+    Raises ``ValueError`` when there is no platform prefix.
+    """
+    platform, sep, chat = target.partition(":")
+    if not sep or not platform or not chat:
+        raise ValueError(f"target id {target!r} is not of the form platform:chat")
+    return Platform(platform), ChatId(chat)
+
+
+class ChatKind(StrEnum):
+    GROUP = "group"
+    DIRECT = "direct"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class Command(StrEnum):
+    """Commands the gateway understands; ``/报修`` normalises to ``REPORT``."""
+
+    REPORT = "report"
+    ASK = "ask"
+    START = "start"
+    HELP = "help"
+
+
+class AttachmentKind(StrEnum):
+    PHOTO = "photo"
+    FILE = "file"
+    VOICE = "voice"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A platform-side media reference (Telegram ``file_id``, Matrix ``mxc://`` URI)."""
+
+    kind: AttachmentKind
+    ref: str
+    name: str | None = None
+    mime: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    user_id: UserId
+    display_name: str
+    language: str | None = None
+    is_bot: bool = False
+
+
+# --- inbound events, produced by adapters ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One resident message, normalised.
+
+    ``dedupe_key`` is unique per platform event (Telegram ``update_id``, Matrix
+    ``event_id``); the sink drops a key it has seen. ``text`` has any leading command
+    (and a ``@botname`` suffix) removed; ``command`` says which one it was.
+    ``edit_of`` is set when this event edits an earlier message (its id).
+    """
+
+    platform: Platform
+    dedupe_key: str
+    target: TargetId
+    chat_kind: ChatKind
+    message_id: PlatformMessageId
+    sender: Sender
+    text: str
+    sent_at: float
+    chat_title: str | None = None
+    reply_to: PlatformMessageId | None = None
+    mentions_bot: bool = False
+    command: Command | None = None
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    edit_of: PlatformMessageId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSeen:
+    """The bot was added to a group or invited to a room: register the target."""
+
+    target: TargetId
+    kind: ChatKind
+    title: str | None = None
+    reason: str | None = None
+    """Set when the chat is seen but cannot be used (``encrypted room: not supported yet``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGone:
+    """The bot was removed, blocked or banned: the target goes inactive."""
+
+    target: TargetId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMigrated:
+    """The chat moved to a new id (Telegram group -> supergroup)."""
+
+    old: TargetId
+    new: TargetId
+
+
+InboundEvent = InboundMessage | TargetSeen | TargetGone | TargetMigrated
+
+
+# --- outbound, consumed by adapters ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAttachment:
+    kind: AttachmentKind
+    filename: str
+    mime: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to post into one chat.
+
+    ``text`` is in the core Markdown subset (see ``gateway.markdown``) unless
+    ``plain`` is true, in which case it is shown exactly as written (staff replies).
+    ``idempotency_key`` is derived from the delivery's identity and is the same on
+    every retry: Matrix uses it as the transaction id.
+    """
+
+    target: TargetId
+    text: str
+    idempotency_key: str
+    title: str | None = None
+    attachments: tuple[OutboundAttachment, ...] = ()
+    reply_to: PlatformMessageId | None = None
+    priority: Priority = Priority.NORMAL
+    plain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """What a send produced. Long texts may be split into several platform messages."""
+
+    target: TargetId
+    message_ids: tuple[PlatformMessageId, ...]
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RateRule:
+    """At most ``limit`` sends per rolling ``window`` seconds for everything sharing ``key``.
+
+    Keys are shared by every palm process on the same Redis, so a key must name the
+    bot account too (for example ``telegram:<bot_id>:chat:<chat_id>``).
+    """
+
+    key: str
+    limit: int
+    window: float
