@@ -161,7 +161,10 @@ class MatrixConfig(_Strict):
             required=False,
         )
         password = _secret_from(
-            self.password, self.password_env, inline_key="password", env_key="password_env",
+            self.password,
+            self.password_env,
+            inline_key="password",
+            env_key="password_env",
             required=False,
         )
         if token is None and password is None:

@@ -1,0 +1,148 @@
+"""JSON encoding of the cross-layer models, for Redis streams and hashes.
+
+Only core models are encoded here; platform JSON never reaches Redis.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.models import (
+    Attachment,
+    AttachmentKind,
+    ChatKind,
+    Command,
+    InboundEvent,
+    InboundMessage,
+    Location,
+    Platform,
+    PlatformMessageId,
+    Sender,
+    TargetGone,
+    TargetId,
+    TargetMigrated,
+    TargetSeen,
+    UserId,
+)
+
+__all__ = ["decode_event", "encode_event"]
+
+_TYPES: dict[str, type[Any]] = {
+    "message": InboundMessage,
+    "target_seen": TargetSeen,
+    "target_gone": TargetGone,
+    "target_migrated": TargetMigrated,
+}
+_NAMES = {v: k for k, v in _TYPES.items()}
+
+
+def _message_to_dict(m: InboundMessage) -> dict[str, Any]:
+    return {
+        "platform": m.platform,
+        "dedupe_key": m.dedupe_key,
+        "target": m.target,
+        "chat_kind": m.chat_kind.value,
+        "message_id": m.message_id,
+        "sender": {
+            "user_id": m.sender.user_id,
+            "display_name": m.sender.display_name,
+            "language": m.sender.language,
+            "is_bot": m.sender.is_bot,
+        },
+        "text": m.text,
+        "sent_at": m.sent_at,
+        "chat_title": m.chat_title,
+        "reply_to": m.reply_to,
+        "mentions_bot": m.mentions_bot,
+        "command": m.command.value if m.command else None,
+        "attachments": [
+            {"kind": a.kind.value, "ref": a.ref, "name": a.name, "mime": a.mime, "size": a.size}
+            for a in m.attachments
+        ],
+        "location": (
+            {
+                "latitude": m.location.latitude,
+                "longitude": m.location.longitude,
+                "title": m.location.title,
+            }
+            if m.location
+            else None
+        ),
+        "edit_of": m.edit_of,
+    }
+
+
+def _message_from_dict(d: dict[str, Any]) -> InboundMessage:
+    s = d["sender"]
+    loc = d.get("location")
+    return InboundMessage(
+        platform=Platform(d["platform"]),
+        dedupe_key=d["dedupe_key"],
+        target=TargetId(d["target"]),
+        chat_kind=ChatKind(d["chat_kind"]),
+        message_id=PlatformMessageId(d["message_id"]),
+        sender=Sender(
+            user_id=UserId(s["user_id"]),
+            display_name=s["display_name"],
+            language=s.get("language"),
+            is_bot=bool(s.get("is_bot", False)),
+        ),
+        text=d["text"],
+        sent_at=float(d["sent_at"]),
+        chat_title=d.get("chat_title"),
+        reply_to=PlatformMessageId(d["reply_to"]) if d.get("reply_to") else None,
+        mentions_bot=bool(d.get("mentions_bot", False)),
+        command=Command(d["command"]) if d.get("command") else None,
+        attachments=tuple(
+            Attachment(
+                kind=AttachmentKind(a["kind"]),
+                ref=a["ref"],
+                name=a.get("name"),
+                mime=a.get("mime"),
+                size=a.get("size"),
+            )
+            for a in d.get("attachments", [])
+        ),
+        location=Location(loc["latitude"], loc["longitude"], loc.get("title")) if loc else None,
+        edit_of=PlatformMessageId(d["edit_of"]) if d.get("edit_of") else None,
+    )
+
+
+def encode_event(event: InboundEvent) -> str:
+    kind = _NAMES[type(event)]
+    body: dict[str, Any]
+    if isinstance(event, InboundMessage):
+        body = _message_to_dict(event)
+    elif isinstance(event, TargetSeen):
+        body = {
+            "target": event.target,
+            "kind": event.kind.value,
+            "title": event.title,
+            "reason": event.reason,
+        }
+    elif isinstance(event, TargetGone):
+        body = {"target": event.target, "reason": event.reason}
+    else:
+        body = {"old": event.old, "new": event.new}
+    return json.dumps({"type": kind, **body}, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_event(raw: str | bytes) -> InboundEvent:
+    """Inverse of ``encode_event``. Raises ``ValueError`` on anything malformed."""
+    try:
+        d = json.loads(raw)
+        kind = d.pop("type")
+        if kind == "message":
+            return _message_from_dict(d)
+        if kind == "target_seen":
+            return TargetSeen(
+                TargetId(d["target"]), ChatKind(d["kind"]), d.get("title"), d.get("reason")
+            )
+        if kind == "target_gone":
+            return TargetGone(TargetId(d["target"]), d["reason"])
+        if kind == "target_migrated":
+            return TargetMigrated(TargetId(d["old"]), TargetId(d["new"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"malformed inbound event: {exc}") from exc
+    raise ValueError(f"unknown inbound event type {kind!r}")
