@@ -1,0 +1,52 @@
+"""Every Prometheus metric palm exports, in one place.
+
+Counters and histograms are per process (Prometheus sums them across processes).
+Gauges about the queue and the outbox must be the same from every process, so they
+are read from Redis at scrape time by collectors registered with ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway import __version__
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+BUILD_INFO = Gauge("palm_build_info", "Palm Gateway build", ["version"], registry=REGISTRY)
+BUILD_INFO.labels(version=__version__).set(1)
+
+PLATFORM_UP = Gauge(
+    "palm_platform_up",
+    "Whether the platform answers (1) or not (0)",
+    ["platform"],
+    registry=REGISTRY,
+)
+
+DELIVERIES = Counter(
+    "palm_deliveries_total", "Deliveries by outcome", ["platform", "result"], registry=REGISTRY
+)
+DELIVERY_SECONDS = Histogram(
+    "palm_delivery_seconds",
+    "From an announcement being accepted to its delivery being sent",
+    ["platform"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "palm_rate_limited_total", "429 answers received", ["platform"], registry=REGISTRY
+)
+INBOUND = Counter(
+    "palm_inbound_total", "Inbound messages by kind", ["platform", "kind"], registry=REGISTRY
+)
+FIRST_RESPONSE_SECONDS = Histogram(
+    "palm_ticket_first_response_seconds",
+    "From a ticket arriving to its first staff reply",
+    buckets=(30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
+    registry=REGISTRY,
+)
+TELEGRAM_AMBIGUOUS = Counter(
+    "palm_telegram_ambiguous_sends_total",
+    "Telegram sends that timed out after the request may have reached Telegram",
+    registry=REGISTRY,
+)

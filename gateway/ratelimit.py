@@ -1,0 +1,120 @@
+"""Exact rolling-window rate limits, shared by every palm process on one Redis.
+
+Each ``RateRule`` is a sliding log: a sorted set of send times for its key. One Lua
+script checks every rule of a send and the pause flags at once, and only if all of
+them allow it records the send in all of them. So a send either counts against every
+limit or against none, and several processes can never together exceed a limit.
+Time comes from the Redis server (``TIME``), so clocks of the processes do not matter.
+
+A 429 sets a pause on the key the platform meant (the whole bot or one chat): while
+it lasts, every send counting against that key waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.errors import StoreUnavailable
+from gateway.keys import Keys
+from gateway.models import RateRule
+
+# KEYS: n log keys, then n pause keys. ARGV: member, then (limit, window_ms) per rule.
+# Returns 0 when the send was recorded, else the milliseconds to wait before trying again.
+_ACQUIRE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS / 2
+local wait = 0
+for i = 1, n do
+  local pause = redis.call('PTTL', KEYS[n + i])
+  if pause > wait then wait = pause end
+  local limit = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local count = redis.call('ZCARD', KEYS[i])
+  if count >= limit then
+    -- the send that frees a slot is the (count - limit + 1)-th oldest in the window
+    local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + window - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return wait end
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i + 1]) + 1000)
+end
+return 0
+"""
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._script = redis.register_script(_ACQUIRE_LUA)
+
+    def _log_key(self, rule_key: str) -> str:
+        return self._keys("rate", "log", rule_key)
+
+    def _pause_key(self, rule_key: str) -> str:
+        return self._keys("rate", "pause", rule_key)
+
+    async def try_acquire(self, rules: Sequence[RateRule]) -> float:
+        """Record one send if every rule allows it now; else return seconds to wait."""
+        if not rules:
+            return 0.0
+        keys = [self._log_key(r.key) for r in rules] + [self._pause_key(r.key) for r in rules]
+        args: list[str | int] = [secrets.token_hex(8)]
+        for r in rules:
+            args += [r.limit, int(r.window * 1000)]
+        try:
+            wait_ms = await self._script(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"rate limiter: {exc}") from exc
+        return max(0.0, int(wait_ms) / 1000.0)
+
+    async def acquire(self, rules: Sequence[RateRule], *, max_wait: float | None = None) -> bool:
+        """Wait until one send is allowed under every rule, and record it.
+
+        Returns ``False`` if ``max_wait`` seconds pass first (nothing is recorded then).
+        """
+        deadline = None if max_wait is None else time.monotonic() + max_wait
+        while True:
+            wait = await self.try_acquire(rules)
+            if wait <= 0:
+                return True
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                wait = min(wait, left)
+            # A few ms past the computed instant, so the slot is really free on arrival.
+            await asyncio.sleep(wait + 0.002)
+
+    async def pause(self, rule_key: str, seconds: float) -> None:
+        """Stop every send counting against ``rule_key`` for ``seconds`` (after a 429).
+
+        A longer pause already in force is kept.
+        """
+        ms = max(1, int(seconds * 1000))
+        key = self._pause_key(rule_key)
+        try:
+            current = await self._redis.pttl(key)
+            if current is None or int(current) < ms:
+                await self._redis.set(key, "1", px=ms)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"rate limiter: {exc}") from exc
+
+    async def paused_for(self, rule_key: str) -> float:
+        try:
+            ms = await self._redis.pttl(self._pause_key(rule_key))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"rate limiter: {exc}") from exc
+        return max(0.0, int(ms) / 1000.0)
