@@ -50,7 +50,24 @@ __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 DELETE_WINDOW = 48 * 3600.0
 ALLOWED_TAGS = frozenset(
-    ["b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span", "tg-spoiler", "blockquote", "tg-emoji"]
+    [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "span",
+        "tg-spoiler",
+        "blockquote",
+        "tg-emoji",
+    ]
 )
 
 
@@ -235,9 +252,9 @@ class FakeTelegram:
         assert self._runner is not None
         self._site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await self._site.start()
-        server = self._site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # the port chosen by the OS on the first start; reused by later go_up calls
+        sockets: Any = getattr(self._site._server, "sockets", ())
+        self._port = int(sockets[0].getsockname()[1])
 
     async def aclose(self) -> None:
         for bot in self.bots.values():
@@ -444,7 +461,7 @@ class FakeTelegram:
             for key, value in form.items():
                 if isinstance(value, web.FileField):
                     out[key] = value
-                elif value[:1] in "[{":
+                elif isinstance(value, str) and value[:1] in ("[", "{"):
                     # PTB JSON-encodes nested objects inside form fields
                     try:
                         out[key] = json.loads(value)
@@ -578,9 +595,10 @@ class FakeTelegram:
             deadline = time.monotonic() + timeout
             while not bot.updates and time.monotonic() < deadline:
                 bot.new_update.clear()
-                waiter = asyncio.ensure_future(bot.new_update.wait())
+                waiter: asyncio.Future[Any] = asyncio.ensure_future(bot.new_update.wait())
+                pending: set[asyncio.Future[Any]] = {waiter, mine}
                 done, _ = await asyncio.wait(
-                    {waiter, mine},
+                    pending,
                     timeout=deadline - time.monotonic(),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
