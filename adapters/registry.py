@@ -5,6 +5,10 @@ Imports are lazy, so a config without ``platforms.matrix`` never imports matrix-
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from types import ModuleType
+
 from gateway.adapter import Adapter
 from gateway.config import GatewayConfig
 
@@ -21,3 +25,9 @@ def build_adapters(config: GatewayConfig) -> list[Adapter]:
 
         adapters.append(MatrixAdapter(config.platforms.matrix, config))
     return adapters
+
+
+def cli_modules() -> list[ModuleType]:
+    """Adapter modules that add ``palm`` subcommands (each has ``register(subparsers)``)."""
+    names = ["adapters.telegram.cli"]
+    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]

