@@ -15,11 +15,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from redis.asyncio import Redis
 
+from gateway.config import GatewayConfig, HttpConfig, RedisConfig
 from gateway.keys import Keys
+from gateway.runtime import Runtime, instance_name
 
 
 def _answers(host: str, port: int) -> bool:
@@ -58,8 +62,19 @@ def redis_url() -> Iterator[str]:
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="palm-test-redis-")
     proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", workdir],
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
@@ -98,3 +113,32 @@ async def redis(redis_url: str, keys: Keys) -> AsyncIterator[Redis]:
     finally:
         await _delete_prefix(client, keys.prefix)
         await client.aclose()
+
+
+@pytest.fixture
+def config(redis_url: str, keys: Keys, tmp_path: Path) -> GatewayConfig:
+    """A config on the test Redis with this test's key prefix."""
+    return GatewayConfig(
+        data_dir=tmp_path / "var",
+        redis=RedisConfig(url=redis_url, prefix=keys.prefix),
+        http=HttpConfig(listen="127.0.0.1:0"),
+    )
+
+
+@pytest.fixture
+async def runtime(config: GatewayConfig, redis: Redis, keys: Keys) -> AsyncIterator[Runtime]:
+    """A Runtime like ``palm run``'s, without adapters (add them to ``rt.adapters``)."""
+    assert config.redis.url is not None
+    binary = Redis.from_url(config.redis.url, decode_responses=False)
+    try:
+        yield Runtime(config, redis, binary, keys, instance_name())
+    finally:
+        await binary.aclose()
+
+
+def write_config(path: Path, config: GatewayConfig, **extra: object) -> Path:
+    """Write ``config`` (plus ``extra`` top-level keys) as YAML for a ``palm`` subprocess."""
+    data = config.model_dump(mode="json", exclude={"source"}, exclude_none=True)
+    data.update(extra)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
