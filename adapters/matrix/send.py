@@ -1,0 +1,129 @@
+"""Sending, editing and redacting, each with a deterministic transaction id.
+
+A retry (after a 429, a network error, or a restart after ``kill -9``) reuses the
+same transaction id on the same device, so Synapse answers with the event it already
+created instead of posting again. Uploads are not idempotent, but an orphaned upload
+is invisible: only the event that points at it is deduplicated, and it is.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import nio
+
+from adapters.matrix import errors
+from adapters.matrix.render import (
+    attachment_content,
+    content_digest,
+    edit_content,
+    text_content,
+    txn_id,
+)
+from gateway.errors import GatewayError, NotPossible, PermanentError, Rejected
+from gateway.models import (
+    OutboundAttachment,
+    OutboundMessage,
+    PlatformMessageId,
+    SendReceipt,
+    TargetId,
+    split_target_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+def room_of(target: TargetId) -> str:
+    platform, chat = split_target_id(target)
+    if platform != "matrix":
+        raise Rejected(f"target {target} is not a Matrix room")
+    return chat
+
+
+class MatrixSender:
+    def __init__(self, client: nio.AsyncClient, rate_scope: str) -> None:
+        self._client = client
+        self._scope = rate_scope
+        """The bot's ``RateRule`` key: Synapse limits per sender, so a 429 pauses the bot."""
+
+    async def send(self, msg: OutboundMessage) -> SendReceipt:
+        room = room_of(msg.target)
+        ids = [
+            await self._room_send(
+                room, text_content(msg), txn_id(msg.idempotency_key, "text"), "send"
+            )
+        ]
+        for n, att in enumerate(msg.attachments):
+            mxc = await self._upload(att)
+            ids.append(
+                await self._room_send(
+                    room,
+                    attachment_content(att, mxc),
+                    txn_id(msg.idempotency_key, "attachment", n),
+                    "send attachment",
+                )
+            )
+        return SendReceipt(msg.target, tuple(PlatformMessageId(i) for i in ids), time.time())
+
+    async def edit(
+        self, target: TargetId, message_ids: Sequence[PlatformMessageId], msg: OutboundMessage
+    ) -> None:
+        """Edit the text part (the first event); attachments cannot be edited."""
+        if not message_ids:
+            raise NotPossible("no message to edit")
+        room = room_of(target)
+        content = edit_content(message_ids[0], msg)
+        # A second, different edit of the same message needs a new txn id; a retry of
+        # the same edit must reuse it: key the txn on the content.
+        txn = txn_id(msg.idempotency_key, "edit", message_ids[0], content_digest(content))
+        await self._room_send(room, content, txn, "edit")
+
+    async def recall(self, target: TargetId, message_ids: Sequence[PlatformMessageId]) -> None:
+        room = room_of(target)
+        refused: list[str] = []
+        for event_id in message_ids:
+            try:
+                await self._redact(room, event_id)
+            except PermanentError as exc:
+                refused.append(f"{event_id}: {exc.message}")
+        if refused:
+            raise NotPossible("cannot redact " + "; ".join(refused))
+
+    async def _room_send(self, room: str, content: dict[str, Any], txn: str, action: str) -> str:
+        try:
+            resp = await self._client.room_send(room, "m.room.message", content, tx_id=txn)
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, action)
+        if isinstance(resp, nio.RoomSendResponse):
+            return str(resp.event_id)
+        raise errors.from_nio(resp, scope=self._scope, action=action)
+
+    async def _redact(self, room: str, event_id: str) -> None:
+        try:
+            resp = await self._client.room_redact(
+                room, event_id, reason="recalled", tx_id=txn_id("recall", room, event_id)
+            )
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "redact")
+        if isinstance(resp, nio.RoomRedactResponse):
+            return
+        err: GatewayError = errors.from_nio(resp, scope=self._scope, action="redact")
+        raise err
+
+    async def _upload(self, att: OutboundAttachment) -> str:
+        try:
+            resp, _ = await self._client.upload(
+                io.BytesIO(att.data),
+                content_type=att.mime,
+                filename=att.filename,
+                filesize=len(att.data),
+            )
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "upload")
+        if isinstance(resp, nio.UploadResponse):
+            return str(resp.content_uri)
+        raise errors.from_nio(resp, scope=self._scope, action="upload")
