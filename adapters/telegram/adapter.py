@@ -1,0 +1,234 @@
+"""``TelegramAdapter``: the ``gateway.adapter.Adapter`` for the Telegram Bot API.
+
+PTB's ``telegram.Bot`` does the HTTP; palm owns the offset (``poller``), the limits
+(``limits`` with the shared ``RateLimiter``) and the error translation (``errors``).
+The token is never logged: PTB and httpx put it in URLs at DEBUG/INFO level, so a
+filter redacts it from their log records while the adapter runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Sequence
+
+import telegram.error as tg
+from aiohttp import web
+from telegram import Bot
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
+
+from adapters.telegram import limits
+from adapters.telegram.errors import TOKEN_REJECTED, translate
+from adapters.telegram.lease import Lease
+from adapters.telegram.normalize import BotIdentity
+from adapters.telegram.poller import Poller
+from adapters.telegram.send import TelegramSender
+from adapters.telegram.webhook import WebhookHandler
+from gateway import errors as gw
+from gateway.adapter import AdapterContext, Route
+from gateway.config import GatewayConfig, TelegramConfig
+from gateway.metrics import PLATFORM_UP
+from gateway.models import (
+    ChatKind,
+    OutboundMessage,
+    Platform,
+    PlatformMessageId,
+    RateRule,
+    SendReceipt,
+    TargetId,
+    split_target_id,
+)
+from gateway.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+# getUpdates goes through do_api_request to get the raw JSON; PTB suggests the typed
+# method each time. Only that one suggestion is silenced.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+
+READY_TIMEOUT = 5.0
+_LOGGERS_WITH_URLS = ("httpx", "httpcore", "telegram.Bot", "telegram.request", "telegram")
+
+
+class _RedactToken(logging.Filter):
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if self._token in text:
+            record.msg = text.replace(self._token, "<token>")
+            record.args = ()
+        return True
+
+
+class TelegramAdapter:
+    platform = Platform("telegram")
+
+    def __init__(
+        self, config: TelegramConfig, gw_config: GatewayConfig, *, lease_seconds: float = 30.0
+    ) -> None:
+        if config.token is None:
+            raise gw.ConfigError("token is missing", key="platforms.telegram.token_env")
+        self._config = config
+        self._gw = gw_config
+        self._token = config.token.get_secret_value()
+        # The bot id is the token's public part: rate keys are known before start().
+        head = self._token.partition(":")[0]
+        self._bot_id = int(head) if head.isdigit() else 0
+        self._lease_seconds = lease_seconds
+        self._redact = _RedactToken(self._token)
+        self._bot: Bot | None = None
+        self._me: BotIdentity | None = None
+        self._ctx: AdapterContext | None = None
+        self._sender: TelegramSender | None = None
+        self._webhook: WebhookHandler | None = None
+
+    def __repr__(self) -> str:
+        name = f"@{self._me.username}" if self._me else f"id {self._bot_id}"
+        return f"TelegramAdapter(bot={name}, mode={self._config.mode})"
+
+    @property
+    def me(self) -> BotIdentity | None:
+        return self._me
+
+    # --- life cycle ------------------------------------------------------------
+
+    def _make_bot(self) -> Bot:
+        poll = self._config.poll_timeout
+        return Bot(
+            self._token,
+            base_url=self._config.base_url,
+            base_file_url=self._config.base_file_url or "https://api.telegram.org/file/bot",
+            # Sends run concurrently from many workers: PTB's default pool has 1 connection.
+            request=HTTPXRequest(
+                connection_pool_size=64,
+                connect_timeout=5.0,
+                read_timeout=15.0,
+                write_timeout=15.0,
+                pool_timeout=5.0,
+                media_write_timeout=60.0,
+            ),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=2, read_timeout=poll + 5.0, pool_timeout=5.0
+            ),
+        )
+
+    async def start(self, ctx: AdapterContext) -> None:
+        for name in _LOGGERS_WITH_URLS:
+            logging.getLogger(name).addFilter(self._redact)
+        self._ctx = ctx
+        self._bot = self._make_bot()
+        try:
+            async with asyncio.timeout(READY_TIMEOUT * 2):
+                await self._bot.initialize()  # getMe
+        except tg.InvalidToken as exc:
+            raise gw.ConfigError(TOKEN_REJECTED) from exc
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+        except TimeoutError as exc:
+            raise gw.NetworkError("telegram: getMe did not answer in time") from exc
+        user = self._bot.bot
+        self._bot_id = user.id
+        self._me = BotIdentity(user.id, user.username or "")
+        PLATFORM_UP.labels(platform="telegram").set(1)
+        limiter = RateLimiter(ctx.redis, ctx.keys)
+        self._sender = TelegramSender(
+            self._bot,
+            self._bot_id,
+            ctx.redis,
+            ctx.keys,
+            limiter,
+            ambiguous_policy=self._config.ambiguous_policy,
+        )
+        webhook = self._config.webhook
+        if self._config.mode == "webhook" and webhook is not None and webhook.secret:
+            self._webhook = WebhookHandler(webhook.secret.get_secret_value(), self._me, ctx.sink)
+        log.info("telegram: signed in as @%s (%s mode)", self._me.username, self._config.mode)
+
+    async def run(self) -> None:
+        if self._ctx is None or self._bot is None or self._me is None:
+            raise RuntimeError("TelegramAdapter.run() before start()")
+        if self._config.mode == "webhook":
+            await asyncio.Event().wait()  # updates arrive through routes()
+            return
+        ctx = self._ctx
+        lease = Lease(
+            ctx.redis,
+            ctx.keys("telegram", self._bot_id, "poll-lease"),
+            ctx.instance,
+            self._lease_seconds,
+        )
+        poller = Poller(
+            self._bot,
+            self._me,
+            ctx.redis,
+            ctx.keys("telegram", self._bot_id, "offset"),
+            lease,
+            ctx.sink,
+            poll_timeout=self._config.poll_timeout,
+        )
+        await poller.run()
+
+    async def aclose(self) -> None:
+        if self._bot is not None:
+            try:
+                await self._bot.shutdown()
+            except tg.TelegramError as exc:
+                log.debug("telegram: shutdown: %s", type(exc).__name__)
+            self._bot = None
+        for name in _LOGGERS_WITH_URLS:
+            logging.getLogger(name).removeFilter(self._redact)
+
+    async def check_ready(self) -> str | None:
+        if self._bot is None:
+            return "telegram: not started"
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await self._bot.get_me(read_timeout=READY_TIMEOUT)
+        except TimeoutError:
+            reason: str | None = "telegram: getMe timed out"
+        except tg.TelegramError as exc:
+            reason = f"telegram: {translate(exc, is_send=False).message}"
+        else:
+            reason = None
+        PLATFORM_UP.labels(platform="telegram").set(0 if reason else 1)
+        return reason
+
+    def routes(self) -> Sequence[Route]:
+        webhook = self._config.webhook
+        if self._config.mode != "webhook" or webhook is None:
+            return ()
+        return (Route("POST", webhook.path, self._handle_webhook),)
+
+    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        if self._webhook is None:
+            return web.json_response({"ok": False, "error": "not started"}, status=503)
+        return await self._webhook(request)
+
+    # --- sending ---------------------------------------------------------------
+
+    def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
+        _, chat = split_target_id(target)
+        return limits.rules_for(self._bot_id, chat, kind)
+
+    def _need_sender(self) -> TelegramSender:
+        if self._sender is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        return self._sender
+
+    async def send(self, msg: OutboundMessage) -> SendReceipt:
+        return await self._need_sender().send(msg)
+
+    async def edit(
+        self, target: TargetId, message_ids: Sequence[PlatformMessageId], msg: OutboundMessage
+    ) -> None:
+        await self._need_sender().edit(target, message_ids, msg)
+
+    async def recall(
+        self, target: TargetId, message_ids: Sequence[PlatformMessageId], sent_at: float
+    ) -> None:
+        await self._need_sender().recall(target, message_ids, sent_at)

@@ -1,0 +1,240 @@
+"""Sending, editing and recalling through ``telegram.Bot``; errors leave as gateway.errors.
+
+One ``OutboundMessage`` may become several Telegram messages ("steps"): each media
+attachment (the first carries the caption), then the text parts that did not fit. The
+core takes one rate permit per ``send``; every further step here takes its own permit
+from the same shared limiter, so a long announcement never breaks "1 per second".
+
+A multi-step send records each finished step in Redis under its idempotency key and
+chat, so a retry after a failure in step 3 does not repeat steps 1 and 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import telegram.error as tg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram.constants import ParseMode
+
+from adapters.telegram import limits
+from adapters.telegram.errors import translate
+from adapters.telegram.render import CAPTION_LIMIT, render
+from gateway import errors as gw
+from gateway.keys import Keys
+from gateway.models import (
+    AttachmentKind,
+    ChatKind,
+    OutboundAttachment,
+    OutboundMessage,
+    PlatformMessageId,
+    SendReceipt,
+    TargetId,
+    split_target_id,
+)
+from gateway.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+DELETE_WINDOW_SECONDS = 48 * 3600
+STEP_RECORD_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One Telegram message of an outbound message: a text part or one attachment."""
+
+    html: str | None
+    attachment: OutboundAttachment | None = None
+
+
+def plan(msg: OutboundMessage) -> list[Step]:
+    """The Telegram messages ``msg`` becomes, in order."""
+    if not msg.attachments:
+        parts = render(msg.text, plain=msg.plain, title=msg.title)
+        return [Step(p) for p in parts] or [Step("\u2063")]  # invisible: never empty
+    parts = render(msg.text, plain=msg.plain, title=msg.title, first_limit=CAPTION_LIMIT)
+    caption, rest = (parts[0], parts[1:]) if parts else (None, [])
+    media = [Step(caption if i == 0 else None, a) for i, a in enumerate(msg.attachments)]
+    return media + [Step(p) for p in rest]
+
+
+def chat_of(target: TargetId) -> tuple[str, int | str]:
+    platform, chat = split_target_id(target)
+    if platform != "telegram":
+        raise gw.Rejected(f"{target} is not a Telegram target")
+    try:
+        return chat, int(chat)
+    except ValueError:
+        return chat, chat  # a public @channel name
+
+
+class TelegramSender:
+    def __init__(
+        self,
+        bot: Bot,
+        bot_id: int,
+        redis: Redis,
+        keys: Keys,
+        limiter: RateLimiter,
+        *,
+        ambiguous_policy: str,
+    ) -> None:
+        self._bot = bot
+        self._bot_id = bot_id
+        self._redis = redis
+        self._keys = keys
+        self._limiter = limiter
+        self._policy = ambiguous_policy
+        self._floods = limits.FloodTracker(bot_id)
+
+    async def _call(self, chat: str, fn: Callable[[], Awaitable[Any]], *, is_send: bool) -> Any:
+        """Run one Bot API call, translating every error exactly once."""
+        try:
+            return await fn()
+        except tg.RetryAfter as exc:
+            scope = self._floods.scope_for(chat)
+            err = translate(exc, is_send=is_send, scope=scope)
+            if isinstance(err, gw.RateLimited):
+                await self._limiter.pause(scope, err.retry_after or 1.0)
+            raise err from exc
+        except tg.TelegramError as exc:
+            err = translate(exc, is_send=is_send)
+            if isinstance(err, gw.AmbiguousSend) and self._policy == "fail":
+                raise gw.Rejected(f"{err.message}; not resent (ambiguous_policy: fail)") from exc
+            raise err from exc
+
+    async def _permit(self, target: TargetId, chat: str, first: bool) -> None:
+        if not first:
+            kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
+            await self._limiter.acquire(limits.rules_for(self._bot_id, chat, kind))
+
+    # --- send ------------------------------------------------------------------
+
+    async def send(self, msg: OutboundMessage) -> SendReceipt:
+        chat, chat_id = chat_of(msg.target)
+        steps = plan(msg)
+        record = self._keys("telegram", "steps", msg.idempotency_key, chat)
+        done = await self._done_steps(record) if len(steps) > 1 else {}
+        ids: list[PlatformMessageId] = []
+        first = True
+        for n, step in enumerate(steps):
+            if n in done:
+                ids.append(done[n])
+                continue
+            await self._permit(msg.target, chat, first)
+            first = False
+            reply = msg.reply_to if n == 0 else (ids[0] if ids else None)
+            sent: Message = await self._call(
+                chat, partial(self._send_step, chat_id, step, reply), is_send=True
+            )
+            ids.append(PlatformMessageId(str(sent.message_id)))
+            if len(steps) > 1:
+                await self._record_step(record, n, ids[-1])
+        return SendReceipt(msg.target, tuple(ids), time.time())
+
+    async def _send_step(
+        self, chat_id: int | str, step: Step, reply_to: PlatformMessageId | None
+    ) -> Message:
+        reply = (
+            ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
+        )
+        a = step.attachment
+        if a is None:
+            return await self._bot.send_message(
+                chat_id, step.html or "\u2063", parse_mode=ParseMode.HTML, reply_parameters=reply
+            )
+        upload = InputFile(a.data, filename=a.filename)
+        if a.kind is AttachmentKind.PHOTO:
+            return await self._bot.send_photo(
+                chat_id,
+                upload,
+                caption=step.html,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
+            )
+        return await self._bot.send_document(
+            chat_id, upload, caption=step.html, parse_mode=ParseMode.HTML, reply_parameters=reply
+        )
+
+    async def _done_steps(self, record: str) -> dict[int, PlatformMessageId]:
+        try:
+            raw = await self._redis.hgetall(record)
+        except (RedisError, OSError) as exc:
+            raise gw.StoreUnavailable(f"telegram send record: {exc}") from exc
+        return {int(k): PlatformMessageId(str(v)) for k, v in raw.items()}
+
+    async def _record_step(self, record: str, n: int, mid: PlatformMessageId) -> None:
+        try:
+            await self._redis.hset(record, str(n), mid)
+            await self._redis.expire(record, STEP_RECORD_TTL)
+        except (RedisError, OSError) as exc:
+            # The message is out; failing now would only make a retry duplicate it.
+            log.warning("telegram: could not record sent step %d (%s)", n, type(exc).__name__)
+
+    # --- edit ------------------------------------------------------------------
+
+    async def edit(
+        self, target: TargetId, message_ids: Sequence[PlatformMessageId], msg: OutboundMessage
+    ) -> None:
+        chat, chat_id = chat_of(target)
+        steps = plan(msg)
+        if len(steps) > len(message_ids):
+            raise gw.Rejected(
+                f"the new text needs {len(steps)} Telegram messages, the original has "
+                f"{len(message_ids)}: recall it and send it again"
+            )
+        first = True
+        for step, mid in zip(steps, message_ids, strict=False):
+            if step.attachment is not None and step.html is None:
+                continue  # a second photo has no caption to change
+            await self._permit(target, chat, first)
+            first = False
+            await self._edit_step(chat, chat_id, int(mid), step)
+        surplus = list(message_ids[len(steps) :])
+        if surplus:
+            await self.recall(target, surplus, time.time())
+
+    async def _edit_step(self, chat: str, chat_id: int | str, mid: int, step: Step) -> None:
+        async def call() -> Any:
+            if step.attachment is not None:
+                return await self._bot.edit_message_caption(
+                    chat_id, mid, caption=step.html, parse_mode=ParseMode.HTML
+                )
+            return await self._bot.edit_message_text(
+                step.html or "\u2063", chat_id, mid, parse_mode=ParseMode.HTML
+            )
+
+        try:
+            await self._call(chat, call, is_send=False)
+        except gw.Rejected as err:
+            if "message is not modified" not in err.message:
+                raise  # an unchanged part is not an error
+
+    # --- recall ----------------------------------------------------------------
+
+    async def recall(
+        self, target: TargetId, message_ids: Sequence[PlatformMessageId], sent_at: float
+    ) -> None:
+        if time.time() - sent_at >= DELETE_WINDOW_SECONDS:
+            raise gw.NotPossible("Telegram bots cannot delete messages older than 48 hours")
+        chat, chat_id = chat_of(target)
+        refused: list[str] = []
+        for mid in message_ids:
+            try:
+                await self._call(
+                    chat, partial(self._bot.delete_message, chat_id, int(mid)), is_send=False
+                )
+            except gw.NotPossible as err:
+                if "not found" in err.message:
+                    continue  # already deleted (by an admin, or by an earlier attempt)
+                refused.append(f"{mid}: {err.message}")
+        if refused:
+            raise gw.NotPossible("Telegram refused to delete " + "; ".join(refused))
