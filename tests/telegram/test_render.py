@@ -1,0 +1,60 @@
+"""Rendering to Telegram HTML: escaping, splitting over 4096, captions over 1024."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from adapters.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, render, visible_len
+
+
+def visible(part: str) -> str:
+    return html.unescape(re.sub(r"<[^>]*>", "", part))
+
+
+def test_user_text_is_escaped() -> None:
+    [part] = render("**Tank** <script> & _now_", title="Notice <1>")
+    assert part == "<b>Notice &lt;1&gt;</b>\n\n<b>Tank</b> &lt;script&gt; &amp; <i>now</i>"
+
+
+def test_plain_text_is_fully_escaped_and_keeps_markdown_literal() -> None:
+    [part] = render("**not bold** <b>x</b> & y", plain=True)
+    assert part == "**not bold** &lt;b&gt;x&lt;/b&gt; &amp; y"
+
+
+def test_long_text_splits_on_paragraphs_within_limit() -> None:
+    paras = [f"paragraph {i} " + "x" * 900 for i in range(12)]
+    parts = render("\n\n".join(paras))
+    assert len(parts) > 1
+    assert all(visible_len(visible(p)) <= TEXT_LIMIT for p in parts)
+    # nothing lost, nothing repeated, and no paragraph was cut
+    assert "\n\n".join(visible(p) for p in parts) == "\n\n".join(paras)
+
+
+def test_one_huge_bold_line_splits_without_breaking_tags() -> None:
+    parts = render("**" + "é" * 9000 + "**")
+    assert len(parts) == 3
+    for p in parts:
+        assert p.startswith("<b>")
+        assert p.endswith("</b>")
+        assert visible_len(visible(p)) <= TEXT_LIMIT
+    assert "".join(visible(p) for p in parts) == "é" * 9000
+
+
+def test_emoji_counts_as_two_utf16_units() -> None:
+    parts = render("😀" * 3000)
+    assert all(visible_len(visible(p)) <= TEXT_LIMIT for p in parts)
+    assert len(parts) == 2
+
+
+def test_caption_first_then_follow_ups() -> None:
+    text = "\n".join(f"line {i} " + "y" * 100 for i in range(30))
+    parts = render(text, first_limit=CAPTION_LIMIT)
+    assert visible_len(visible(parts[0])) <= CAPTION_LIMIT
+    assert all(visible_len(visible(p)) <= TEXT_LIMIT for p in parts[1:])
+    assert "\n".join(visible(p) for p in parts) == text
+
+
+def test_empty_text_gives_no_parts() -> None:
+    assert render("") == []
+    assert render("  \n\n ") == []
