@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from types import ModuleType
+from collections.abc import Callable
+from typing import Any
 
 from gateway.adapter import Adapter
 from gateway.config import GatewayConfig
@@ -27,7 +28,8 @@ def build_adapters(config: GatewayConfig) -> list[Adapter]:
     return adapters
 
 
-def cli_modules() -> list[ModuleType]:
-    """Adapter modules that add ``palm`` subcommands (each has ``register(subparsers)``)."""
+def cli_registrars() -> list[Callable[[Any], None]]:
+    """Adapter functions that add ``palm`` subcommands (``add_commands(subparsers)``)."""
     names = ["adapters.telegram.cli"]
-    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]
+    modules = [importlib.import_module(n) for n in names if importlib.util.find_spec(n)]
+    return [module.add_commands for module in modules]

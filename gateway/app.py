@@ -13,13 +13,13 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from aiohttp import web
 
 from adapters.registry import build_adapters
 from gateway.adapter import Adapter, AdapterContext
-from gateway.components import components, on_reload, on_startup
+from gateway.components import Component, components, on_reload, on_startup
 from gateway.config import GatewayConfig
 from gateway.http.server import build_app
 from gateway.inbound import RedisInboundSink
@@ -56,9 +56,11 @@ async def _start_adapters(rt: Runtime, adapters: list[Adapter]) -> None:
 
 
 async def _serve_http(rt: Runtime, adapters: list[Adapter]) -> web.AppRunner:
-    runner = web.AppRunner(build_app(rt, adapters), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_app(rt, adapters), access_log=None, handle_signals=False, shutdown_timeout=2.0
+    )
     await runner.setup()
-    site = web.TCPSite(runner, rt.config.http.host, rt.config.http.port, shutdown_timeout=2.0)
+    site = web.TCPSite(runner, rt.config.http.host, rt.config.http.port)
     await site.start()
     log.info("http listening", extra={"listen": rt.config.http.listen})
     return runner
@@ -94,8 +96,16 @@ async def _until(stop: asyncio.Event) -> None:
     raise _Stop
 
 
-async def run_gateway(config: GatewayConfig, *, ready: asyncio.Event | None = None) -> int:
-    """Run until stopped. Returns the exit code."""
+async def run_gateway(
+    config: GatewayConfig,
+    *,
+    ready: asyncio.Event | None = None,
+    extra: Sequence[tuple[str, Component]] = (),
+) -> int:
+    """Run until stopped. Returns the exit code.
+
+    ``extra`` components run beside the built-in ones (embedders and tests use it).
+    """
     stop = asyncio.Event()
     async with open_runtime(config) as rt:
         adapters = build_adapters(config)
@@ -111,7 +121,7 @@ async def run_gateway(config: GatewayConfig, *, ready: asyncio.Event | None = No
                 tg.create_task(_until(stop))
                 for adapter in adapters:
                     tg.create_task(_component(f"{adapter.platform}.receive", adapter.run()))
-                for name, component in components():
+                for name, component in [*components(), *extra]:
                     tg.create_task(_component(name, component(rt)))
         except* _Stop:
             log.info("stopped")

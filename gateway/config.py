@@ -43,11 +43,10 @@ def _secret_from(
     if env is not None:
         value = os.environ.get(env)
         if not value:
-            # The key path is added by pydantic's error location.
-            raise ValueError(f"environment variable {env} is not set")
+            raise ValueError(f"[{env_key}] environment variable {env} is not set")
         return SecretStr(value)
     if inline is None and required:
-        raise ValueError(f"{env_key} (or {inline_key}) is required")
+        raise ValueError(f"[{env_key}] is required (or {inline_key})")
     return inline
 
 
@@ -246,12 +245,17 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _describe(err: Any) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    msg = str(err.get("msg", "invalid"))
-    return msg.removeprefix("Value error, ")
+_SUBKEY = re.compile(r"^\[(\w+)\] ")
+
+
+def _describe(err: Any) -> tuple[str, str | None]:
+    """The message, and a sub-key when a model-level check names one (``[token_env] ...``)."""
+    if err.get("type", "") == "extra_forbidden":
+        return "unknown key", None
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if m := _SUBKEY.match(msg):
+        return msg[m.end() :], m.group(1)
+    return msg, None
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
@@ -281,9 +285,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         errs = exc.errors(include_input=False)
         first = errs[0]
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
-        raise ConfigError(
-            _describe(first) + more, file=name, key=_key_path(tuple(first["loc"]))
-        ) from None
+        message, subkey = _describe(first)
+        loc = tuple(first["loc"]) + ((subkey,) if subkey else ())
+        raise ConfigError(message + more, file=name, key=_key_path(loc)) from None
     # Relative paths in the file are relative to the file, so `palm -c /etc/palm.yaml`
     # works from any directory.
     base = file.resolve().parent

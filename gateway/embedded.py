@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import fcntl
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -170,21 +171,42 @@ class EmbeddedRedis:
             self._lock_file.close()
             self._lock_file = None
 
+    def _server_pid(self) -> int | None:
+        if self._proc is not None:
+            return self._proc.pid
+        try:
+            return int((self.dir / "redis.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
     async def aclose(self) -> None:
-        """Stop the server if this process owns it (``SHUTDOWN`` flushes the AOF)."""
+        """Stop the server if this process owns it. SIGTERM makes redis flush its AOF."""
         if not self.owner:
             return
         try:
-            client = Redis(unix_socket_path=str(self.socket), socket_connect_timeout=1.0)
-            with contextlib.suppress(RedisError, OSError):
-                await client.shutdown()
-            await client.aclose()
-            if self._proc is not None:
-                try:
-                    await asyncio.wait_for(self._proc.wait(), 10)
-                except TimeoutError:
-                    self._proc.kill()
-                    await self._proc.wait()
+            pid = self._server_pid()
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                await self._wait_gone(pid, 10.0)
         finally:
             self._proc = None
             self._release()
+
+    async def _wait_gone(self, pid: int, limit: float) -> None:
+        if self._proc is not None:
+            try:
+                await asyncio.wait_for(self._proc.wait(), limit)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+            return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from types import ModuleType
 
 from redis.exceptions import RedisError
 
+from adapters.registry import cli_registrars
 from gateway import __version__
 from gateway.cli import run as run_cmd
 from gateway.cli import tokens as tokens_cmd
@@ -37,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in _command_modules():
         module.register(sub)
+    for add_commands in cli_registrars():
+        add_commands(sub)
     return parser
 
 
 def _command_modules() -> list[ModuleType]:
     """Every module that adds subcommands; each has ``register(subparsers)``."""
-    from adapters.registry import cli_modules
-
-    return [run_cmd, tokens_cmd, *cli_modules()]
+    return [run_cmd, tokens_cmd]
 
 
 def _fail(message: str, code: int) -> int:
