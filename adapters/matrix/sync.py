@@ -188,7 +188,10 @@ class SyncLoop:
             events = self._initial_targets(batch.rooms)
         else:
             for bf in batch.backfills:
-                events += await self._backfill(bf, since)
+                # A room joined in this batch has no earlier position of ours: what
+                # came before the join is history, not news.
+                if bf.room_id in self._rooms:
+                    events += await self._backfill(bf, since)
             events += batch.events
         rooms = {**self._rooms, **batch.rooms}
         for room_id in batch.joins:
