@@ -69,7 +69,11 @@ class TelegramAdapter:
     platform = Platform("telegram")
 
     def __init__(
-        self, config: TelegramConfig, gw_config: GatewayConfig, *, lease_seconds: float = 30.0
+        self,
+        config: TelegramConfig,
+        gw_config: GatewayConfig,
+        *,
+        lease_seconds: float | None = None,
     ) -> None:
         if config.token is None:
             raise gw.ConfigError("token is missing", key="platforms.telegram.token_env")
@@ -79,7 +83,8 @@ class TelegramAdapter:
         # The bot id is the token's public part: rate keys are known before start().
         head = self._token.partition(":")[0]
         self._bot_id = int(head) if head.isdigit() else 0
-        self._lease_seconds = lease_seconds
+        # Long enough that a whole long poll fits in 3/4 of it (see lease.py, poller.py).
+        self._lease_seconds = lease_seconds or max(30.0, (config.poll_timeout + 4) / 0.75 + 1)
         self._redact = _RedactToken(self._token)
         self._bot: Bot | None = None
         self._me: BotIdentity | None = None

@@ -71,7 +71,7 @@ class Poller:
         self._lease = lease
         self._sink = sink
         # A poll must end well inside the lease (see lease.py).
-        self._poll_timeout = max(0, min(poll_timeout, int(lease.ttl / 2 - READ_SLACK)))
+        self._poll_timeout = max(0, min(poll_timeout, int(lease.ttl * 0.75 - READ_SLACK - 1)))
         self._commit = redis.register_script(_COMMIT)
         self._backoff = 0.0
         self._last_conflict_log = -CONFLICT_LOG_EVERY
@@ -137,6 +137,8 @@ class Poller:
     async def _round(self, offset: int | None) -> int | None:
         updates = await self._get_updates(offset)
         if not updates:
+            if self._poll_timeout == 0:
+                await asyncio.sleep(1.0)  # short polling: never hammer the API
             return offset
         ids = [int(u["update_id"]) for u in updates]
         if offset is not None and ids[0] != offset:
