@@ -1,0 +1,254 @@
+"""The funnel consumer: the inbound stream -> routing -> tickets, in a consumer group.
+
+Any number of palm processes run one each; the group shares the entries out.
+An entry is acknowledged (and deleted, so chatter leaves no trace) only after its
+ticket write and the acknowledgement's outbox item are in Redis. A consumer that
+dies leaves its entries pending; another one takes them over with ``XAUTOCLAIM``
+once they have been idle ``claim_idle`` seconds, and the idempotent ticket script
+makes the replay harmless. A malformed entry, or one that keeps killing consumers,
+goes to a dead-letter list instead of blocking the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from gateway.codec import decode_event
+from gateway.errors import RetryableError
+from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
+from gateway.funnel.routing import Action, RoutingState, route
+from gateway.funnel.tickets import TicketStore
+from gateway.inbound import inbound_stream
+from gateway.metrics import INBOUND
+from gateway.models import (
+    AnnouncementId,
+    ChatKind,
+    InboundEvent,
+    InboundMessage,
+    TargetGone,
+    TargetMigrated,
+    TargetSeen,
+    TicketId,
+)
+from gateway.outbox.store import lookup_msgref
+from gateway.rules import rulebook
+from gateway.runtime import Runtime
+from gateway.targets import TargetDirectory
+from gateway.templates import pick_language, templates_for
+
+log = logging.getLogger("palm.funnel")
+
+GROUP = "funnel"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    batch: int = 100
+    block_ms: int = 1000
+    claim_idle: float = 30.0
+    """An entry pending this long with its consumer silent is taken over."""
+    reclaim_every: float = 5.0
+    max_deliveries: int = 5
+    """An entry handed out this often (its consumers keep dying) is dead-lettered."""
+
+
+class FunnelConsumer:
+    def __init__(
+        self, rt: Runtime, *, name: str | None = None, settings: ConsumerSettings | None = None
+    ) -> None:
+        self.rt = rt
+        self.name = name or rt.instance
+        self.settings = settings or ConsumerSettings()
+        self.stream = inbound_stream(rt.keys)
+        self.store = TicketStore(rt.redis, rt.keys)
+        self.targets = TargetDirectory(rt.redis, rt.keys)
+        self._own_pending = True  # re-read our own pending entries first (after errors)
+        self._last_reclaim = 0.0
+
+    async def start(self) -> None:
+        try:
+            await self.rt.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self.step()
+                backoff = 0.5
+            except (RetryableError, RedisError, OSError) as exc:
+                log.warning("funnel: redis trouble, retrying", extra={"error": str(exc)})
+                self._own_pending = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def step(self, *, block_ms: int | None = None) -> int:
+        """Reclaim if due, read one batch, process it. Returns entries handled."""
+        done = 0
+        if time.monotonic() - self._last_reclaim >= self.settings.reclaim_every:
+            self._last_reclaim = time.monotonic()
+            done += await self.reclaim()
+        entries: list[tuple[str, dict[str, Any] | None]] = []
+        if self._own_pending:
+            entries = await self._read("0", None)
+            self._own_pending = bool(entries)
+        if not entries:
+            entries = await self._read(">", self.settings.block_ms if block_ms is None else block_ms)
+        for entry_id, fields in entries:
+            await self.handle(entry_id, fields)
+        return done + len(entries)
+
+    async def _read(
+        self, start: str, block_ms: int | None
+    ) -> list[tuple[str, dict[str, Any] | None]]:
+        reply: Any = await self.rt.redis.xreadgroup(
+            GROUP, self.name, {self.stream: start}, count=self.settings.batch, block=block_ms
+        )
+        return list(reply[0][1]) if reply else []
+
+    async def reclaim(self) -> int:
+        """Take over entries of consumers that died, and process them."""
+        handled = 0
+        cursor = "0-0"
+        while True:
+            res: Any = await self.rt.redis.xautoclaim(
+                self.stream,
+                GROUP,
+                self.name,
+                min_idle_time=int(self.settings.claim_idle * 1000),
+                start_id=cursor,
+                count=self.settings.batch,
+            )
+            cursor, claimed = res[0], res[1]
+            deleted = res[2] if len(res) > 2 else []
+            if deleted:  # gone from the stream but still pending: just settle them
+                await self.rt.redis.xack(self.stream, GROUP, *deleted)
+            for entry_id, fields in claimed:
+                if fields is None:
+                    await self.rt.redis.xack(self.stream, GROUP, entry_id)
+                    continue
+                if await self._deliveries(entry_id) > self.settings.max_deliveries:
+                    await self._dead_letter(entry_id, fields, "handed out too often")
+                    continue
+                await self.handle(entry_id, fields)
+                handled += 1
+            if cursor in ("0-0", b"0-0"):
+                return handled
+
+    async def _deliveries(self, entry_id: str) -> int:
+        rows: Any = await self.rt.redis.xpending_range(
+            self.stream, GROUP, min=entry_id, max=entry_id, count=1
+        )
+        return int(rows[0]["times_delivered"]) if rows else 0
+
+    async def handle(self, entry_id: str, fields: dict[str, Any] | None) -> None:
+        if fields is None:  # deleted after being handled; only the pending record was left
+            await self.rt.redis.xack(self.stream, GROUP, entry_id)
+            return
+        raw = fields.get("e")
+        try:
+            event = decode_event(raw if raw is not None else "")
+        except ValueError as exc:
+            await self._dead_letter(entry_id, fields, str(exc))
+            return
+        try:
+            await self._apply(event)
+        except (RetryableError, RedisError, OSError):
+            raise  # not the entry's fault: leave it pending and retry
+        except Exception as exc:  # a bug must not block the stream: park the entry
+            log.exception("funnel: entry failed", extra={"entry": entry_id})
+            await self._dead_letter(entry_id, fields, f"{type(exc).__name__}: {exc}")
+            return
+        await self._settle(entry_id)
+
+    async def _settle(self, entry_id: str) -> None:
+        pipe = self.rt.redis.pipeline(transaction=True)
+        pipe.xack(self.stream, GROUP, entry_id)
+        pipe.xdel(self.stream, entry_id)
+        await pipe.execute()
+
+    async def _dead_letter(self, entry_id: str, fields: dict[str, Any], error: str) -> None:
+        log.error("funnel: entry dead-lettered", extra={"entry": entry_id, "error": error})
+        record = {"entry": entry_id, "fields": fields, "error": error, "at": time.time()}
+        pipe = self.rt.redis.pipeline(transaction=True)
+        pipe.rpush(self.rt.keys("inbound", "deadletter"), json.dumps(record, ensure_ascii=False))
+        pipe.xack(self.stream, GROUP, entry_id)
+        pipe.xdel(self.stream, entry_id)
+        await pipe.execute()
+
+    # --- one event ------------------------------------------------------------
+    async def _apply(self, event: InboundEvent) -> None:
+        if isinstance(event, TargetSeen):
+            await self.targets.upsert(event.target, event.kind, event.title, reason=event.reason)
+        elif isinstance(event, TargetGone):
+            await self.targets.mark_inactive(event.target, event.reason)
+        elif isinstance(event, TargetMigrated):
+            await self.targets.migrate(event.old, event.new)
+        else:
+            await self._message(event)
+
+    async def snapshot(self, msg: InboundMessage) -> RoutingState:
+        announcement = None
+        ticket_ref = None
+        if msg.reply_to is not None:
+            ticket_ref = await self.store.ref_for_message(msg.target, msg.reply_to)
+            if ticket_ref is None:
+                origin = await lookup_msgref(self.rt, msg.target, msg.reply_to)
+                if origin is not None and origin[0] == "announcement":
+                    announcement = AnnouncementId(origin[1])
+                elif origin is not None and origin[0] == TICKET_ORIGIN and origin[1]:
+                    ticket_ref = await self.store.ref(TicketId(origin[1]))
+        open_ticket = None
+        if msg.chat_kind is ChatKind.DIRECT:
+            open_ticket = await self.store.open_direct(msg.target, msg.sender.user_id)
+        edited = None
+        if msg.edit_of is not None:
+            edited = await self.store.edited_ticket(msg.target, msg.edit_of)
+        return RoutingState(announcement, ticket_ref, open_ticket, edited)
+
+    async def _message(self, msg: InboundMessage) -> None:
+        decision = route(msg, await self.snapshot(msg))
+        if decision.action is Action.IGNORE:
+            INBOUND.labels(platform=msg.platform, kind="ignored").inc()
+            return  # chatter: not stored, not logged
+        if msg.chat_kind is ChatKind.DIRECT and not msg.sender.is_bot:
+            # A resident writing to the bot registers (or revives) the direct target.
+            await self.targets.upsert(msg.target, ChatKind.DIRECT, msg.sender.display_name)
+        lang = pick_language(msg.sender.language, self.rt.config.locale)
+        templates = templates_for(self.rt.config.templates_file)
+        if decision.action is Action.HELP:
+            INBOUND.labels(platform=msg.platform, kind="help").inc()
+            await send_help(self.rt, msg.target, msg.message_id, templates.help(lang))
+            return
+        rules = rulebook(self.rt.config.rules_file).rules
+        applied = await self.store.apply(msg, decision, rules.classify(msg.text), lang)
+        kind = decision.kind.value if decision.kind else decision.action.value
+        if applied.outcome != "duplicate":
+            INBOUND.labels(platform=msg.platform, kind=kind).inc()
+        if applied.created and applied.ticket is not None:
+            # Also on a redelivered entry: the deterministic delivery id makes it a no-op
+            # if the first attempt got as far as enqueuing it.
+            await send_for_ticket(
+                self.rt,
+                applied.ticket,
+                f"{applied.ticket}:ack",
+                msg.target,
+                templates.ack(lang, applied.ticket),
+                msg.message_id,
+            )
+
+
+async def run_funnel(rt: Runtime) -> None:
+    """The ``palm run`` component."""
+    consumer = FunnelConsumer(rt)
+    await consumer.start()
+    await consumer.run()

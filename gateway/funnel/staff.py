@@ -1,0 +1,100 @@
+"""Working the queue: claim, reply and resolve. Shared by the CLI and the API.
+
+Each change is one Lua script on the ticket (status, assignee, history with time and
+actor), then the message to the resident is put in the outbox, as a reply to their
+first message, with a deterministic delivery id. The send result comes back through
+``ticket_delivery_hook`` and is recorded on the ticket.
+
+A reply to a ``new`` ticket claims it for the replier: whoever answers owns it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gateway.errors import InputError
+from gateway.funnel.outbound import send_for_ticket
+from gateway.funnel.tickets import TicketStore
+from gateway.metrics import FIRST_RESPONSE_SECONDS
+from gateway.models import TicketId
+from gateway.outbox.model import DeliveryResult
+from gateway.runtime import Runtime
+from gateway.templates import pick_language, templates_for
+
+MAX_TEXT = 4000
+"""A staff reply must fit one Telegram message (4096) with the template around it."""
+
+
+def _check_actor(actor: str) -> str:
+    actor = actor.strip()
+    if not actor or len(actor) > 64:
+        raise InputError("the staff name must be 1 to 64 characters")
+    return actor
+
+
+def _check_text(text: str, what: str, *, allow_empty: bool = False) -> str:
+    text = text.strip()
+    if not text and not allow_empty:
+        raise InputError(f"{what} is empty")
+    if len(text) > MAX_TEXT:
+        raise InputError(f"{what} is longer than {MAX_TEXT} characters")
+    return text
+
+
+async def claim(rt: Runtime, tid: TicketId, actor: str, *, force: bool = False) -> dict[str, Any]:
+    store = TicketStore(rt.redis, rt.keys)
+    previous = await store.claim(tid, _check_actor(actor), force=force)
+    ticket = await store.get(tid)
+    return {**ticket.to_json(), "previous_assignee": previous or None}
+
+
+async def reply(rt: Runtime, tid: TicketId, actor: str, text: str) -> dict[str, Any]:
+    actor = _check_actor(actor)
+    text = _check_text(text, "the reply")
+    store = TicketStore(rt.redis, rt.keys)
+    ticket = await store.get(tid)
+    lang = pick_language(ticket.language, rt.config.locale)
+    body = templates_for(rt.config.templates_file).reply(lang, tid, text)
+    record = {"kind": "reply", "text": text, "actor": actor, "at": time.time()}
+    number, first = await store.record_reply(tid, actor, record)
+    if first is not None:
+        FIRST_RESPONSE_SECONDS.observe(max(0.0, first))
+    delivery_id = f"{tid}:reply:{number}"
+    await send_for_ticket(rt, tid, delivery_id, ticket.target, body, ticket.first_message_id)
+    return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
+
+
+async def resolve(rt: Runtime, tid: TicketId, actor: str, note: str | None) -> dict[str, Any]:
+    actor = _check_actor(actor)
+    note = _check_text(note or "", "the note", allow_empty=True)
+    store = TicketStore(rt.redis, rt.keys)
+    ticket = await store.get(tid)
+    lang = pick_language(ticket.language, rt.config.locale)
+    body = templates_for(rt.config.templates_file).resolved(lang, tid, note or None)
+    record = {"kind": "resolved", "text": body, "actor": actor, "at": time.time()}
+    delivery_id = await store.record_resolve(tid, actor, note, record)
+    await send_for_ticket(rt, tid, delivery_id, ticket.target, body, ticket.first_message_id)
+    return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
+
+
+async def ticket_delivery_hook(rt: Runtime, result: DeliveryResult) -> None:
+    """The outbox's final word on a ticket message (at least once: idempotent)."""
+    if not result.origin_id:
+        return
+    tid = TicketId(result.origin_id)
+    store = TicketStore(rt.redis, rt.keys)
+    await store.record_delivery(
+        tid,
+        result.delivery_id,
+        {
+            "state": result.state,
+            "message_ids": list(result.message_ids),
+            "reason": result.reason,
+            "retryable": result.retryable,
+            "attempts": result.attempts,
+            "target": result.target,
+        },
+    )
+    if result.state == "sent":
+        await store.remember_bot_messages(tid, result.target, list(result.message_ids))

@@ -1,0 +1,57 @@
+"""Queue figures for ``palm queue stats``, ``GET /queue`` and the Prometheus gauges.
+
+Everything is read from Redis (index cardinalities, a counts hash kept by the ticket
+scripts, the oldest member of the age indexes), so every palm process reports the
+same numbers and nothing is scanned.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gateway.funnel.tickets import Status
+from gateway.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
+from gateway.runtime import Runtime
+
+_OPEN = (Status.NEW.value, Status.CLAIMED.value)
+
+
+async def queue_stats(rt: Runtime) -> dict[str, Any]:
+    k = rt.keys
+    pipe = rt.redis.pipeline(transaction=False)
+    for status in Status:
+        pipe.zcard(k("tickets", "idx", status.value))
+    pipe.hgetall(k("tickets", "counts"))
+    for open_status in _OPEN:
+        pipe.zrange(k("tickets", "age", open_status), 0, 0, withscores=True)
+    res = await pipe.execute()
+    by_status = {s.value: int(n) for s, n in zip(Status, res[:3], strict=True)}
+    groups: dict[str, dict[str, int]] = {"kind": {}, "category": {}, "priority": {}}
+    for field, value in res[3].items():
+        group, _, name = field.partition(":")
+        if group in groups and int(value) > 0:
+            groups[group][name] = int(value)
+    now = time.time()
+    oldest = {
+        status: (round(max(0.0, now - float(rows[0][1])), 1) if rows else None)
+        for status, rows in zip(_OPEN, res[4:], strict=True)
+    }
+    return {
+        "depth": by_status["new"] + by_status["claimed"],
+        "by_status": by_status,
+        "by_kind": groups["kind"],
+        "by_category": groups["category"],
+        "by_priority": groups["priority"],
+        "oldest_new_age_seconds": oldest["new"],
+        "oldest_claimed_age_seconds": oldest["claimed"],
+    }
+
+
+async def refresh_queue_metrics(rt: Runtime) -> None:
+    """A ``metric_refreshers`` entry: set the queue gauges from Redis before a scrape."""
+    stats = await queue_stats(rt)
+    for status, n in stats["by_status"].items():
+        QUEUE_DEPTH.labels(status=status).set(n)
+    for status in _OPEN:
+        QUEUE_OLDEST_AGE.labels(status=status).set(stats[f"oldest_{status}_age_seconds"] or 0)

@@ -1,0 +1,404 @@
+"""The ticket store: tickets as conversations, in Redis, changed only by Lua scripts.
+
+See ``gateway.funnel.lua`` for the key layout and why every change is one script.
+Listing reads sorted-set indexes (urgent first, then oldest), never SCAN/KEYS, so it
+stays fast with 100k open tickets; a cursor is the last (score, id) seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.errors import Conflict, InputError, NotFound, StoreUnavailable
+from gateway.funnel import lua
+from gateway.funnel.routing import Decision, TicketKind, TicketRef
+from gateway.keys import Keys
+from gateway.models import ChatKind, InboundMessage, TicketId, UserId
+from gateway.rules import Classification
+
+
+class Status(StrEnum):
+    NEW = "new"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES = (Status.NEW, Status.CLAIMED)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What storing one inbound message did."""
+
+    ticket: TicketId | None
+    index: int
+    outcome: str  # created | appended | duplicate | edited | lost
+
+    @property
+    def created(self) -> bool:
+        """This message opened the ticket (also true when redelivered: index 0)."""
+        return self.ticket is not None and self.index == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """The ticket's fields (not its messages), as stored."""
+
+    id: TicketId
+    kind: str
+    status: str
+    category: str
+    priority: str
+    platform: str
+    target: str
+    chat_kind: str
+    resident_id: str
+    resident_name: str
+    language: str
+    first_message_id: str
+    announcement: str | None
+    received_at: float
+    first_response_at: float | None
+    resolved_at: float | None
+    assignee: str | None
+    note: str | None
+    messages: int
+    text: str
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Ticket:
+        def opt(name: str) -> str | None:
+            return h.get(name) or None
+
+        def num(name: str) -> float | None:
+            v = h.get(name)
+            return float(v) if v else None
+
+        return cls(
+            id=TicketId(h["id"]),
+            kind=h["kind"],
+            status=h["status"],
+            category=h["category"],
+            priority=h["priority"],
+            platform=h["platform"],
+            target=h["target"],
+            chat_kind=h["chat_kind"],
+            resident_id=h["resident_id"],
+            resident_name=h["resident_name"],
+            language=h["language"],
+            first_message_id=h["first_message_id"],
+            announcement=opt("announcement"),
+            received_at=float(h["received_at"]),
+            first_response_at=num("first_response_at"),
+            resolved_at=num("resolved_at"),
+            assignee=opt("assignee"),
+            note=opt("note"),
+            messages=int(h.get("messages", "0")),
+            text=h.get("text", ""),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "category": self.category,
+            "priority": self.priority,
+            "resident": {
+                "platform": self.platform,
+                "user_id": self.resident_id,
+                "display_name": self.resident_name,
+                "language": self.language,
+            },
+            "target": self.target,
+            "chat_kind": self.chat_kind,
+            "first_message_id": self.first_message_id,
+            "announcement": self.announcement,
+            "received_at": self.received_at,
+            "first_response_at": self.first_response_at,
+            "resolved_at": self.resolved_at,
+            "assignee": self.assignee,
+            "note": self.note,
+            "messages": self.messages,
+            "text": self.text,
+        }
+
+
+def message_json(msg: InboundMessage, now: float) -> str:
+    return json.dumps(
+        {
+            "direction": "in",
+            "message_id": msg.message_id,
+            "sender": {"user_id": msg.sender.user_id, "display_name": msg.sender.display_name},
+            "text": msg.text,
+            "command": msg.command.value if msg.command else None,
+            "attachments": [
+                {"kind": a.kind.value, "ref": a.ref, "name": a.name, "mime": a.mime, "size": a.size}
+                for a in msg.attachments
+            ],
+            "location": (
+                {
+                    "latitude": msg.location.latitude,
+                    "longitude": msg.location.longitude,
+                    "title": msg.location.title,
+                }
+                if msg.location
+                else None
+            ),
+            "sent_at": msg.sent_at,
+            "received_at": now,
+            "reply_to": msg.reply_to,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _field(target: str, message_id: str) -> str:
+    return f"{target}|{message_id}"
+
+
+def _open_field(msg: InboundMessage) -> str:
+    return _field(msg.target, msg.sender.user_id) if msg.chat_kind is ChatKind.DIRECT else ""
+
+
+def _encode_cursor(score: float, member: str) -> str:
+    return base64.urlsafe_b64encode(f"{score!r}|{member}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        score, member = raw.split("|", 1)
+        return float(score), member
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("cursor: not a cursor this API gave out") from None
+
+
+def parse_ticket_id(raw: str) -> TicketId:
+    value = raw.strip().upper()
+    if value.isdigit():
+        value = f"T-{value}"
+    if not value.startswith("T-") or not value[2:].isdigit():
+        raise InputError(f"{raw!r} is not a ticket id like T-42")
+    return TicketId(value)
+
+
+class TicketStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._r = redis
+        self._k = keys
+        self._apply = redis.register_script(lua.APPLY_INBOUND)
+        self._claim = redis.register_script(lua.CLAIM)
+        self._reply = redis.register_script(lua.REPLY)
+        self._resolve = redis.register_script(lua.RESOLVE)
+
+    async def _run(self, script: Any, *args: str | int | float) -> list[Any]:
+        try:
+            out = await script(keys=[], args=[self._k.prefix, *args])
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"ticket store: {exc}") from exc
+        return list(out)
+
+    # --- inbound ---------------------------------------------------------------
+    async def apply(
+        self, msg: InboundMessage, decision: Decision, cls: Classification, language: str
+    ) -> Applied:
+        """Store one routed message: open a ticket, join one, or edit a stored message."""
+        now = time.time()
+        action = {"new": "new", "follow_up": "follow", "edit": "edit"}[decision.action.value]
+        received = msg.sent_at if 0 < msg.sent_at <= now else now
+        fields = {
+            "kind": (decision.kind or TicketKind.MESSAGE).value,
+            "category": cls.category,
+            "priority": cls.priority.value,
+            "matched": ",".join(cls.matched),
+            "platform": msg.platform,
+            "target": msg.target,
+            "chat_kind": msg.chat_kind.value,
+            "chat_title": msg.chat_title or "",
+            "resident_id": msg.sender.user_id,
+            "resident_name": msg.sender.display_name,
+            "language": language,
+            "first_message_id": msg.message_id,
+            "announcement": decision.announcement or "",
+            "received_at": repr(received),
+            "text": msg.text[:500],
+            "open_field": _open_field(msg),
+        }
+        out = await self._run(
+            self._apply,
+            action,
+            decision.ticket or "",
+            _field(msg.target, msg.message_id),
+            _open_field(msg),
+            message_json(msg, now),
+            json.dumps(fields, ensure_ascii=False),
+            repr(now),
+            _field(msg.target, msg.edit_of or ""),
+            msg.text,
+        )
+        tid = TicketId(out[0]) if out[0] else None
+        return Applied(tid, int(out[1]), str(out[2]))
+
+    async def ref_for_message(self, target: str, message_id: str) -> TicketRef | None:
+        """The ticket a message in ``target`` belongs to: palm's own send or a stored one."""
+        f = _field(target, message_id)
+        try:
+            tid: Any = await self._r.hget(self._k("ticket", "botmsg"), f)
+            if tid is None:
+                where: Any = await self._r.hget(self._k("ticket", "bymsg"), f)
+                tid = where.rsplit("#", 1)[0] if where else None
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"ticket store: {exc}") from exc
+        return await self.ref(TicketId(tid)) if tid else None
+
+    async def ref(self, tid: TicketId) -> TicketRef | None:
+        try:
+            found: Any = await self._r.hmget(self._k("ticket", tid), ["resident_id", "status"])
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"ticket store: {exc}") from exc
+        resident, status = found
+        if resident is None:
+            return None
+        return TicketRef(tid, UserId(resident), status == Status.RESOLVED)
+
+    async def open_direct(self, target: str, user_id: str) -> TicketId | None:
+        tid: Any = await self._r.hget(self._k("ticket", "open"), _field(target, user_id))
+        return TicketId(tid) if tid else None
+
+    async def edited_ticket(self, target: str, edit_of: str) -> TicketId | None:
+        where: Any = await self._r.hget(self._k("ticket", "bymsg"), _field(target, edit_of))
+        return TicketId(where.rsplit("#", 1)[0]) if where else None
+
+    async def remember_bot_messages(
+        self, tid: TicketId, target: str, message_ids: list[str]
+    ) -> None:
+        """Palm's sends for a ticket: a resident replying to one is a follow-up."""
+        if message_ids:
+            await self._r.hset(
+                self._k("ticket", "botmsg"),
+                mapping={_field(target, m): tid for m in message_ids},
+            )
+
+    # --- staff -----------------------------------------------------------------
+    async def claim(self, tid: TicketId, actor: str, *, force: bool) -> str:
+        """Returns the previous assignee ('' if none). ``Conflict`` if someone else holds it."""
+        out = await self._run(self._claim, tid, actor, "1" if force else "0", repr(time.time()))
+        if out[0] == "missing":
+            raise NotFound(f"no ticket {tid}")
+        if out[0] == "resolved":
+            raise Conflict(f"{tid} is resolved")
+        if out[0] == "conflict":
+            raise Conflict(f"{tid} is claimed by {out[1]}; use --force to take it over")
+        return str(out[2])
+
+    async def record_reply(
+        self, tid: TicketId, actor: str, outbound: dict[str, Any]
+    ) -> tuple[int, float | None]:
+        """Returns (reply number, seconds to first response if this was the first)."""
+        out = await self._run(
+            self._reply, tid, actor, json.dumps(outbound, ensure_ascii=False), repr(time.time())
+        )
+        if out[0] == "missing":
+            raise NotFound(f"no ticket {tid}")
+        return int(out[1]), (float(out[2]) if out[2] else None)
+
+    async def record_resolve(
+        self, tid: TicketId, actor: str, note: str, outbound: dict[str, Any]
+    ) -> str:
+        out = await self._run(
+            self._resolve,
+            tid,
+            actor,
+            note,
+            json.dumps(outbound, ensure_ascii=False),
+            repr(time.time()),
+        )
+        if out[0] == "missing":
+            raise NotFound(f"no ticket {tid}")
+        if out[0] == "resolved":
+            raise Conflict(f"{tid} is already resolved")
+        return str(out[1])
+
+    async def record_delivery(
+        self, tid: TicketId, delivery_id: str, result: dict[str, Any]
+    ) -> None:
+        """Merge a delivery's final result into the ticket's record of what was sent."""
+        key = self._k("ticket", tid, "outbound")
+        raw = await self._r.hget(key, delivery_id)
+        entry: dict[str, Any] = json.loads(raw) if raw else {"delivery_id": delivery_id}
+        entry.update(result)
+        await self._r.hset(key, delivery_id, json.dumps(entry, ensure_ascii=False))
+
+    # --- reads -----------------------------------------------------------------
+    async def get(self, tid: TicketId) -> Ticket:
+        h: Any = await self._r.hgetall(self._k("ticket", tid))
+        if not h:
+            raise NotFound(f"no ticket {tid}")
+        return Ticket.from_hash(h)
+
+    async def detail(self, tid: TicketId) -> dict[str, Any]:
+        ticket = await self.get(tid)
+        pipe = self._r.pipeline(transaction=False)
+        pipe.lrange(self._k("ticket", tid, "messages"), 0, -1)
+        pipe.lrange(self._k("ticket", tid, "history"), 0, -1)
+        pipe.hgetall(self._k("ticket", tid, "outbound"))
+        messages, hist, outbound = await pipe.execute()
+        return {
+            **ticket.to_json(),
+            "conversation": [json.loads(m) for m in messages],
+            "history": [json.loads(h) for h in hist],
+            "outbound": sorted(
+                (json.loads(v) for v in outbound.values()), key=lambda o: o.get("at", 0)
+            ),
+        }
+
+    def index_key(self, status: str | None, kind: str | None) -> str:
+        parts: list[str] = ["tickets", "idx", status or "all"]
+        if kind:
+            parts += ["kind", kind]
+        return self._k(*parts)
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Ticket], str | None]:
+        """One page, urgent first then oldest, and the cursor of the next page (or None)."""
+        if status is not None and status not in {s.value for s in Status}:
+            raise InputError(f"status: expected new, claimed or resolved, got {status!r}")
+        if kind is not None and kind not in {k.value for k in TicketKind}:
+            raise InputError(f"kind: expected report, reply or message, got {kind!r}")
+        if not 1 <= limit <= 500:
+            raise InputError("limit: must be between 1 and 500")
+        key = self.index_key(status, kind)
+        if cursor:
+            score, last = _decode_cursor(cursor)
+            # Same-score members come in lexical order: skip those up to the last one.
+            raw: Any = await self._r.zrangebyscore(
+                key, score, "+inf", start=0, num=limit + 64, withscores=True
+            )
+            rows = [(str(m), float(s)) for m, s in raw if float(s) > score or str(m) > last]
+        else:
+            raw = await self._r.zrange(key, 0, limit, withscores=True)
+            rows = [(str(m), float(s)) for m, s in raw]
+        page = rows[:limit]
+        pipe = self._r.pipeline(transaction=False)
+        for member, _ in page:
+            pipe.hgetall(self._k("ticket", member))
+        hashes = await pipe.execute()
+        tickets = [Ticket.from_hash(h) for h in hashes if h]
+        more = len(rows) > limit
+        next_cursor = _encode_cursor(page[-1][1], page[-1][0]) if more and page else None
+        return tickets, next_cursor

@@ -1,0 +1,121 @@
+"""The bot's own words, per language, from ``config/templates.yaml``.
+
+Every message palm sends to a resident on its own behalf comes from here, so each
+can be translated. A template may only use the placeholders listed for it; that is
+checked at load, not when a resident is waiting for the answer.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from gateway.errors import ConfigError
+from gateway.rules import resolve_data_file
+
+Lang = Literal["zh", "en"]
+
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "ack": frozenset({"ticket"}),
+    "reply": frozenset({"text", "ticket"}),
+    "resolved": frozenset({"note", "ticket"}),
+    "resolved_no_note": frozenset({"ticket"}),
+    "help": frozenset(),
+}
+
+
+class LanguageTemplates(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ack: str
+    reply: str = "{text}"
+    resolved: str
+    resolved_no_note: str
+    help: str
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> LanguageTemplates:
+        for name, allowed in PLACEHOLDERS.items():
+            used = {f for _, f, _, _ in string.Formatter().parse(getattr(self, name)) if f}
+            unknown = used - allowed
+            if unknown:
+                raise ValueError(
+                    f"{name}: unknown placeholder {{{sorted(unknown)[0]}}}; "
+                    f"allowed: {', '.join(sorted(allowed)) or 'none'}"
+                )
+        return self
+
+
+class TemplatesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    zh: LanguageTemplates
+    en: LanguageTemplates
+
+
+def pick_language(language: str | None, default: str) -> Lang:
+    """``zh-hans`` -> zh, ``en-GB`` -> en, anything else -> the configured locale."""
+    code = (language or "").lower()
+    if code.startswith("zh"):
+        return "zh"
+    if code.startswith("en"):
+        return "en"
+    return "en" if default == "en" else "zh"
+
+
+class Templates:
+    def __init__(self, spec: TemplatesFile) -> None:
+        self._spec = spec
+
+    def _get(self, lang: Lang) -> LanguageTemplates:
+        return self._spec.zh if lang == "zh" else self._spec.en
+
+    def ack(self, lang: Lang, ticket: str) -> str:
+        return self._get(lang).ack.format(ticket=ticket)
+
+    def reply(self, lang: Lang, ticket: str, text: str) -> str:
+        return self._get(lang).reply.format(ticket=ticket, text=text)
+
+    def resolved(self, lang: Lang, ticket: str, note: str | None) -> str:
+        t = self._get(lang)
+        if note:
+            return t.resolved.format(ticket=ticket, note=note)
+        return t.resolved_no_note.format(ticket=ticket)
+
+    def help(self, lang: Lang) -> str:
+        return self._get(lang).help
+
+
+def load_templates(path: Path) -> Templates:
+    file = resolve_data_file(path)
+    name = str(file)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("templates file not found", file=name) from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=name) from None
+    try:
+        return Templates(TemplatesFile.model_validate(data or {}))
+    except ValidationError as exc:
+        err = exc.errors(include_input=False)[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(msg.removeprefix("Value error, "), file=name, key=key) from None
+
+
+_CACHE: dict[Path, Templates] = {}
+
+
+def templates_for(path: Path, *, reload: bool = False) -> Templates:
+    """Process-wide templates for ``path``; ``reload`` re-reads (keeps the old on error)."""
+    if reload or path not in _CACHE:
+        _CACHE[path] = load_templates(path)
+    return _CACHE[path]
+
+
+def reload_templates() -> None:
+    for path in list(_CACHE):
+        templates_for(path, reload=True)
