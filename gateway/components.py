@@ -8,19 +8,47 @@ others are cancelled and palm exits non-zero instead of running half-alive.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from gateway.runtime import Runtime
+
+if TYPE_CHECKING:
+    from gateway.outbox import DeliveryHook
 
 Component = Callable[[Runtime], Awaitable[None]]
 
 
+def delivery_hooks() -> dict[str, DeliveryHook]:
+    """Called with each delivery's final result, by origin ("announcement", "ticket")."""
+    from gateway.funnel.staff import ticket_delivery_hook
+
+    return {"ticket": ticket_delivery_hook}
+
+
 def components() -> list[tuple[str, Component]]:
-    return []
+    from gateway.announcements import run_scheduler
+    from gateway.funnel.consumer import run_funnel
+    from gateway.outbox import run_workers
+
+    return [
+        ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
+        ("scheduler", run_scheduler),
+        ("funnel", run_funnel),
+    ]
 
 
 async def on_startup(rt: Runtime) -> None:
     """One-off work after Redis and the adapters are up, before components start."""
+    from gateway.targets import seed_targets
+
+    await seed_targets(rt)
+    from gateway.funnel.consumer import prepare_funnel
+
+    await prepare_funnel(rt)
 
 
 async def on_reload(rt: Runtime) -> None:
     """SIGHUP: reload data files (rules, templates)."""
+    from gateway.funnel.consumer import reload_funnel
+
+    reload_funnel(rt)

@@ -1,0 +1,201 @@
+"""Audience expressions: which targets an announcement goes to.
+
+Grammar (``!`` binds tightest, then ``&``, then ``|``)::
+
+    expr  := and ('|' and)*
+    and   := unary ('&' unary)*
+    unary := '!' unary | atom
+    atom  := '(' expr ')' | '*' | TAG          TAG: any run without spaces or & | ! ( ) *
+
+A tag selects the *active* targets carrying it; ``*`` selects every active *group*
+target; ``!x`` is every active target not selected by ``x``. Errors carry the 1-based
+column where the parser stopped, e.g. ``building:5 &`` -> "expected a tag after '&'
+at column 13". A well-formed expression that selects nothing is also an error, so a
+typo in a tag never turns into a silent no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.errors import AudienceError
+from gateway.targets import TargetDirectory
+
+__all__ = ["All", "And", "Expr", "Not", "Or", "Tag", "parse", "resolve", "tags_of", "to_text"]
+
+_SPECIAL = frozenset("&|!()*")
+MAX_LENGTH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    """``*``: every active group target."""
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    inner: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Expr, ...]
+
+
+Expr = Tag | All | Not | And | Or
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0  # 0-based; columns in messages are pos + 1
+
+    def _skip(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def _peek(self) -> str:
+        self._skip()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def _fail(self, message: str) -> AudienceError:
+        return AudienceError(message, column=self.pos + 1)
+
+    def parse(self) -> Expr:
+        if not self.text.strip():
+            raise AudienceError("the audience expression is empty", column=1)
+        expr = self._or(after=None)
+        ch = self._peek()
+        if ch == ")":
+            raise self._fail("unexpected ')'")
+        if ch:
+            raise self._fail(f"expected '&' or '|' before {self._word()!r}")
+        return expr
+
+    def _word(self) -> str:
+        end = self.pos
+        while end < len(self.text) and not self.text[end].isspace():
+            end += 1
+        return self.text[self.pos : end]
+
+    def _or(self, after: str | None) -> Expr:
+        items = [self._and(after)]
+        while self._peek() == "|":
+            self.pos += 1
+            items.append(self._and("|"))
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def _and(self, after: str | None) -> Expr:
+        items = [self._unary(after)]
+        while self._peek() == "&":
+            self.pos += 1
+            items.append(self._unary("&"))
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def _unary(self, after: str | None) -> Expr:
+        if self._peek() == "!":
+            self.pos += 1
+            return Not(self._unary("!"))
+        return self._atom(after)
+
+    def _atom(self, after: str | None) -> Expr:
+        ch = self._peek()
+        if ch == "(":
+            opened = self.pos
+            self.pos += 1
+            inner = self._or("(")
+            if self._peek() != ")":
+                if self._peek():
+                    raise self._fail(f"expected ')' or an operator before {self._word()!r}")
+                raise AudienceError(
+                    f"missing ')' for the '(' at column {opened + 1}", column=self.pos + 1
+                )
+            self.pos += 1
+            return inner
+        if ch == "*":
+            self.pos += 1
+            return All()
+        if not ch or ch in _SPECIAL:
+            where = f" after '{after}'" if after else ""
+            got = f", got '{ch}'" if ch else ""
+            raise self._fail(f"expected a tag{where}{got}")
+        start = self.pos
+        while (
+            self.pos < len(self.text)
+            and not self.text[self.pos].isspace()
+            and self.text[self.pos] not in _SPECIAL
+        ):
+            self.pos += 1
+        return Tag(self.text[start : self.pos])
+
+
+def parse(text: str) -> Expr:
+    """Parse an audience expression; raise ``AudienceError`` with the column on error."""
+    if len(text) > MAX_LENGTH:
+        raise AudienceError(f"the audience expression is longer than {MAX_LENGTH} characters")
+    return _Parser(text).parse()
+
+
+def to_text(expr: Expr) -> str:
+    """Print an expression so that ``parse(to_text(e)) == e``."""
+    if isinstance(expr, Tag):
+        return expr.name
+    if isinstance(expr, All):
+        return "*"
+    if isinstance(expr, Not):
+        return "!" + _operand(expr.inner)
+    sep = " & " if isinstance(expr, And) else " | "
+    return sep.join(_operand(i) for i in expr.items)
+
+
+def _operand(expr: Expr) -> str:
+    # Compound operands are always parenthesised, so nesting survives a round trip.
+    return f"({to_text(expr)})" if isinstance(expr, And | Or) else to_text(expr)
+
+
+def tags_of(expr: Expr) -> set[str]:
+    if isinstance(expr, Tag):
+        return {expr.name}
+    if isinstance(expr, All):
+        return set()
+    if isinstance(expr, Not):
+        return tags_of(expr.inner)
+    return set().union(*(tags_of(i) for i in expr.items))
+
+
+def evaluate(
+    expr: Expr, *, active: set[str], groups: set[str], tagged: dict[str, set[str]]
+) -> set[str]:
+    """Pure set evaluation; ``tagged`` maps each tag to the ids carrying it."""
+    if isinstance(expr, Tag):
+        return tagged.get(expr.name, set()) & active
+    if isinstance(expr, All):
+        return groups & active
+    if isinstance(expr, Not):
+        return active - evaluate(expr.inner, active=active, groups=groups, tagged=tagged)
+    parts = [evaluate(i, active=active, groups=groups, tagged=tagged) for i in expr.items]
+    if isinstance(expr, And):
+        return set.intersection(*parts)
+    return set.union(*parts)
+
+
+async def resolve(directory: TargetDirectory, text: str) -> list[str]:
+    """The active target ids ``text`` selects, sorted; ``AudienceError`` if none."""
+    expr = parse(text)
+    active = await directory.active_ids()
+    groups = await directory.active_group_ids()
+    tagged = await directory.tagged(tags_of(expr))
+    chosen = evaluate(expr, active=active, groups=groups, tagged=tagged)
+    if not chosen:
+        raise AudienceError(f"the audience {text.strip()!r} matches no active target")
+    return sorted(chosen)

@@ -1,0 +1,128 @@
+"""The outbox's values: what goes in (``OutboxItem``) and what comes out (``DeliveryResult``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gateway.models import (
+    DeliveryId,
+    OutboundMessage,
+    Platform,
+    PlatformMessageId,
+    TargetId,
+)
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+QUEUED = "queued"
+SENT = "sent"
+FAILED = "failed"
+RECALLED = "recalled"
+STATES = (QUEUED, SENT, FAILED, RECALLED)
+FINAL = frozenset({SENT, FAILED, RECALLED})
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    delivery_id: DeliveryId
+    """Globally unique and stable; also the message's ``idempotency_key``."""
+    origin: str
+    """``announcement`` or ``ticket``."""
+    origin_id: str
+    """``A-17`` or ``T-42``."""
+    message: OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    delivery_id: DeliveryId
+    origin: str
+    origin_id: str
+    target: TargetId
+    state: str
+    """``sent`` or ``failed``."""
+    message_ids: tuple[PlatformMessageId, ...]
+    reason: str | None
+    retryable: bool
+    attempts: int
+
+
+DeliveryHook = Callable[["Runtime", DeliveryResult], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One delivery as stored: the read model for ``show``, progress and edit/recall."""
+
+    delivery_id: DeliveryId
+    origin: str
+    origin_id: str
+    target: TargetId
+    platform: Platform
+    priority: str
+    state: str
+    reason: str | None
+    retryable: bool
+    attempts: int
+    message_ids: tuple[PlatformMessageId, ...]
+    created_at: float
+    sent_at: float | None
+    updated_at: float
+    possible_duplicate: bool
+    body: str
+    """Hash of the stored message body."""
+
+    def result(self) -> DeliveryResult:
+        return DeliveryResult(
+            self.delivery_id,
+            self.origin,
+            self.origin_id,
+            self.target,
+            self.state,
+            self.message_ids,
+            self.reason,
+            self.retryable,
+            self.attempts,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "delivery_id": self.delivery_id,
+            "target": self.target,
+            "platform": self.platform,
+            "state": self.state,
+            "reason": self.reason,
+            "retryable": self.retryable,
+            "attempts": self.attempts,
+            "message_ids": list(self.message_ids),
+            "created_at": self.created_at,
+            "sent_at": self.sent_at,
+            "possible_duplicate": self.possible_duplicate,
+        }
+
+    @classmethod
+    def from_hash(cls, delivery_id: str, h: dict[str, str]) -> Delivery:
+        return cls(
+            delivery_id=DeliveryId(delivery_id),
+            origin=h.get("origin", ""),
+            origin_id=h.get("origin_id", ""),
+            target=TargetId(h.get("target", "")),
+            platform=Platform(h.get("platform", "")),
+            priority=h.get("priority", "normal"),
+            state=h.get("state", QUEUED),
+            reason=h.get("reason") or None,
+            retryable=h.get("retryable") == "1",
+            attempts=int(h.get("attempts") or 0),
+            message_ids=tuple(
+                PlatformMessageId(m) for m in json.loads(h.get("message_ids") or "[]")
+            ),
+            created_at=float(h.get("created_at") or 0),
+            sent_at=float(h["sent_at"]) if h.get("sent_at") else None,
+            updated_at=float(h.get("updated_at") or 0),
+            possible_duplicate=h.get("possible_duplicate") == "1",
+            body=h.get("body", ""),
+        )

@@ -1,0 +1,348 @@
+"""The outbox in Redis: streams for the work, a hash per delivery for its state.
+
+Layout (all under ``Keys``)::
+
+    outbox:stream:<platform>:<priority>  stream  one entry {d: delivery_id} per queued send
+    outbox:d:<delivery_id>               hash    origin, target, state, reason, attempts, ...
+    outbox:body:<sha256>                 string  the message body (JSON), shared by deliveries
+    outbox:origin:<origin>:<origin_id>   set     the deliveries of an announcement or ticket
+    outbox:counts:<origin>:<origin_id>   hash    "<platform>:<state>" -> count (progress bars)
+    outbox:pending                       hash    platform -> deliveries not yet final
+    outbox:deadletter                    zset    dead-lettered delivery ids by time
+    outbox:dups                          hash    platform -> sends that may have gone twice
+    msgref:<target>:<message_id>         string  "<origin>:<origin_id>" for 60 days
+
+Every state change is one Lua script that checks the current state first, so the
+counters move exactly once per transition however many workers race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from gateway.attachments import load_blob, store_blob
+from gateway.keys import Keys
+from gateway.models import (
+    AttachmentKind,
+    OutboundAttachment,
+    OutboundMessage,
+    PlatformMessageId,
+    Priority,
+    TargetId,
+    split_target_id,
+)
+from gateway.outbox.model import Delivery, OutboxItem
+from gateway.runtime import Runtime
+
+MSGREF_TTL_SECONDS = 60 * 24 * 3600
+GROUP = "workers"
+PRIORITIES = (Priority.URGENT.value, Priority.NORMAL.value)  # read order
+
+_ENQUEUE_LUA = """
+local p, now, n = ARGV[1], ARGV[2], 0
+for i = 3, #ARGV, 8 do
+  local id = ARGV[i]
+  local dk = p .. 'outbox:d:' .. id
+  if redis.call('EXISTS', dk) == 0 then
+    local origin, oid, target, platform = ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+    local stream = p .. 'outbox:stream:' .. platform .. ':' .. ARGV[i+5]
+    redis.call('HSET', dk, 'origin', origin, 'origin_id', oid, 'target', target,
+      'platform', platform, 'priority', ARGV[i+5], 'body', ARGV[i+6], 'idem', ARGV[i+7],
+      'state', 'queued', 'attempts', 0, 'takes', 0, 'created_at', now, 'updated_at', now)
+    redis.call('SADD', p .. 'outbox:origin:' .. origin .. ':' .. oid, id)
+    redis.call('HINCRBY', p .. 'outbox:counts:' .. origin .. ':' .. oid, platform .. ':queued', 1)
+    redis.call('HINCRBY', p .. 'outbox:pending', platform, 1)
+    redis.call('XADD', stream, '*', 'd', id)
+    n = n + 1
+  end
+end
+return n
+"""
+
+# ARGV: prefix, id, from_state, to_state, now, reason, retryable, message_ids_json, ttl, mids...
+_TRANSITION_LUA = """
+local p, id = ARGV[1], ARGV[2]
+local dk = p .. 'outbox:d:' .. id
+local cur = redis.call('HMGET', dk, 'state', 'platform', 'origin', 'origin_id', 'target')
+if cur[1] ~= ARGV[3] then return 0 end
+local to, now = ARGV[4], ARGV[5]
+redis.call('HSET', dk, 'state', to, 'updated_at', now, 'inflight', 0)
+if ARGV[3] == 'queued' then
+  redis.call('HSET', dk, 'reason', ARGV[6], 'retryable', ARGV[7], 'message_ids', ARGV[8])
+  redis.call('HINCRBY', p .. 'outbox:pending', cur[2], -1)
+elseif ARGV[6] ~= '' then
+  redis.call('HSET', dk, 'reason', ARGV[6])
+end
+if to == 'sent' then
+  redis.call('HSET', dk, 'sent_at', now)
+  for i = 10, #ARGV do
+    redis.call('SET', p .. 'msgref:' .. cur[5] .. ':' .. ARGV[i], cur[3] .. ':' .. cur[4],
+      'EX', tonumber(ARGV[9]))
+  end
+end
+local ck = p .. 'outbox:counts:' .. cur[3] .. ':' .. cur[4]
+redis.call('HINCRBY', ck, cur[2] .. ':' .. ARGV[3], -1)
+redis.call('HINCRBY', ck, cur[2] .. ':' .. to, 1)
+return 1
+"""
+
+# A worker takes a delivery: count the take, become its owner. Returns state, takes, inflight.
+_TAKE_LUA = """
+local dk = KEYS[1]
+if redis.call('EXISTS', dk) == 0 then return false end
+local takes = redis.call('HINCRBY', dk, 'takes', 1)
+redis.call('HSET', dk, 'owner', ARGV[1])
+local cur = redis.call('HMGET', dk, 'state', 'inflight')
+return {cur[1], takes, cur[2] or '0'}
+"""
+
+# Just before a send: still queued and still ours? Then mark it in flight.
+_BEGIN_LUA = """
+local dk = KEYS[1]
+local cur = redis.call('HMGET', dk, 'state', 'owner', 'first_attempt_at')
+if cur[1] ~= 'queued' then return 'final' end
+if cur[2] ~= ARGV[1] then return 'lost' end
+redis.call('HSET', dk, 'inflight', 1)
+redis.call('HINCRBY', dk, 'attempts', 1)
+if not cur[3] then redis.call('HSET', dk, 'first_attempt_at', ARGV[2]) end
+return 'ok'
+"""
+
+
+class OutboxStore:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.redis: Redis = rt.redis
+        self.keys: Keys = rt.keys
+        self._enqueue = self.redis.register_script(_ENQUEUE_LUA)
+        self._transition = self.redis.register_script(_TRANSITION_LUA)
+        self._take = self.redis.register_script(_TAKE_LUA)
+        self._begin = self.redis.register_script(_BEGIN_LUA)
+
+    # --- keys ---------------------------------------------------------------
+    def stream(self, platform: str, priority: str) -> str:
+        return self.keys("outbox", "stream", platform, priority)
+
+    def delivery_key(self, delivery_id: str) -> str:
+        return self.keys("outbox", "d", delivery_id)
+
+    def origin_key(self, origin: str, origin_id: str) -> str:
+        return self.keys("outbox", "origin", origin, origin_id)
+
+    def counts_key(self, origin: str, origin_id: str) -> str:
+        return self.keys("outbox", "counts", origin, origin_id)
+
+    # --- enqueue ------------------------------------------------------------
+    async def prepare(self, items: Sequence[OutboxItem]) -> tuple[dict[str, str], list[str]]:
+        """Store attachment bytes and bodies' JSON; return (bodies by hash, script args)."""
+        bodies: dict[str, str] = {}
+        args: list[str] = [self.keys.prefix, repr(time.time())]
+        # An announcement's items share one body: encode (and hash attachments) once.
+        encoded: dict[tuple[object, ...], str] = {}
+        for item in items:
+            msg = item.message
+            platform, _ = split_target_id(msg.target)
+            cache_key = (msg.text, msg.title, msg.reply_to, msg.plain, msg.attachments)
+            body = encoded.get(cache_key)
+            if body is None:
+                body = await self._encode_body(msg)
+                encoded[cache_key] = body
+            sha = hashlib.sha256(body.encode()).hexdigest()
+            bodies[sha] = body
+            args += [
+                item.delivery_id,
+                item.origin,
+                item.origin_id,
+                msg.target,
+                platform,
+                msg.priority.value,
+                sha,
+                msg.idempotency_key,
+            ]
+        return bodies, args
+
+    async def add_to(self, pipe: Pipeline, bodies: dict[str, str], args: list[str]) -> None:
+        """Queue the atomic enqueue on ``pipe`` (a MULTI), e.g. next to an announcement."""
+        for sha, body in bodies.items():
+            pipe.set(self.keys("outbox", "body", sha), body, nx=True)
+        await self._enqueue(keys=[], args=args, client=pipe)
+
+    async def _encode_body(self, msg: OutboundMessage) -> str:
+        atts = []
+        for a in msg.attachments:
+            ref = await store_blob(self.rt, a.data)
+            atts.append(
+                {"kind": a.kind.value, "filename": a.filename, "mime": a.mime, "blob": ref.sha}
+            )
+        return json.dumps(
+            {
+                "text": msg.text,
+                "title": msg.title,
+                "reply_to": msg.reply_to,
+                "plain": msg.plain,
+                "attachments": atts,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+
+    async def message(self, d: Delivery, *, text: str | None = None) -> OutboundMessage:
+        """Rebuild the ``OutboundMessage`` of a delivery (with ``text`` replaced for edits)."""
+        raw = await self.redis.get(self.keys("outbox", "body", d.body))
+        body: dict[str, Any] = json.loads(raw) if raw else {"text": ""}
+        atts: list[OutboundAttachment] = []
+        for a in body.get("attachments", []):
+            data = await load_blob(self.rt, a["blob"])
+            atts.append(
+                OutboundAttachment(AttachmentKind(a["kind"]), a["filename"], a["mime"], data)
+            )
+        return OutboundMessage(
+            target=d.target,
+            text=text if text is not None else body.get("text", ""),
+            idempotency_key=d.delivery_id,
+            title=body.get("title"),
+            attachments=tuple(atts),
+            reply_to=PlatformMessageId(body["reply_to"]) if body.get("reply_to") else None,
+            priority=Priority(d.priority),
+            plain=bool(body.get("plain")),
+        )
+
+    # --- state changes -------------------------------------------------------
+    async def take(self, delivery_id: str, owner: str) -> tuple[str, int, bool] | None:
+        res = await self._take(keys=[self.delivery_key(delivery_id)], args=[owner])
+        if not res:
+            return None
+        return str(res[0]), int(res[1]), str(res[2]) == "1"
+
+    async def release(self, delivery_id: str) -> None:
+        """A graceful stop: this take was no crash and must not count towards dead-lettering."""
+        await self.redis.hincrby(self.delivery_key(delivery_id), "takes", -1)
+
+    async def begin_send(self, delivery_id: str, owner: str) -> str:
+        res = await self._begin(
+            keys=[self.delivery_key(delivery_id)], args=[owner, repr(time.time())]
+        )
+        return str(res)
+
+    async def end_attempt(self, delivery_id: str, reason: str) -> None:
+        await self.redis.hset(
+            self.delivery_key(delivery_id), mapping={"inflight": 0, "last_error": reason}
+        )
+
+    async def mark_possible_duplicate(self, delivery_id: str, platform: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.delivery_key(delivery_id), "possible_duplicate", 1)
+        pipe.hincrby(self.keys("outbox", "dups"), platform, 1)
+        await pipe.execute()
+
+    async def retarget(self, delivery_id: str, target: TargetId) -> None:
+        await self.redis.hset(
+            self.delivery_key(delivery_id), mapping={"target": target, "migrated": 1}
+        )
+
+    async def transition(
+        self,
+        delivery_id: str,
+        from_state: str,
+        to_state: str,
+        *,
+        reason: str | None = None,
+        retryable: bool = False,
+        message_ids: Sequence[str] = (),
+    ) -> bool:
+        """Move one delivery between states; ``False`` if it was not in ``from_state``."""
+        args: list[str | int] = [
+            self.keys.prefix,
+            delivery_id,
+            from_state,
+            to_state,
+            repr(time.time()),
+            reason or "",
+            1 if retryable else 0,
+            json.dumps(list(message_ids)),
+            MSGREF_TTL_SECONDS,
+            *message_ids,
+        ]
+        return bool(await self._transition(keys=[], args=args))
+
+    async def dead_letter(self, delivery_id: str) -> None:
+        await self.redis.zadd(self.keys("outbox", "deadletter"), {delivery_id: time.time()})
+
+    # --- reads ---------------------------------------------------------------
+    async def get(self, delivery_id: str) -> Delivery | None:
+        h = _strs(await self.redis.hgetall(self.delivery_key(delivery_id)))
+        return Delivery.from_hash(delivery_id, h) if h else None
+
+    async def raw(self, delivery_id: str) -> dict[str, str]:
+        return _strs(await self.redis.hgetall(self.delivery_key(delivery_id)))
+
+    async def many(self, ids: Sequence[str]) -> list[Delivery]:
+        out: list[Delivery] = []
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            pipe = self.redis.pipeline(transaction=False)
+            for d in chunk:
+                pipe.hgetall(self.delivery_key(d))
+            for d, h in zip(chunk, await pipe.execute(), strict=True):
+                if h:
+                    out.append(Delivery.from_hash(d, _strs(h)))
+        return out
+
+    async def of_origin(self, origin: str, origin_id: str) -> list[Delivery]:
+        ids = sorted(str(m) for m in await self.redis.smembers(self.origin_key(origin, origin_id)))
+        return await self.many(ids)
+
+    async def counts(self, origin: str, origin_id: str) -> dict[str, dict[str, int]]:
+        """``{platform: {state: n}}`` from the counters (no per-delivery reads)."""
+        raw = _strs(await self.redis.hgetall(self.counts_key(origin, origin_id)))
+        out: dict[str, dict[str, int]] = {}
+        for field, value in raw.items():
+            platform, _, state = field.rpartition(":")
+            if int(value):
+                out.setdefault(platform, {})[state] = int(value)
+        return out
+
+    async def pending(self) -> dict[str, int]:
+        raw = _strs(await self.redis.hgetall(self.keys("outbox", "pending")))
+        return {k: int(v) for k, v in raw.items()}
+
+    async def dead_letters(self) -> list[str]:
+        return [str(m) for m in await self.redis.zrange(self.keys("outbox", "deadletter"), 0, -1)]
+
+    async def possible_duplicates(self) -> dict[str, int]:
+        raw = _strs(await self.redis.hgetall(self.keys("outbox", "dups")))
+        return {k: int(v) for k, v in raw.items()}
+
+
+async def enqueue(rt: Runtime, items: Sequence[OutboxItem]) -> None:
+    """Write every item's delivery atomically (one MULTI); ids already enqueued are ignored."""
+    if not items:
+        return
+    store = OutboxStore(rt)
+    bodies, args = await store.prepare(items)
+    pipe = rt.redis.pipeline(transaction=True)
+    await store.add_to(pipe, bodies, args)
+    await pipe.execute()
+
+
+async def lookup_msgref(
+    rt: Runtime, target: TargetId, message_id: PlatformMessageId
+) -> tuple[str, str] | None:
+    """Which announcement or ticket a platform message belongs to: ``("announcement", "A-17")``."""
+    raw = await rt.redis.get(rt.keys("msgref", target, message_id))
+    if not raw:
+        return None
+    origin, _, origin_id = str(raw).partition(":")
+    return origin, origin_id
+
+
+def _strs(h: Any) -> dict[str, str]:
+    """A hash from the text client (redis-py types it as bytes | str)."""
+    return {str(k): str(v) for k, v in dict(h).items()}

@@ -1,0 +1,335 @@
+"""Delivery workers: take queued deliveries from the streams and send them.
+
+Per platform with a started adapter, ``config.outbox.workers`` tasks read with one
+consumer group shared by every palm process. Each task asks the urgent stream first
+and blocks on both only when urgent is empty, so urgent work overtakes the normal
+backlog at the next free worker.
+
+A delivery's life in one worker::
+
+    take (owner := me, takes += 1) -> final already? hook + ack
+      -> crashed too often? dead-letter -> rate permit -> begin (still queued and mine?)
+      -> adapter.send -> sent | retry | failed -> record -> hook -> XACK + XDEL
+
+While a worker holds an entry a lease task re-claims it (``XCLAIM JUSTID``, which
+does not count as a delivery) so others take it over only once the worker is gone
+for ``claim_idle_seconds`` (``XAUTOCLAIM``). The ``owner`` check just before sending
+stops a stalled worker from sending what its successor already sent, and a delivery
+found ``inflight`` at take was being sent when its worker died: resending it may
+duplicate on Telegram, so that case is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from gateway.adapter import Adapter
+from gateway.errors import (
+    AmbiguousSend,
+    ChatMigrated,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    TargetGone,
+)
+from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
+from gateway.models import PlatformMessageId, TargetId
+from gateway.outbox.model import FAILED, FINAL, QUEUED, SENT, Delivery, DeliveryHook
+from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
+from gateway.ratelimit import RateLimiter
+from gateway.runtime import Runtime
+from gateway.targets import TargetDirectory
+
+log = logging.getLogger("palm.outbox")
+
+BLOCK_MS = 1000
+BACKOFF_CAP = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    state: str  # sent | failed | lost | finished
+    message_ids: tuple[PlatformMessageId, ...] = ()
+    reason: str | None = None
+    retryable: bool = False
+
+
+_LOST = _Outcome("lost")
+"""Our lease was taken over (we stalled): leave the entry to its new owner."""
+_FINISHED = _Outcome("finished")
+"""Another worker already brought it to a final state."""
+
+
+async def ensure_groups(rt: Runtime, platform: str) -> None:
+    store = OutboxStore(rt)
+    for prio in PRIORITIES:
+        try:
+            # "0": entries written before any worker existed are read too.
+            await rt.redis.xgroup_create(store.stream(platform, prio), GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = None) -> None:
+    """Run the delivery workers for every started adapter until cancelled."""
+    hooks = dict(hooks or {})
+    async with asyncio.TaskGroup() as tg:
+        for platform, adapter in rt.adapters.items():
+            await ensure_groups(rt, platform)
+            for n in range(rt.config.outbox.workers):
+                worker = _Worker(rt, platform, adapter, hooks, n)
+                tg.create_task(worker.run())
+        if not rt.adapters:
+            log.info("no adapters started: delivery workers idle")
+
+
+class _Worker:
+    def __init__(
+        self,
+        rt: Runtime,
+        platform: str,
+        adapter: Adapter,
+        hooks: Mapping[str, DeliveryHook],
+        n: int,
+    ) -> None:
+        self.rt = rt
+        self.platform = platform
+        self.adapter = adapter
+        self.hooks = hooks
+        self.cfg = rt.config.outbox
+        self.store = OutboxStore(rt)
+        self.limiter = RateLimiter(rt.redis, rt.keys)
+        self.targets = TargetDirectory(rt.redis, rt.keys)
+        self.consumer = f"{rt.instance}:{platform}:{n}"
+        self.streams = [self.store.stream(platform, p) for p in PRIORITIES]
+        # Spread the reclaim scans of many workers over time.
+        self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                entries = await self._next()
+                for stream, entry_id, delivery_id in entries:
+                    await self._handle(stream, entry_id, delivery_id)
+            except (RedisError, OSError) as exc:
+                # Redis is away: nothing is lost (entries stay pending); try again soon.
+                log.warning("outbox worker: redis error", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+
+    # --- reading --------------------------------------------------------------
+    async def _next(self) -> list[tuple[str, str, str]]:
+        now = time.monotonic()
+        if now >= self._next_claim:
+            self._next_claim = now + self.cfg.claim_idle_seconds / 2
+            for stream in self.streams:
+                claimed = await self.rt.redis.xautoclaim(
+                    stream,
+                    GROUP,
+                    self.consumer,
+                    int(self.cfg.claim_idle_seconds * 1000),
+                    start_id="0-0",
+                    count=1,
+                )
+                found = [(stream, eid, f["d"]) for eid, f in claimed[1] if f]
+                if found:
+                    log.info("took over a delivery", extra={"delivery": found[0][2]})
+                    return found
+        urgent = await self.rt.redis.xreadgroup(
+            GROUP, self.consumer, {self.streams[0]: ">"}, count=1
+        )
+        if urgent:
+            return _entries(urgent)
+        both = await self.rt.redis.xreadgroup(
+            GROUP, self.consumer, dict.fromkeys(self.streams, ">"), count=1, block=BLOCK_MS
+        )
+        # The urgent one (listed first) goes first if both answered.
+        return _entries(both)
+
+    async def _ack(self, stream: str, entry_id: str) -> None:
+        pipe = self.rt.redis.pipeline(transaction=True)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)  # acked entries go at once: the stream never needs trimming
+        await pipe.execute()
+
+    async def _lease(self, stream: str, entry_id: str) -> None:
+        """Keep the entry's idle time low while this worker is alive and working on it."""
+        every = max(0.05, self.cfg.claim_idle_seconds / 3)
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(RedisError, OSError):
+                await self.rt.redis.xclaim(stream, GROUP, self.consumer, 0, [entry_id], justid=True)
+
+    # --- one delivery ---------------------------------------------------------
+    async def _handle(self, stream: str, entry_id: str, delivery_id: str) -> None:
+        owner = f"{self.consumer}:{secrets.token_hex(4)}"
+        lease = asyncio.create_task(self._lease(stream, entry_id))
+        try:
+            done = await self._deliver(delivery_id, owner)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release(delivery_id))
+            raise
+        finally:
+            lease.cancel()
+        if done:
+            await self._ack(stream, entry_id)
+
+    async def _deliver(self, delivery_id: str, owner: str) -> bool:
+        """Returns ``True`` when the entry may be acked."""
+        took = await self.store.take(delivery_id, owner)
+        if took is None:
+            log.warning("stream entry for an unknown delivery", extra={"delivery": delivery_id})
+            return True
+        state, takes, inflight = took
+        if state in FINAL:
+            # Finished before a crash stopped the ack: run the hook again (it is idempotent).
+            return await self._finish(delivery_id, changed=False)
+        if inflight:
+            await self._count_duplicate_risk(delivery_id)
+        crashes = takes - 1
+        if crashes >= self.cfg.max_attempts:
+            reason = f"dead-lettered after {crashes} crashed attempts"
+            await self.store.transition(delivery_id, QUEUED, FAILED, reason=reason)
+            await self.store.dead_letter(delivery_id)
+            log.error("dead-lettered", extra={"delivery": delivery_id, "crashes": crashes})
+            return await self._finish(delivery_id, changed=True)
+        d = await self.store.get(delivery_id)
+        assert d is not None
+        outcome = await self._attempts(d, owner)
+        if outcome.state == _LOST.state:
+            return False  # its new owner acks it
+        if outcome.state == _FINISHED.state:
+            return await self._finish(delivery_id, changed=False)
+        changed = await self.store.transition(
+            delivery_id,
+            QUEUED,
+            outcome.state,
+            reason=outcome.reason,
+            retryable=outcome.retryable,
+            message_ids=outcome.message_ids,
+        )
+        return await self._finish(delivery_id, changed=changed)
+
+    async def _finish(self, delivery_id: str, *, changed: bool) -> bool:
+        d = await self.store.get(delivery_id)
+        if d is None:
+            return True
+        if changed:
+            DELIVERIES.labels(platform=d.platform, result=d.state).inc()
+            if d.state == SENT and d.sent_at is not None:
+                DELIVERY_SECONDS.labels(platform=d.platform).observe(d.sent_at - d.created_at)
+            if d.state == FAILED:
+                log.warning(
+                    "delivery failed",
+                    extra={"delivery": delivery_id, "target": d.target, "reason": d.reason},
+                )
+        hook = self.hooks.get(d.origin)
+        if hook is not None and d.state in (SENT, FAILED):
+            try:
+                await hook(self.rt, d.result())
+            except Exception:
+                # Not acked: the entry is taken over later and the hook runs again.
+                log.exception("delivery hook failed", extra={"delivery": delivery_id})
+                return False
+        return True
+
+    async def _count_duplicate_risk(self, delivery_id: str) -> None:
+        await self.store.mark_possible_duplicate(delivery_id, self.platform)
+        if self.platform == "telegram":
+            TELEGRAM_AMBIGUOUS.inc()
+        log.warning(
+            "resending a send that was in flight at a crash", extra={"delivery": delivery_id}
+        )
+
+    async def _attempts(self, d: Delivery, owner: str) -> _Outcome:
+        target = d.target
+        known = await self.targets.get(target)
+        if known is not None and not known.active:
+            return _Outcome(FAILED, reason=f"target inactive: {known.reason}")
+        kind = (await self.targets.kinds([target]))[target]
+        msg = await self.store.message(d)
+        migrated = False
+        failures = 0
+        started = time.time()
+        while True:
+            await self.limiter.acquire(self.adapter.rate_rules(target, kind))
+            began = await self.store.begin_send(d.delivery_id, owner)
+            if began != "ok":
+                # "final": someone else finished it; "lost": our lease was taken over.
+                return _LOST if began == "lost" else _FINISHED
+            try:
+                receipt = await self.adapter.send(replace(msg, target=target))
+            except RateLimited as exc:
+                RATE_LIMITED.labels(platform=self.platform).inc()
+                if exc.scope:
+                    await self.limiter.pause(exc.scope, exc.retry_after or 1.0)
+                wait, reason = exc.retry_after or 1.0, f"rate limited: {exc.message}"
+            except AmbiguousSend as exc:
+                if self._ambiguous_policy() == "fail":
+                    return _Outcome(FAILED, reason=f"ambiguous send: {exc.message}", retryable=True)
+                await self._count_duplicate_risk(d.delivery_id)
+                wait, reason = exc.retry_after or _backoff(failures), f"ambiguous: {exc.message}"
+            except RetryableError as exc:
+                wait, reason = exc.retry_after or _backoff(failures), exc.message
+            except TargetGone as exc:
+                await self.targets.mark_inactive(target, exc.reason)
+                return _Outcome(FAILED, reason=exc.reason)
+            except ChatMigrated as exc:
+                if migrated:
+                    return _Outcome(FAILED, reason=f"chat migrated twice: {exc.message}")
+                new = TargetId(exc.new_target)
+                await self.targets.migrate(target, new)
+                await self.store.retarget(d.delivery_id, new)
+                await self.store.end_attempt(d.delivery_id, f"migrated to {new}")
+                target, migrated = new, True
+                continue
+            except PermanentError as exc:
+                return _Outcome(FAILED, reason=exc.message or exc.code)
+            except Exception as exc:
+                # An adapter bug must not lose the delivery nor kill the worker.
+                log.exception("adapter send crashed", extra={"delivery": d.delivery_id})
+                return _Outcome(FAILED, reason=f"internal error: {type(exc).__name__}: {exc}")
+            else:
+                return _Outcome(SENT, message_ids=receipt.message_ids)
+            failures += 1
+            await self.store.end_attempt(d.delivery_id, reason)
+            first = await self._first_attempt(d.delivery_id, started)
+            if time.time() + wait > first + self.cfg.retry_deadline_seconds:
+                return _Outcome(
+                    FAILED, reason=f"gave up after {failures} tries: {reason}", retryable=True
+                )
+            await asyncio.sleep(wait)
+
+    async def _first_attempt(self, delivery_id: str, default: float) -> float:
+        raw = await self.rt.redis.hget(self.store.delivery_key(delivery_id), "first_attempt_at")
+        return float(str(raw)) if raw else default
+
+    def _ambiguous_policy(self) -> str:
+        section = getattr(self.rt.config.platforms, self.platform, None)
+        return str(getattr(section, "ambiguous_policy", "resend"))
+
+
+def _backoff(failures: int) -> float:
+    base: float = min(BACKOFF_CAP, 0.5 * 2.0**failures)
+    return base * random.uniform(0.8, 1.2)
+
+
+def _entries(resp: Any) -> list[tuple[str, str, str]]:
+    """XREADGROUP's answer as (stream, entry id, delivery id) triples."""
+    out: list[tuple[str, str, str]] = []
+    for stream, items in resp or []:
+        for entry_id, fields in items:
+            if fields and "d" in fields:
+                out.append((stream, entry_id, fields["d"]))
+    return out

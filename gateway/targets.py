@@ -1,0 +1,272 @@
+"""The targets directory: every chat palm can post into, with kind, title, tags and state.
+
+Layout (all under ``Keys``)::
+
+    target:<id>           hash  platform, kind, title, state, reason, updated_at
+    target:<id>:tags      set   the target's tags
+    targets:all           set   every known target id
+    targets:active        set   ids whose state is active
+    targets:active:group  set   active group targets (what ``*`` means)
+    tag:<tag>             set   ids carrying the tag (active or not)
+    tags                  set   every tag in use
+
+Audience resolution only reads the index sets (``SMEMBERS``), never ``SCAN``s, so a
+directory of 100k targets resolves in one round trip per tag.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+
+from gateway.errors import InputError, NotFound
+from gateway.keys import Keys
+from gateway.models import ChatKind, Platform, TargetId, split_target_id
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+__all__ = ["Target", "TargetDirectory", "validate_tag"]
+
+ACTIVE = "active"
+INACTIVE = "inactive"
+_TAG_FORBIDDEN = set(" \t\r\n&|!()*")
+
+
+def validate_tag(tag: str) -> str:
+    """A tag is one word without audience operators, so expressions stay unambiguous."""
+    tag = tag.strip()
+    if not tag or any(c in _TAG_FORBIDDEN for c in tag) or len(tag) > 100:
+        raise InputError(f"tag {tag!r} must be 1-100 characters without spaces or & | ! ( ) *")
+    return tag
+
+
+def parse_target_id(raw: str) -> TargetId:
+    try:
+        split_target_id(raw)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return TargetId(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    id: TargetId
+    platform: Platform
+    kind: ChatKind
+    title: str | None
+    tags: tuple[str, ...]
+    state: str
+    """``active`` or ``inactive``."""
+    reason: str | None
+    updated_at: float
+
+    @property
+    def active(self) -> bool:
+        return self.state == ACTIVE
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "kind": self.kind.value,
+            "title": self.title,
+            "tags": list(self.tags),
+            "state": self.state,
+            "reason": self.reason,
+            "updated_at": self.updated_at,
+        }
+
+
+class TargetDirectory:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._r = redis
+        self._k = keys
+
+    # --- keys ---------------------------------------------------------------
+    def _hash(self, target: str) -> str:
+        return self._k("target", target)
+
+    def _tags(self, target: str) -> str:
+        return self._k("target", target, "tags")
+
+    def _tag(self, tag: str) -> str:
+        return self._k("tag", tag)
+
+    @property
+    def _all(self) -> str:
+        return self._k("targets", "all")
+
+    @property
+    def _active(self) -> str:
+        return self._k("targets", "active")
+
+    @property
+    def _active_group(self) -> str:
+        return self._k("targets", "active", "group")
+
+    # --- writes -------------------------------------------------------------
+    async def upsert(
+        self, target: TargetId, kind: ChatKind, title: str | None, *, reason: str | None = None
+    ) -> None:
+        """Register or refresh a target. ``reason`` set: inactive with it; else active.
+
+        Tags are never touched here, so a re-register keeps the operator's tagging.
+        """
+        platform, _ = split_target_id(target)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hset(
+            self._hash(target),
+            mapping={
+                "platform": platform,
+                "kind": kind.value,
+                "state": INACTIVE if reason else ACTIVE,
+                "reason": reason or "",
+                "updated_at": repr(time.time()),
+            },
+        )
+        if title is not None:
+            pipe.hset(self._hash(target), "title", title)
+        pipe.sadd(self._all, target)
+        if reason:
+            pipe.srem(self._active, target)
+            pipe.srem(self._active_group, target)
+        else:
+            pipe.sadd(self._active, target)
+            if kind is ChatKind.GROUP:
+                pipe.sadd(self._active_group, target)
+            else:
+                pipe.srem(self._active_group, target)
+        await pipe.execute()
+
+    async def mark_inactive(self, target: TargetId, reason: str) -> None:
+        existing = await self.get(target)
+        kind = existing.kind if existing else ChatKind.GROUP
+        await self.upsert(target, kind, None, reason=reason or "inactive")
+
+    async def migrate(self, old: TargetId, new: TargetId) -> None:
+        """The chat moved: ``new`` takes over the title, kind and tags; ``old`` goes inactive."""
+        previous = await self.get(old)
+        kind = previous.kind if previous else ChatKind.GROUP
+        title = previous.title if previous else None
+        tags = previous.tags if previous else ()
+        await self.upsert(new, kind, title)
+        if tags:
+            await self.tag(new, tags)
+            await self.untag(old, tags)
+        await self.upsert(old, kind, None, reason=f"migrated to {new}")
+
+    async def tag(self, target: TargetId, tags: Iterable[str]) -> None:
+        clean = [validate_tag(t) for t in tags]
+        if not clean:
+            return
+        if not await self._r.exists(self._hash(target)):
+            raise NotFound(f"no target {target}")
+        pipe = self._r.pipeline(transaction=True)
+        pipe.sadd(self._tags(target), *clean)
+        pipe.sadd(self._k("tags"), *clean)
+        for t in clean:
+            pipe.sadd(self._tag(t), target)
+        await pipe.execute()
+
+    async def untag(self, target: TargetId, tags: Iterable[str]) -> None:
+        clean = [t.strip() for t in tags if t.strip()]
+        if not clean:
+            return
+        pipe = self._r.pipeline(transaction=True)
+        pipe.srem(self._tags(target), *clean)
+        for t in clean:
+            pipe.srem(self._tag(t), target)
+        await pipe.execute()
+
+    async def set_tags(self, target: TargetId, tags: Sequence[str]) -> Target:
+        """Replace the target's tags (the API's ``PATCH /targets/{id}``)."""
+        current = await self.get(target)
+        if current is None:
+            raise NotFound(f"no target {target}")
+        wanted = {validate_tag(t) for t in tags}
+        await self.untag(target, set(current.tags) - wanted)
+        await self.tag(target, wanted - set(current.tags))
+        updated = await self.get(target)
+        assert updated is not None
+        return updated
+
+    # --- reads --------------------------------------------------------------
+    async def get(self, target: str) -> Target | None:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hgetall(self._hash(target))
+        pipe.smembers(self._tags(target))
+        data, tags = await pipe.execute()
+        return _target(target, data, tags) if data else None
+
+    async def list(self, tag: str | None = None) -> builtins.list[Target]:
+        ids = await self._r.smembers(self._tag(tag) if tag else self._all)
+        return await self.many(sorted(str(i) for i in ids))
+
+    async def many(self, ids: Sequence[str]) -> builtins.list[Target]:
+        out: list[Target] = []
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            pipe = self._r.pipeline(transaction=False)
+            for t in chunk:
+                pipe.hgetall(self._hash(t))
+                pipe.smembers(self._tags(t))
+            res = await pipe.execute()
+            for i, t in enumerate(chunk):
+                data, tags = res[2 * i], res[2 * i + 1]
+                if data:
+                    out.append(_target(t, data, tags))
+        return out
+
+    async def kinds(self, ids: Sequence[str]) -> dict[str, ChatKind]:
+        pipe = self._r.pipeline(transaction=False)
+        for t in ids:
+            pipe.hget(self._hash(t), "kind")
+        res = await pipe.execute()
+        return {t: ChatKind(k) if k else ChatKind.GROUP for t, k in zip(ids, res, strict=True)}
+
+    async def active_ids(self) -> set[str]:
+        return {str(m) for m in await self._r.smembers(self._active)}
+
+    async def active_group_ids(self) -> set[str]:
+        return {str(m) for m in await self._r.smembers(self._active_group)}
+
+    async def tagged(self, tags: Iterable[str]) -> dict[str, set[str]]:
+        """Members of each tag set, in one round trip."""
+        names = list(dict.fromkeys(tags))
+        pipe = self._r.pipeline(transaction=False)
+        for t in names:
+            pipe.smembers(self._tag(t))
+        res = await pipe.execute()
+        return {t: set(m) for t, m in zip(names, res, strict=True)}
+
+
+def _target(target: str, data: dict[str, str], tags: set[str]) -> Target:
+    platform, _ = split_target_id(target)
+    return Target(
+        id=TargetId(target),
+        platform=Platform(data.get("platform") or platform),
+        kind=ChatKind(data.get("kind") or ChatKind.GROUP.value),
+        title=data.get("title") or None,
+        tags=tuple(sorted(tags)),
+        state=data.get("state") or ACTIVE,
+        reason=data.get("reason") or None,
+        updated_at=float(data.get("updated_at") or 0.0),
+    )
+
+
+async def seed_targets(rt: Runtime) -> None:
+    """Register ``config.targets`` (on start): add their tags, never remove any."""
+    directory = TargetDirectory(rt.redis, rt.keys)
+    for seed in rt.config.targets:
+        target = TargetId(seed.id)
+        existing = await directory.get(target)
+        if existing is None or existing.active:
+            await directory.upsert(target, ChatKind(seed.kind), seed.title)
+        if seed.tags:
+            await directory.tag(target, seed.tags)

@@ -1,0 +1,213 @@
+"""The outbox against a real Redis with the in-memory adapter."""
+
+from __future__ import annotations
+
+from gateway import errors
+from gateway.metrics import RATE_LIMITED
+from gateway.models import DeliveryId, OutboundMessage, PlatformMessageId, RateRule, TargetId
+from gateway.outbox import (
+    DeliveryResult,
+    OutboxItem,
+    OutboxStore,
+    enqueue,
+    lookup_msgref,
+)
+from gateway.runtime import Runtime
+from gateway.targets import TargetDirectory
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.outbox.helpers import seed, wait_for, with_outbox, workers
+
+
+def item(target: str, origin_id: str = "A-1", text: str = "hello") -> OutboxItem:
+    did = DeliveryId(f"{origin_id}:{target}")
+    return OutboxItem(did, "announcement", origin_id, OutboundMessage(TargetId(target), text, did))
+
+
+async def all_final(rt: Runtime, origin_id: str = "A-1") -> bool:
+    counts = await OutboxStore(rt).counts("announcement", origin_id)
+    return bool(counts) and not any(c.get("queued") for c in counts.values())
+
+
+async def test_sends_each_delivery_once_and_records_msgrefs(runtime: Runtime) -> None:
+    rt = with_outbox(runtime)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    targets = [f"telegram:{-100 - i}" for i in range(20)]
+    await seed(rt, {t: [] for t in targets})
+    await enqueue(rt, [item(t) for t in targets])
+    await enqueue(rt, [item(t) for t in targets])  # the same ids again: ignored
+    results: list[DeliveryResult] = []
+
+    async def hook(_: Runtime, r: DeliveryResult) -> None:
+        results.append(r)
+
+    async with workers(rt, {"announcement": hook}):
+        await wait_for(lambda: all_final(rt))
+    assert sorted(s.target for s in mem.sends) == sorted(targets)
+    assert {r.state for r in results} == {"sent"}
+    assert len({r.delivery_id for r in results}) == 20
+    sent = mem.sends[0]
+    ref = await lookup_msgref(rt, sent.target, sent.message_id)
+    assert ref == ("announcement", "A-1")
+    assert await lookup_msgref(rt, sent.target, PlatformMessageId("999999")) is None
+    assert (await OutboxStore(rt).pending()).get("telegram") == 0
+    # acked entries are deleted: nothing left in the streams
+    assert await rt.redis.xlen(OutboxStore(rt).stream("telegram", "normal")) == 0
+
+
+async def test_failing_target_is_listed_while_the_rest_go_out(runtime: Runtime) -> None:
+    rt = with_outbox(runtime)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    targets = [f"telegram:{i}" for i in range(1, 6)]
+    await seed(rt, {t: [] for t in targets})
+    mem.fail_always("telegram:3", errors.Rejected("message is too long"))
+    await enqueue(rt, [item(t) for t in targets])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    store = OutboxStore(rt)
+    by_target = {d.target: d for d in await store.of_origin("announcement", "A-1")}
+    assert by_target["telegram:3"].state == "failed"
+    assert by_target["telegram:3"].reason == "message is too long"
+    assert not by_target["telegram:3"].retryable
+    assert by_target["telegram:3"].attempts == 1
+    assert {t for t, d in by_target.items() if d.state == "sent"} == set(targets) - {"telegram:3"}
+
+
+async def test_target_gone_marks_inactive_without_retry(runtime: Runtime) -> None:
+    rt = with_outbox(runtime)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    await seed(rt, {"telegram:7": ["b"], "telegram:8": ["b"]})
+    mem.fail_always("telegram:7", errors.TargetGone("bot was blocked by the user"))
+    await enqueue(rt, [item("telegram:7"), item("telegram:8")])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    d = await OutboxStore(rt).get("A-1:telegram:7")
+    assert d is not None
+    assert d.state == "failed"
+    assert d.attempts == 1
+    target = await TargetDirectory(rt.redis, rt.keys).get("telegram:7")
+    assert target is not None
+    assert target.state == "inactive"
+    assert target.reason == "bot was blocked by the user"
+    assert mem.calls == 2
+
+
+async def test_chat_migrated_follows_the_new_id_once(runtime: Runtime) -> None:
+    rt = with_outbox(runtime)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    await seed(rt, {"telegram:-5": ["building:5"]})
+    mem.fail_next("telegram:-5", errors.ChatMigrated("upgraded", new_target="telegram:-1005"))
+    await enqueue(rt, [item("telegram:-5")])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    assert [s.target for s in mem.sends] == ["telegram:-1005"]
+    d = await OutboxStore(rt).get("A-1:telegram:-5")
+    assert d is not None
+    assert d.state == "sent"
+    assert d.target == "telegram:-1005"
+    directory = TargetDirectory(rt.redis, rt.keys)
+    new = await directory.get("telegram:-1005")
+    old = await directory.get("telegram:-5")
+    assert new is not None
+    assert new.active
+    assert new.tags == ("building:5",)
+    assert old is not None
+    assert old.reason == "migrated to telegram:-1005"
+    assert old.tags == ()
+    assert await lookup_msgref(rt, TargetId("telegram:-1005"), mem.sends[0].message_id)
+
+
+async def test_429_retry_after_is_honoured_and_nothing_lost(runtime: Runtime) -> None:
+    rt = with_outbox(runtime)
+    mem = MemoryAdapter(rules=lambda t, k: [RateRule("bot", 1000, 1.0)])
+    rt.adapters["telegram"] = mem
+    targets = [f"telegram:{i}" for i in range(1, 11)]
+    await seed(rt, {t: [] for t in targets})
+    before = RATE_LIMITED.labels(platform="telegram")._value.get()
+    mem.fail_next("telegram:4", errors.RateLimited("429", retry_after=1.0, scope="bot"))
+    await enqueue(rt, [item(t) for t in targets])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    assert sorted(s.target for s in mem.sends) == sorted(targets)
+    assert RATE_LIMITED.labels(platform="telegram")._value.get() == before + 1
+    d = await OutboxStore(rt).get("A-1:telegram:4")
+    assert d is not None
+    assert d.state == "sent"
+    assert d.attempts == 2
+    # every send after the 429 waited for the bot-wide pause
+    t429 = next(s.at for s in mem.sends if s.target == "telegram:4")
+    assert t429 - min(s.at for s in mem.sends) >= 0.9
+
+
+async def test_retryable_errors_give_up_at_the_deadline(runtime: Runtime) -> None:
+    rt = with_outbox(runtime, retry_deadline_seconds=1.0)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    await seed(rt, {"telegram:1": []})
+    mem.fail_always("telegram:1", errors.NetworkError("connection refused", retry_after=0.3))
+    await enqueue(rt, [item("telegram:1")])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    d = await OutboxStore(rt).get("A-1:telegram:1")
+    assert d is not None
+    assert d.state == "failed"
+    assert d.retryable
+    assert "connection refused" in (d.reason or "")
+    assert d.attempts >= 2
+
+
+async def test_urgent_overtakes_a_normal_backlog(runtime: Runtime) -> None:
+    rt = with_outbox(runtime, workers=2)
+    mem = MemoryAdapter(delay=0.005)
+    rt.adapters["telegram"] = mem
+    normal = [f"telegram:{i}" for i in range(1, 301)]
+    urgent = [f"telegram:{i}" for i in range(1001, 1006)]
+    await seed(rt, {t: [] for t in normal + urgent})
+    await enqueue(rt, [item(t) for t in normal])
+    async with workers(rt):
+        await wait_for(lambda: _sent_count(mem, 20))
+        from gateway.models import Priority
+
+        await enqueue(
+            rt,
+            [
+                OutboxItem(
+                    DeliveryId(f"A-2:{t}"),
+                    "announcement",
+                    "A-2",
+                    OutboundMessage(TargetId(t), "urgent!", f"A-2:{t}", priority=Priority.URGENT),
+                )
+                for t in urgent
+            ],
+        )
+        await wait_for(lambda: all_final(rt, "A-1"))
+        await wait_for(lambda: all_final(rt, "A-2"))
+    order = [s.target for s in mem.sends]
+    last_urgent = max(order.index(t) for t in urgent)
+    assert last_urgent < 100, f"urgent finished at position {last_urgent} of {len(order)}"
+    assert len(order) == 305
+
+
+async def _sent_count(mem: MemoryAdapter, n: int) -> bool:
+    return len(mem.sends) >= n
+
+
+async def test_two_worker_sets_share_a_broadcast_without_duplicates(runtime: Runtime) -> None:
+    a = with_outbox(runtime)
+    b = with_outbox(runtime)
+    b = type(b)(b.config, b.redis, b.redis_bytes, b.keys, b.instance + "-b", {})
+    mem_a, mem_b = MemoryAdapter(delay=0.002), MemoryAdapter(delay=0.002)
+    a.adapters["telegram"] = mem_a
+    b.adapters["telegram"] = mem_b
+    targets = [f"telegram:{i}" for i in range(1, 201)]
+    await seed(a, {t: [] for t in targets})
+    await enqueue(a, [item(t) for t in targets])
+    async with workers(a), workers(b):
+        await wait_for(lambda: all_final(a))
+    sent = [s.target for s in mem_a.sends + mem_b.sends]
+    assert sorted(sent) == sorted(targets)  # every one, none twice
+    assert mem_a.sends
+    assert mem_b.sends
