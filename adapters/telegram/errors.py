@@ -68,7 +68,8 @@ def _description(exc: tg.TelegramError) -> str:
     text = exc.message
     for prefix in ("Forbidden: ", "Bad Request: "):
         text = text.removeprefix(prefix)
-    return text
+    # PTB capitalises Telegram's description ("Chat not found"); keep Telegram's wording.
+    return text[:1].lower() + text[1:]
 
 
 def retry_after_seconds(exc: tg.RetryAfter) -> float:

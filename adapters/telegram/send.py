@@ -215,7 +215,7 @@ class TelegramSender:
         try:
             await self._call(chat, call, is_send=False)
         except gw.Rejected as err:
-            if "message is not modified" not in err.message:
+            if "message is not modified" not in err.message.lower():
                 raise  # an unchanged part is not an error
 
     # --- recall ----------------------------------------------------------------

@@ -243,10 +243,14 @@ class FakeTelegram:
         await self.go_up()
 
     async def go_down(self) -> None:
-        """Stop listening: new connections are refused (the port stays reserved for us)."""
+        """Stop listening and drop open connections: new connections are refused."""
         if self._site is not None:
             await self._site.stop()
             self._site = None
+        if self._runner is not None and self._runner.server is not None:
+            for conn in self._runner.server.connections:
+                conn.force_close()
+            await asyncio.sleep(0.05)  # let the FINs reach the clients' idle pools
 
     async def go_up(self) -> None:
         assert self._runner is not None

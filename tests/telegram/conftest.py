@@ -14,9 +14,11 @@ from adapters.telegram import TelegramAdapter
 from gateway.adapter import AdapterContext, InboundSink
 from gateway.codec import decode_event
 from gateway.config import GatewayConfig, TelegramConfig, TelegramWebhookConfig
+from gateway.errors import RateLimited
 from gateway.inbound import RedisInboundSink, inbound_stream
 from gateway.keys import Keys
-from gateway.models import InboundEvent
+from gateway.models import ChatKind, InboundEvent, OutboundMessage, SendReceipt
+from gateway.ratelimit import RateLimiter
 from tests.fakes.telegram_api import FakeTelegram
 
 LEASE = 6.0  # short, so take-over tests stay quick; polls last 1 s
@@ -92,3 +94,18 @@ async def running(adapter: TelegramAdapter) -> AsyncIterator[asyncio.Task[None]]
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def deliver(
+    adapter: TelegramAdapter, limiter: RateLimiter, msg: OutboundMessage
+) -> SendReceipt:
+    """What the core's delivery worker does: a permit for every rule, then send;
+    on 429 the pause is set by the adapter, so the next permit waits it out."""
+    kind = ChatKind.GROUP if msg.target.startswith("telegram:-") else ChatKind.DIRECT
+    while True:
+        await limiter.acquire(adapter.rate_rules(msg.target, kind))
+        try:
+            return await adapter.send(msg)
+        except RateLimited as exc:
+            if exc.scope is None:
+                await asyncio.sleep(exc.retry_after or 1.0)
