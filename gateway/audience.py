@@ -118,7 +118,7 @@ class _Parser:
                 if self._peek():
                     raise self._fail(f"expected ')' or an operator before {self._word()!r}")
                 raise AudienceError(
-                    f"missing ')' for the '(' at column {opened + 1}", column=self.pos + 1
+                    f"missing ')' to close the '(' of column {opened + 1}", column=self.pos + 1
                 )
             self.pos += 1
             return inner
