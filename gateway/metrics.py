@@ -50,3 +50,12 @@ TELEGRAM_AMBIGUOUS = Counter(
     "Telegram sends that timed out after the request may have reached Telegram",
     registry=REGISTRY,
 )
+QUEUE_DEPTH = Gauge(
+    "palm_queue_depth", "Tickets by status (read from Redis)", ["status"], registry=REGISTRY
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "palm_queue_oldest_age_seconds",
+    "Age of the oldest ticket in that status (read from Redis; 0 when there is none)",
+    ["status"],
+    registry=REGISTRY,
+)

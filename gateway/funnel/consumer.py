@@ -102,7 +102,9 @@ class FunnelConsumer:
             entries = await self._read("0", None)
             self._own_pending = bool(entries)
         if not entries:
-            entries = await self._read(">", self.settings.block_ms if block_ms is None else block_ms)
+            entries = await self._read(
+                ">", self.settings.block_ms if block_ms is None else block_ms
+            )
         for entry_id, fields in entries:
             await self.handle(entry_id, fields)
         return done + len(entries)
@@ -245,6 +247,23 @@ class FunnelConsumer:
                 templates.ack(lang, applied.ticket),
                 msg.message_id,
             )
+
+
+async def prepare_funnel(rt: Runtime) -> None:
+    """At start: load (and so validate) rules and templates, create the consumer group.
+
+    A bad rules or templates file stops ``palm run`` here, naming the file and key.
+    """
+    rulebook(rt.config.rules_file)
+    templates_for(rt.config.templates_file)
+    await FunnelConsumer(rt).start()
+
+
+def reload_funnel(rt: Runtime) -> None:
+    """SIGHUP: reload rules and templates; on error the previous ones stay in force."""
+    rulebook(rt.config.rules_file).reload()
+    templates_for(rt.config.templates_file, reload=True)
+    log.info("rules reloaded", extra=rulebook(rt.config.rules_file).rules.summary())
 
 
 async def run_funnel(rt: Runtime) -> None:

@@ -56,4 +56,7 @@ def all_routes() -> list[ApiRoute]:
 
     routes: list[ApiRoute] = []
     routes += routes_tokens.routes()
+    from gateway.http import routes_queue, routes_tickets
+
+    routes += routes_tickets.routes() + routes_queue.routes()
     return routes

@@ -27,7 +27,9 @@ def metric_refreshers() -> list[Refresher]:
     Gauges like queue depth must read the same from every palm process, so they are
     computed from Redis at scrape time, not kept in process memory.
     """
-    return []
+    from gateway.funnel.stats import refresh_queue_metrics
+
+    return [refresh_queue_metrics]
 
 
 async def _platform_status(adapter: Adapter) -> str | None:

@@ -52,7 +52,12 @@ CASES: list[tuple[str, InboundMessage, RoutingState, Decision]] = [
         RoutingState(reply_to_announcement=A17),
         NEW_REPLY,
     ),
-    ("group reply to my ack", message("more", reply_to="9"), RoutingState(reply_to_ticket=MINE), FOLLOW),
+    (
+        "group reply to my ack",
+        message("more", reply_to="9"),
+        RoutingState(reply_to_ticket=MINE),
+        FOLLOW,
+    ),
     (
         "group reply to someone else's ticket",
         message("me too", reply_to="9"),
@@ -68,7 +73,12 @@ CASES: list[tuple[str, InboundMessage, RoutingState, Decision]] = [
     ("group reply to a person", message("lol", reply_to="9"), RoutingState(), IGNORE),
     ("group /help", message("", command=Command.HELP), RoutingState(), HELP),
     ("group /start", message("", command=Command.START), RoutingState(), HELP),
-    ("bot message", message("/report x", command=Command.REPORT, is_bot=True), RoutingState(), IGNORE),
+    (
+        "bot message",
+        message("/report x", command=Command.REPORT, is_bot=True),
+        RoutingState(),
+        IGNORE,
+    ),
     # edits
     (
         "edit of a stored message",
@@ -76,7 +86,12 @@ CASES: list[tuple[str, InboundMessage, RoutingState, Decision]] = [
         RoutingState(edited_ticket=T5),
         Decision(Action.EDIT, ticket=T5),
     ),
-    ("edit of chatter stays chatter", message("still chatter", edit_of="9"), RoutingState(), IGNORE),
+    (
+        "edit of chatter stays chatter",
+        message("still chatter", edit_of="9"),
+        RoutingState(),
+        IGNORE,
+    ),
     (
         "edit of chatter into a report",
         message("x", edit_of="9", command=Command.REPORT),
@@ -86,6 +101,8 @@ CASES: list[tuple[str, InboundMessage, RoutingState, Decision]] = [
 ]
 
 
-@pytest.mark.parametrize(("msg", "state", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("msg", "state", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_route(msg: InboundMessage, state: RoutingState, expected: Decision) -> None:
     assert route(msg, state) == expected

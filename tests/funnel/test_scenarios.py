@@ -44,7 +44,9 @@ async def test_hydrant_report_to_resolution(funnel: Pipeline, runtime: Runtime) 
     assert (reply_to, target) == (report.message_id, GROUP_TARGET)
 
     await staff.claim(runtime, TicketId("T-1"), "secretary")
-    await staff.reply(runtime, TicketId("T-1"), "secretary", "Received, the water company is on the way.")
+    await staff.reply(
+        runtime, TicketId("T-1"), "secretary", "Received, the water company is on the way."
+    )
     text, reply_to, _ = await outbound(runtime, "T-1:reply:1")
     assert text == "Received, the water company is on the way."
     assert reply_to == report.message_id
@@ -105,10 +107,13 @@ async def test_group_follow_up_by_replying_to_the_ack(funnel: Pipeline, runtime:
     assert len(detail["conversation"]) == 2
     assert detail["priority"] == "urgent"  # a follow-up can raise urgency
     stats = await queue_stats(runtime)
-    assert stats["depth"] == 1 and stats["by_priority"] == {"urgent": 1}
+    assert stats["depth"] == 1
+    assert stats["by_priority"] == {"urgent": 1}
 
 
-async def test_group_chatter_leaves_nothing(funnel: Pipeline, runtime: Runtime, redis: Redis, keys: Keys) -> None:
+async def test_group_chatter_leaves_nothing(
+    funnel: Pipeline, runtime: Runtime, redis: Redis, keys: Keys
+) -> None:
     secret = "my neighbour's secret gossip 八卦"
     await funnel.feed(message(secret), message(secret + " again", reply_to="55"))
     assert await redis.xlen(inbound_stream(keys)) == 0
@@ -159,12 +164,15 @@ async def test_malformed_entry_is_dead_lettered(funnel: Pipeline, redis: Redis, 
     assert await redis.exists(keys("ticket", "T-1"))
 
 
-async def test_help_gets_help_text_and_no_ticket(funnel: Pipeline, runtime: Runtime, redis: Redis, keys: Keys) -> None:
+async def test_help_gets_help_text_and_no_ticket(
+    funnel: Pipeline, runtime: Runtime, redis: Redis, keys: Keys
+) -> None:
     msg = direct("", user="88", command=Command.START, language="en")
     await funnel.feed(msg)
     assert not await redis.exists(keys("ticket", "T-1"))
     text, reply_to, _ = await outbound(runtime, f"help:{msg.target}:{msg.message_id}")
-    assert "Hello" in text and reply_to == msg.message_id
+    assert "Hello" in text
+    assert reply_to == msg.message_id
 
 
 async def test_edit_updates_the_stored_text(funnel: Pipeline, runtime: Runtime) -> None:
