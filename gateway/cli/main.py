@@ -45,7 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list[ModuleType]:
     """Every module that adds subcommands; each has ``register(subparsers)``."""
-    return [run_cmd, tokens_cmd]
+    from gateway.cli import announce as announce_cmd
+    from gateway.cli import announcements as announcements_cmd
+    from gateway.cli import queue as queue_cmd
+    from gateway.cli import rules as rules_cmd
+    from gateway.cli import targets as targets_cmd
+    from gateway.cli import tickets as tickets_cmd
+
+    return [
+        run_cmd, tokens_cmd, tickets_cmd, queue_cmd, rules_cmd,
+        announce_cmd, announcements_cmd, targets_cmd,
+    ]  # fmt: skip
 
 
 def _fail(message: str, code: int) -> int:

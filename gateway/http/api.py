@@ -52,10 +52,12 @@ class ApiRoute:
 
 def all_routes() -> list[ApiRoute]:
     """Every /api/v1 endpoint. Each feature module contributes its list here."""
-    from gateway.http import routes_tokens
+    from gateway.http import routes_announcements, routes_targets, routes_tokens
 
     routes: list[ApiRoute] = []
     routes += routes_tokens.routes()
+    routes += routes_announcements.routes()
+    routes += routes_targets.routes()
     from gateway.http import routes_queue, routes_tickets
 
     routes += routes_tickets.routes() + routes_queue.routes()

@@ -28,8 +28,9 @@ def metric_refreshers() -> list[Refresher]:
     computed from Redis at scrape time, not kept in process memory.
     """
     from gateway.funnel.stats import refresh_queue_metrics
+    from gateway.outbox.metrics import refresh_outbox_pending
 
-    return [refresh_queue_metrics]
+    return [refresh_queue_metrics, refresh_outbox_pending]
 
 
 async def _platform_status(adapter: Adapter) -> str | None:

@@ -1,0 +1,62 @@
+"""palm targets list [--tag T] [--json] | tag ID TAG... | untag ID TAG..."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from gateway.cli.context import CliContext, add_command, add_group
+from gateway.errors import NotFound
+from gateway.targets import TargetDirectory, parse_target_id
+
+
+async def _list(args: argparse.Namespace, cli: CliContext) -> int:
+    async with cli.runtime() as rt:
+        targets = await TargetDirectory(rt.redis, rt.keys).list(args.tag)
+    if args.json:
+        cli.print_json([t.to_json() for t in targets])
+        return 0
+    table = Table("id", "kind", "title", "tags", "state")
+    for t in targets:
+        state = "active" if t.active else f"[red]inactive[/red]: {t.reason or ''}"
+        table.add_row(t.id, t.kind.value, t.title or "", " ".join(t.tags), state)
+    cli.out.print(table)
+    cli.out.print(f"{len(targets)} targets")
+    return 0
+
+
+async def _retag(args: argparse.Namespace, cli: CliContext, add: bool) -> int:
+    target = parse_target_id(args.id)
+    async with cli.runtime() as rt:
+        directory = TargetDirectory(rt.redis, rt.keys)
+        if await directory.get(target) is None:
+            raise NotFound(f"no target {target} (see palm targets list)")
+        if add:
+            await directory.tag(target, args.tags)
+        else:
+            await directory.untag(target, args.tags)
+        updated = await directory.get(target)
+    assert updated is not None
+    cli.out.print(f"{updated.id}: {' '.join(updated.tags) or '(no tags)'}")
+    return 0
+
+
+async def _tag(args: argparse.Namespace, cli: CliContext) -> int:
+    return await _retag(args, cli, add=True)
+
+
+async def _untag(args: argparse.Namespace, cli: CliContext) -> int:
+    return await _retag(args, cli, add=False)
+
+
+def register(sub: Any) -> None:
+    group = add_group(sub, "targets", help="chats palm can post into, and their tags")
+    p = add_command(group, "list", help="list targets with state and tags", handler=_list)
+    p.add_argument("--tag", help="only targets with this tag")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    for name, handler, verb in (("tag", _tag, "add"), ("untag", _untag, "remove")):
+        p = add_command(group, name, help=f"{verb} tags", handler=handler)
+        p.add_argument("id", help="target id, e.g. telegram:-1001234567890")
+        p.add_argument("tags", nargs="+", metavar="TAG")

@@ -1,0 +1,122 @@
+"""/api/v1/announcements: create, list, show, edit (PATCH) and recall (DELETE)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from gateway import announcements
+from gateway.attachments import MAX_ATTACHMENTS, make_attachment
+from gateway.errors import InputError
+from gateway.http.api import ApiRequest, ApiRoute
+from gateway.models import OutboundAttachment, Priority
+from gateway.outbox import OutboxStore
+from gateway.tokens import Role
+
+
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=255)
+    mime: str | None = None
+    data: str = Field(description="the file's bytes, base64")
+
+
+class AnnouncementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=announcements.MAX_TEXT)
+    to: str = Field(min_length=1, max_length=2000, description="audience expression")
+    title: str | None = Field(default=None, max_length=announcements.MAX_TITLE)
+    priority: Literal["normal", "urgent"] = "normal"
+    send_at: AwareDatetime | None = None
+    attachments: list[AttachmentIn] = Field(default=[], max_length=MAX_ATTACHMENTS)
+
+
+class AnnouncementEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=announcements.MAX_TEXT)
+
+
+def _attachments(items: list[AttachmentIn]) -> list[OutboundAttachment]:
+    out = []
+    for a in items:
+        try:
+            data = base64.b64decode(a.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError(f"attachments: {a.filename}: data is not valid base64") from None
+        out.append(make_attachment(a.filename, data, a.mime))
+    return out
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+async def create(req: ApiRequest) -> dict[str, Any]:
+    assert isinstance(req.body, AnnouncementCreate)
+    body = req.body
+    ann, _ = await announcements.create(
+        req.rt,
+        text=body.text,
+        to=body.to,
+        title=body.title,
+        priority=Priority(body.priority),
+        send_at=_timestamp(body.send_at),
+        attachments=_attachments(body.attachments),
+        idempotency_key=req.http.headers.get("Idempotency-Key") or None,
+        created_by=req.principal.name,
+    )
+    return {"id": ann.id, "status": ann.status, "targets": ann.target_count}
+
+
+async def list_all(req: ApiRequest) -> list[dict[str, Any]]:
+    raw = req.query("limit", "50") or "50"
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InputError("limit must be a number from 1 to 1000")
+    return [a.to_json() for a in await announcements.list_recent(req.rt, int(raw))]
+
+
+async def show(req: ApiRequest) -> dict[str, Any]:
+    return await announcements.detail(req.rt, req.path("id"))
+
+
+async def edit(req: ApiRequest) -> dict[str, Any]:
+    assert isinstance(req.body, AnnouncementEdit)
+    results = await announcements.edit(req.rt, req.path("id"), req.body.text)
+    ann = await announcements.get(req.rt, req.path("id"))
+    return {"id": ann.id, "status": ann.status, "results": [r.to_json() for r in results]}
+
+
+async def recall(req: ApiRequest) -> dict[str, Any]:
+    results = await announcements.recall(req.rt, req.path("id"))
+    ann = await announcements.get(req.rt, req.path("id"))
+    return {"id": ann.id, "status": ann.status, "results": [r.to_json() for r in results]}
+
+
+async def dead_letters(req: ApiRequest) -> list[dict[str, Any]]:
+    store = OutboxStore(req.rt)
+    return [d.to_json() for d in await store.many(await store.dead_letters())]
+
+
+def routes() -> list[ApiRoute]:
+    one = "/announcements/{id}"
+    return [
+        ApiRoute(
+            "POST", "/announcements", Role.STAFF, "Send an announcement (now or at send_at)",
+            create, body=AnnouncementCreate, status=202, headers=("Idempotency-Key",),
+        ),
+        ApiRoute(
+            "GET", "/announcements", Role.VIEWER, "Recent announcements, newest first",
+            list_all, query=("limit",),
+        ),
+        ApiRoute("GET", one, Role.VIEWER, "Status, counts, deliveries and replies", show),
+        ApiRoute("PATCH", one, Role.STAFF, "Edit the text everywhere", edit, body=AnnouncementEdit),
+        ApiRoute("DELETE", one, Role.STAFF, "Recall everywhere", recall),
+        ApiRoute(
+            "GET", "/outbox/dead-letters", Role.VIEWER,
+            "Deliveries dead-lettered after repeated worker crashes", dead_letters,
+        ),
+    ]  # fmt: skip

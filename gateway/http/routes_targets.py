@@ -1,0 +1,37 @@
+"""/api/v1/targets: list (viewer) and re-tag (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.http.api import ApiRequest, ApiRoute
+from gateway.targets import TargetDirectory, parse_target_id
+from gateway.tokens import Role
+
+
+class TargetPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str] = Field(max_length=100, description="the target's complete new tag list")
+
+
+async def list_targets(req: ApiRequest) -> list[dict[str, Any]]:
+    directory = TargetDirectory(req.rt.redis, req.rt.keys)
+    return [t.to_json() for t in await directory.list(req.query("tag") or None)]
+
+
+async def patch_target(req: ApiRequest) -> dict[str, Any]:
+    assert isinstance(req.body, TargetPatch)
+    directory = TargetDirectory(req.rt.redis, req.rt.keys)
+    target = await directory.set_tags(parse_target_id(req.path("id")), req.body.tags)
+    return target.to_json()
+
+
+def routes() -> list[ApiRoute]:
+    return [
+        ApiRoute("GET", "/targets", Role.VIEWER, "Targets with kind, tags and state",
+                 list_targets, query=("tag",)),
+        ApiRoute("PATCH", "/targets/{id}", Role.ADMIN, "Replace a target's tags",
+                 patch_target, body=TargetPatch),
+    ]  # fmt: skip
