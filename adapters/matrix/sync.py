@@ -185,7 +185,9 @@ class SyncLoop:
         batch = normalize_sync(body, self._me, self._rooms, self._auto_join)
         events: list[InboundEvent] = []
         if since is None:
-            events = self._initial_targets(batch.rooms)
+            # Invited rooms register once the join shows up in a later sync.
+            joined = {k: v for k, v in batch.rooms.items() if k not in batch.joins}
+            events = self._initial_targets(joined)
         else:
             for bf in batch.backfills:
                 # A room joined in this batch has no earlier position of ours: what

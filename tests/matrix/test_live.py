@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from gateway.errors import TargetGone as TargetGoneError
 from gateway.keys import Keys
 from gateway.models import (
+    AttachmentKind,
     ChatKind,
     Command,
     InboundEvent,
     InboundMessage,
+    OutboundAttachment,
     OutboundMessage,
     TargetGone,
     TargetId,
@@ -135,3 +138,54 @@ async def test_encrypted_room_is_reported_not_crashed_on(
             redis, keys, lambda evs: any(m.message_id == hello for m in _messages(evs))
         )
         assert all(m.target != target for m in _messages(evs))
+
+
+async def test_attachment_edit_and_recall(
+    synapse: Synapse, new_user: Callable[..., Any], redis: Redis, keys: Keys
+) -> None:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    room = await alice.create_room(invite=[bot.user_id], name="Edits")
+    await bot.join(room)
+    target = TargetId(f"matrix:{room}")
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    msg = OutboundMessage(
+        target,
+        "Tank cleaning Tue",
+        idempotency_key="ann-7",
+        title="Notice",
+        attachments=(OutboundAttachment(AttachmentKind.PHOTO, "tank.png", "image/png", png),),
+    )
+    async with running(bot_config(synapse, bot), redis, keys, sync=False) as ad:
+        receipt = await ad.send(msg)
+        text_id, image_id = receipt.message_ids
+        fixed = OutboundMessage(target, "Tank cleaning **Wed**", idempotency_key="ann-7")
+        await ad.edit(target, receipt.message_ids, fixed)
+        await ad.edit(target, receipt.message_ids, fixed)  # a retried edit: same txn id
+        events = {e["event_id"]: e for e in await alice.messages(room)}
+        assert events[text_id]["content"]["body"] == "Notice\n\nTank cleaning Tue"
+        image = events[image_id]["content"]
+        assert image["msgtype"] == "m.image"
+        assert image["url"].startswith("mxc://")
+        edits = [
+            e
+            for e in events.values()
+            if e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"
+        ]
+        assert len(edits) == 1
+        assert edits[0]["content"]["m.relates_to"]["event_id"] == text_id
+        assert edits[0]["content"]["m.new_content"]["body"] == "Tank cleaning Wed"
+        assert edits[0]["content"]["body"] == "* Tank cleaning Wed"
+
+        await ad.recall(target, receipt.message_ids, receipt.sent_at)
+        await ad.recall(target, receipt.message_ids, receipt.sent_at)  # idempotent
+        events = {
+            e["event_id"]: e
+            for e in (await alice.call("GET", f"/rooms/{room}/messages?dir=b&limit=50"))["chunk"]
+        }
+        assert events[text_id]["content"] == {}
+        assert events[image_id]["content"] == {}
+
+        await alice.kick(room, bot.user_id)
+        with pytest.raises(TargetGoneError):
+            await ad.send(OutboundMessage(target, "after kick", idempotency_key="k-1"))
