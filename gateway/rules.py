@@ -96,6 +96,7 @@ class RuleSet:
     urgent: re.Pattern[str] | None
     categories: tuple[tuple[str, re.Pattern[str]], ...]
     keyword_count: int
+    urgent_count: int
 
     @classmethod
     def build(cls, spec: RulesFile, source: str) -> RuleSet:
@@ -105,7 +106,14 @@ class RuleSet:
             assert pattern is not None  # min_length=1
             cats.append((rule.category, pattern))
         count = len(spec.urgent) + sum(len(r.keywords) for r in spec.categories)
-        return cls(source, spec.default_category, _compile(spec.urgent), tuple(cats), count)
+        return cls(
+            source,
+            spec.default_category,
+            _compile(spec.urgent),
+            tuple(cats),
+            count,
+            len(set(spec.urgent)),
+        )
 
     def classify(self, text: str) -> Classification:
         norm = normalise(text)
@@ -129,13 +137,13 @@ class RuleSet:
         return {
             "file": self.source,
             "categories": [name for name, _ in self.categories],
-            "urgent_keywords": 0 if self.urgent is None else self.urgent.groups,
+            "urgent_keywords": self.urgent_count,
             "keywords": self.keyword_count,
             "default_category": self.default_category,
         }
 
 
-EMPTY = RuleSet("(none)", "other", None, (), 0)
+EMPTY = RuleSet("(none)", "other", None, (), 0, 0)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

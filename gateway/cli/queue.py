@@ -1,0 +1,66 @@
+"""palm queue stats [--json] [--watch]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+
+from gateway.cli.context import CliContext, add_command, add_group
+from gateway.funnel.stats import queue_stats
+
+
+def _render(stats: dict[str, Any]) -> Group:
+    head = Table.grid(padding=(0, 2))
+    age = stats["oldest_new_age_seconds"]
+    head.add_row(
+        f"[bold]depth {stats['depth']}[/]",
+        "oldest new: " + ("-" if age is None else f"{int(age)}s"),
+    )
+    parts: list[Any] = [head]
+    for title, key in (
+        ("status", "by_status"),
+        ("kind", "by_kind"),
+        ("category", "by_category"),
+        ("priority", "by_priority"),
+    ):
+        t = Table(title=title, title_justify="left")
+        t.add_column(title)
+        t.add_column("tickets", justify="right")
+        for name, n in sorted(stats[key].items(), key=lambda kv: -kv[1]):
+            t.add_row(name, str(n))
+        parts.append(t)
+    return Group(*parts)
+
+
+async def _stats(args: argparse.Namespace, cli: CliContext) -> int:
+    async with cli.runtime() as rt:
+        if not args.watch:
+            stats = await queue_stats(rt)
+            if args.json:
+                cli.print_json(stats)
+            else:
+                cli.out.print(_render(stats))
+            return 0
+        if args.json:  # one JSON document per interval, for scripts
+            while True:
+                cli.print_json(await queue_stats(rt))
+                await asyncio.sleep(args.interval)
+        with Live(_render(await queue_stats(rt)), console=cli.out, auto_refresh=False) as live:
+            while True:
+                await asyncio.sleep(args.interval)
+                live.update(_render(await queue_stats(rt)), refresh=True)
+
+
+def register(sub: Any) -> None:
+    group = add_group(sub, "queue", help="watch the staff queue")
+    p = add_command(
+        group, "stats", help="queue depth by status, kind, category, priority", handler=_stats
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
