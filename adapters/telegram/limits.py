@@ -9,7 +9,8 @@ permit (Redis time), but Telegram counts it when the request arrives. Between th
 lie a Redis round trip, the event loop and the HTTP request, which vary by some ms
 (tens of ms under load). Two sends granted exactly 1.000 s apart can therefore arrive
 0.98 s apart and break "1 per second". ``JITTER_MARGIN`` widens each window enough to
-absorb that jitter; it costs about 9% of the 30/s throughput.
+absorb that jitter; it costs about 13% of the 30/s throughput (26 msg/s). With 0.1 s a
+3,000-chat fan-out from 50 tasks in one event loop (fake included) saw 6 violations.
 
 Which key a 429 pauses: Telegram's 429 says only ``retry_after``, not which limit was
 hit. Palm's own limiter keeps the published limits, so a 429 means Telegram's hidden
@@ -27,7 +28,7 @@ from collections import deque
 
 from gateway.models import ChatKind, RateRule
 
-JITTER_MARGIN = 0.1
+JITTER_MARGIN = 0.15
 BOT_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
 STORM_CHATS = 3
