@@ -1,0 +1,1 @@
+"""Benchmarks: one command each, peers in separate processes, ratios to a same-run baseline."""

@@ -1,0 +1,1 @@
+"""``python -m bench.matrix``: palm's Matrix sends/s against raw matrix-nio, same account."""
