@@ -208,8 +208,14 @@ class RateRule:
 
     Keys are shared by every palm process on the same Redis, so a key must name the
     bot account too (for example ``telegram:<bot_id>:chat:<chat_id>``).
+
+    ``spread`` also keeps consecutive sends ``window / limit`` apart. A window that is
+    filled in one burst makes every request arrive at once, and their latencies then
+    differ by more than the margin a platform that counts arrival times tolerates;
+    evenly spaced sends keep that jitter small at the same average rate.
     """
 
     key: str
     limit: int
     window: float
+    spread: bool = False

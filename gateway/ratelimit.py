@@ -24,7 +24,7 @@ from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.models import RateRule
 
-# KEYS: n log keys, then n pause keys. ARGV: member, then (limit, window_ms) per rule.
+# KEYS: n log keys, then n pause keys. ARGV: member, then (limit, window_ms, spread) per rule.
 # Returns 0 when the send was recorded, else the milliseconds to wait before trying again.
 _ACQUIRE_LUA = """
 local t = redis.call('TIME')
@@ -34,8 +34,8 @@ local wait = 0
 for i = 1, n do
   local pause = redis.call('PTTL', KEYS[n + i])
   if pause > wait then wait = pause end
-  local limit = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local window = tonumber(ARGV[3 * i])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   local count = redis.call('ZCARD', KEYS[i])
   if count >= limit then
@@ -44,11 +44,16 @@ for i = 1, n do
     local w = tonumber(oldest[2]) + window - now
     if w > wait then wait = w end
   end
+  if ARGV[3 * i + 1] == '1' and count > 0 then
+    local newest = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+    local w = tonumber(newest[2]) + math.floor(window / limit) - now
+    if w > wait then wait = w end
+  end
 end
 if wait > 0 then return wait end
 for i = 1, n do
   redis.call('ZADD', KEYS[i], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i + 1]) + 1000)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3 * i]) + 1000)
 end
 return 0
 """
@@ -73,7 +78,7 @@ class RateLimiter:
         keys = [self._log_key(r.key) for r in rules] + [self._pause_key(r.key) for r in rules]
         args: list[str | int] = [secrets.token_hex(8)]
         for r in rules:
-            args += [r.limit, int(r.window * 1000)]
+            args += [r.limit, int(r.window * 1000), 1 if r.spread else 0]
         try:
             wait_ms = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:

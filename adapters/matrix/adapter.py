@@ -40,6 +40,10 @@ REQUEST_TIMEOUT = 30.0
 """Sends, uploads and joins; the sync call has its own, longer bound."""
 
 
+UNLIMITED = 1_000_000
+"""Sends per second that no homeserver allows: a rule that only carries pauses."""
+
+
 class MatrixAdapter:
     platform = Platform("matrix")
 
@@ -127,14 +131,16 @@ class MatrixAdapter:
         return ()
 
     def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
-        """Empty unless ``rate.messages_per_second`` is set.
+        """The bot's own limit when ``rate.messages_per_second`` is set.
 
         Synapse's limit is a token bucket (rate r, burst b). A rolling window of ``b``
         sends per ``b / r`` seconds never exceeds that bucket and averages r/s.
+        Without a configured rate the rule is effectively unlimited, but it is still
+        returned: a 429 pauses this key, and only sends that count against it wait.
         """
         rate = self._config.rate
         if rate.messages_per_second is None:
-            return ()
+            return (RateRule(self.rate_key, UNLIMITED, 1.0),)
         return (RateRule(self.rate_key, rate.burst, rate.burst / rate.messages_per_second),)
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from redis.asyncio import Redis
@@ -60,3 +61,20 @@ async def test_pause_blocks_until_it_ends(redis: Redis, keys: Keys) -> None:
     start = time.monotonic()
     assert await limiter.acquire([rule], max_wait=5)
     assert time.monotonic() - start >= 0.3
+
+
+async def test_spread_keeps_sends_apart(redis: Redis, keys: Keys) -> None:
+    limiter = RateLimiter(redis, keys)
+    rule = RateRule("bot:s", limit=10, window=1.0, spread=True)
+    granted: list[float] = []
+    for _ in range(6):
+        assert await limiter.acquire([rule], max_wait=5)
+        granted.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    # 10 per second, spread: about 100 ms between sends, never a burst.
+    assert min(gaps) >= 0.095
+    plain = RateRule("bot:b", limit=10, window=1.0)
+    start = time.monotonic()
+    for _ in range(6):
+        assert await limiter.try_acquire([plain]) == 0
+    assert time.monotonic() - start < 0.5  # without spread the same six go at once

@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.matrix import MatrixAdapter
+from adapters.matrix.adapter import UNLIMITED
 from gateway.errors import RateLimited
 from gateway.keys import Keys
 from gateway.models import OutboundMessage, SendReceipt, TargetId
@@ -108,7 +109,9 @@ def test_rate_rules_translate_the_setting() -> None:
     from gateway.config import MatrixConfig, MatrixRateConfig
 
     cfg = MatrixConfig(homeserver="http://x", user_id="@p:x", access_token="t")
-    assert MatrixAdapter(cfg).rate_rules(TargetId("matrix:!a:x"), ...) == ()  # type: ignore[arg-type]
+    (carrier,) = MatrixAdapter(cfg).rate_rules(TargetId("matrix:!a:x"), ...)  # type: ignore[arg-type]
+    # No own limit, but the rule is there so a 429 pause on the bot key holds every send.
+    assert (carrier.key, carrier.limit) == ("matrix:@p:x:bot", UNLIMITED)
     rated = cfg.model_copy(update={"rate": MatrixRateConfig(messages_per_second=0.2, burst=10)})
     (rule,) = MatrixAdapter(rated).rate_rules(TargetId("matrix:!a:x"), ...)  # type: ignore[arg-type]
     assert (rule.key, rule.limit, rule.window) == ("matrix:@p:x:bot", 10, 50.0)
