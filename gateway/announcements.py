@@ -233,7 +233,11 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
 
 async def run_scheduler(rt: Runtime) -> None:
     """The scheduler component: every second, send what is due."""
+    me = asyncio.current_task()
     while True:
+        if me is not None and me.cancelling():
+            # redis-py may swallow a cancellation that lands mid-command
+            raise asyncio.CancelledError
         try:
             await dispatch_due(rt)
         except Exception:
