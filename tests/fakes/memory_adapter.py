@@ -156,9 +156,18 @@ class RedisRecordingAdapter(MemoryAdapter):
     """
 
     def __init__(
-        self, redis: Redis, keys: Keys, platform: str, *, dedupe: bool, delay: float = 0.0
+        self,
+        redis: Redis,
+        keys: Keys,
+        platform: str,
+        *,
+        dedupe: bool,
+        delay: float = 0.0,
+        answer_delay: float = 0.0,
     ) -> None:
         super().__init__(platform=Platform(platform), delay=delay)
+        self._answer_delay = answer_delay
+        """Seconds between the platform recording the message and the answer arriving."""
         self._redis = redis
         self._keys = keys
         self._dedupe = dedupe
@@ -176,4 +185,6 @@ class RedisRecordingAdapter(MemoryAdapter):
             ],
             args=[msg.idempotency_key, "1" if self._dedupe else "0"],
         )
+        if self._answer_delay:
+            await asyncio.sleep(self._answer_delay)
         return SendReceipt(msg.target, (PlatformMessageId(str(mid)),), time.time())
