@@ -307,10 +307,26 @@ async def edit(rt: Runtime, ann_id: str, text: str) -> list[ActionResult]:
     await rt.redis.hset(_key(rt, ann.id), mapping={"text": text, "edited_at": repr(time.time())})
     if ann.status == SCHEDULED:
         return []  # nothing went out yet: the new text is what will go out
-    deliveries = await OutboxStore(rt).of_origin(ORIGIN, ann.id)
-    results = await apply(rt, deliveries, "edit", text=text)
+    store = OutboxStore(rt)
+    deliveries = await store.of_origin(ORIGIN, ann.id)
+    queued = [d for d in deliveries if d.state == QUEUED]
+    rebodied: set[str] = set()
+    if queued:
+        # Not sent yet: they go out with the new text instead.
+        rebodied = await store.rebody(
+            [d.delivery_id for d in queued], await store.message(queued[0], text=text)
+        )
+        deliveries = await store.many([d.delivery_id for d in deliveries])
+    results = [
+        ActionResult(d.target, d.platform, "updated", "not sent yet: goes out edited")
+        if d.delivery_id in rebodied and d.state == QUEUED
+        else None
+        for d in deliveries
+    ]
+    rest = [d for d, r in zip(deliveries, results, strict=True) if r is None]
+    done = iter(await apply(rt, rest, "edit", text=text))
     await rt.redis.hset(_key(rt, ann.id), "status", EDITED)
-    return results
+    return [r if r is not None else next(done) for r in results]
 
 
 async def recall(rt: Runtime, ann_id: str) -> list[ActionResult]:

@@ -33,12 +33,13 @@ class ActionResult:
     target: str
     platform: str
     result: str
-    """``done``, ``not possible``, ``failed``, ``cancelled`` (never sent) or ``skipped``."""
+    """``done``, ``not possible``, ``failed``, ``cancelled`` (recalled before it was sent),
+    ``updated`` (edited before it was sent) or ``skipped``."""
     reason: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.result in ("done", "cancelled", "skipped")
+        return self.result in ("done", "cancelled", "updated", "skipped")
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -93,6 +93,19 @@ redis.call('HINCRBY', ck, cur[2] .. ':' .. to, 1)
 return 1
 """
 
+# Point still-queued deliveries at a new body (an edit before they went out).
+_REBODY_LUA = """
+local n = 0
+for i = 2, #ARGV do
+  local dk = ARGV[1] .. 'outbox:d:' .. ARGV[i]
+  if redis.call('HGET', dk, 'state') == 'queued' then
+    redis.call('HSET', dk, 'body', KEYS[1])
+    n = n + 1
+  end
+end
+return n
+"""
+
 # A worker takes a delivery: count the take, become its owner. Returns state, takes, inflight.
 _TAKE_LUA = """
 local dk = KEYS[1]
@@ -125,6 +138,7 @@ class OutboxStore:
         self._transition = self.redis.register_script(_TRANSITION_LUA)
         self._take = self.redis.register_script(_TAKE_LUA)
         self._begin = self.redis.register_script(_BEGIN_LUA)
+        self._rebody = self.redis.register_script(_REBODY_LUA)
 
     # --- keys ---------------------------------------------------------------
     def stream(self, platform: str, priority: str) -> str:
@@ -213,6 +227,21 @@ class OutboxStore:
             priority=Priority(d.priority),
             plain=bool(body.get("plain")),
         )
+
+    async def rebody(self, delivery_ids: Sequence[str], msg: OutboundMessage) -> set[str]:
+        """Give still-queued deliveries ``msg``'s content; returns the ids changed.
+
+        A worker that already loaded the old body sends it; an edit of the sent
+        message (the caller's next step) then catches that one up.
+        """
+        body = await self._encode_body(msg)
+        sha = hashlib.sha256(body.encode()).hexdigest()
+        await self.redis.set(self.keys("outbox", "body", sha), body, nx=True)
+        changed: set[str] = set()
+        for did in delivery_ids:
+            if await self._rebody(keys=[sha], args=[self.keys.prefix, did]):
+                changed.add(did)
+        return changed
 
     # --- state changes -------------------------------------------------------
     async def take(self, delivery_id: str, owner: str) -> tuple[str, int, bool] | None:

@@ -163,3 +163,14 @@ async def test_attachment_size_limit_is_a_clear_error() -> None:
     with pytest.raises(InputError, match="the limit is 20 MB"):
         make_attachment("huge.pdf", b"\0" * (MAX_ATTACHMENT_BYTES + 1))
     assert make_attachment("notice.pdf", b"%PDF").mime == "application/pdf"
+
+
+async def test_edit_while_queued_sends_the_new_text(rt: Runtime) -> None:
+    ann, _ = await announcements.create(rt, text="Tank cleaning Tue", to="building:5")
+    results = await announcements.edit(rt, ann.id, "Tank cleaning Wed")
+    assert {r.result for r in results} == {"updated"}
+    async with workers(rt):
+        await wait_for(lambda: _pending_zero(rt))
+    sends = mem(rt, "telegram").sends + mem(rt, "matrix").sends
+    assert {s.text for s in sends} == {"Tank cleaning Wed"}
+    assert mem(rt, "telegram").edits == []
