@@ -189,12 +189,28 @@ def evaluate(
     return set.union(*parts)
 
 
+def _uses(expr: Expr, kind: type[All] | type[Not]) -> bool:
+    if isinstance(expr, kind):
+        return True
+    if isinstance(expr, Not):
+        return _uses(expr.inner, kind)
+    if isinstance(expr, And | Or):
+        return any(_uses(i, kind) for i in expr.items)
+    return False
+
+
 async def resolve(directory: TargetDirectory, text: str) -> list[str]:
     """The active target ids ``text`` selects, sorted; ``AudienceError`` if none."""
     expr = parse(text)
-    active = await directory.active_ids()
-    groups = await directory.active_group_ids()
     tagged = await directory.tagged(tags_of(expr))
+    has_all, has_not = _uses(expr, All), _uses(expr, Not)
+    if has_all or has_not:
+        active = await directory.active_ids()
+    else:
+        # Without ! or * the result lies inside the tagged sets: only check those
+        # ids, not the whole (maybe 100k) directory.
+        active = await directory.which_active(set().union(*tagged.values()))
+    groups = await directory.active_group_ids() if has_all else set()
     chosen = evaluate(expr, active=active, groups=groups, tagged=tagged)
     if not chosen:
         raise AudienceError(f"the audience {text.strip()!r} matches no active target")

@@ -233,6 +233,16 @@ class TargetDirectory:
     async def active_ids(self) -> set[str]:
         return {str(m) for m in await self._r.smembers(self._active)}
 
+    async def which_active(self, ids: Iterable[str]) -> set[str]:
+        """The active ones among ``ids`` (SMISMEMBER in chunks)."""
+        ordered = list(ids)
+        out: set[str] = set()
+        for start in range(0, len(ordered), 5000):
+            chunk = ordered[start : start + 5000]
+            flags = await self._r.smismember(self._active, chunk)
+            out.update(t for t, f in zip(chunk, flags, strict=True) if f)
+        return out
+
     async def active_group_ids(self) -> set[str]:
         return {str(m) for m in await self._r.smembers(self._active_group)}
 
