@@ -43,7 +43,7 @@ from gateway.errors import (
     TargetGone,
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
-from gateway.models import PlatformMessageId, TargetId
+from gateway.models import ChatKind, PlatformMessageId, TargetId
 from gateway.outbox.model import FAILED, FINAL, QUEUED, SENT, Delivery, DeliveryHook
 from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
 from gateway.ratelimit import RateLimiter
@@ -271,7 +271,7 @@ class _Worker:
         known = await self.targets.get(target)
         if known is not None and not known.active:
             return _Outcome(FAILED, reason=f"target inactive: {known.reason}")
-        kind = (await self.targets.kinds([target]))[target]
+        kind = known.kind if known is not None else ChatKind.GROUP
         msg = await self.store.message(d)
         migrated = False
         failures = 0
