@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import errors
-from gateway.metrics import RATE_LIMITED
+from gateway.metrics import DELIVERIES, RATE_LIMITED
 from gateway.models import DeliveryId, OutboundMessage, PlatformMessageId, RateRule, TargetId
 from gateway.outbox import (
     DeliveryResult,
@@ -41,9 +41,11 @@ async def test_sends_each_delivery_once_and_records_msgrefs(runtime: Runtime) ->
     async def hook(_: Runtime, r: DeliveryResult) -> None:
         results.append(r)
 
+    sent_before = DELIVERIES.labels(platform="telegram", result="sent")._value.get()
     async with workers(rt, {"announcement": hook}):
         await wait_for(lambda: all_final(rt))
     assert sorted(s.target for s in mem.sends) == sorted(targets)
+    assert DELIVERIES.labels(platform="telegram", result="sent")._value.get() == sent_before + 20
     assert {r.state for r in results} == {"sent"}
     assert len({r.delivery_id for r in results}) == 20
     sent = mem.sends[0]
