@@ -41,7 +41,7 @@ from gateway.models import (
 )
 from gateway.outbox import OutboxItem, OutboxStore
 from gateway.outbox.actions import ActionResult, apply
-from gateway.outbox.model import QUEUED
+from gateway.outbox.model import FAILED, QUEUED
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
 
@@ -163,6 +163,8 @@ async def create(
         bodies, args = await store.prepare(items)
         await store.add_to(pipe, bodies, args)
     await pipe.execute()
+    if not scheduled:
+        await _fail_unconfigured(rt, ann_id, targets)
     log.info("announcement created", extra={"id": ann_id, "targets": len(targets)})
     return await get(rt, ann_id), True
 
@@ -206,6 +208,24 @@ async def _load_stashed(rt: Runtime, raw: str) -> list[OutboundAttachment]:
     return out
 
 
+async def _fail_unconfigured(rt: Runtime, ann_id: str, targets: Sequence[str]) -> None:
+    """Targets on a platform this config does not run would wait forever: fail them now.
+
+    Only when the config names platforms at all (a config without any, as in core
+    tests, leaves the choice of adapters to whoever runs the workers).
+    """
+    platforms = rt.config.platforms
+    configured = {name for name in ("telegram", "matrix") if getattr(platforms, name)}
+    if not configured:
+        return
+    store = OutboxStore(rt)
+    for target in targets:
+        platform = target.partition(":")[0]
+        if platform not in configured:
+            reason = f"{platform} is not configured"
+            await store.transition(_delivery_id(ann_id, target), QUEUED, FAILED, reason=reason)
+
+
 async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
     """Move every announcement due by ``now`` from the schedule into the outbox."""
     sched = rt.keys("announcements", "scheduled")
@@ -224,6 +244,7 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
             await store.add_to(pipe, bodies, args)
             pipe.hset(_key(rt, ann_id), "status", SENDING)
             await pipe.execute()
+            await _fail_unconfigured(rt, ann_id, targets)
             log.info("scheduled announcement due", extra={"id": ann_id, "targets": len(targets)})
         # Only now: a crash before this line leaves it scheduled, and the next tick
         # enqueues again, which the stable delivery ids turn into a no-op.

@@ -174,3 +174,21 @@ async def test_edit_while_queued_sends_the_new_text(rt: Runtime) -> None:
     sends = mem(rt, "telegram").sends + mem(rt, "matrix").sends
     assert {s.text for s in sends} == {"Tank cleaning Wed"}
     assert mem(rt, "telegram").edits == []
+
+
+async def test_targets_on_an_unconfigured_platform_fail_at_once(rt: Runtime) -> None:
+    from pydantic import SecretStr
+
+    from gateway.config import PlatformsConfig, TelegramConfig
+
+    platforms = PlatformsConfig(telegram=TelegramConfig(token=SecretStr("1:x")))
+    only_tg = Runtime(
+        rt.config.model_copy(update={"platforms": platforms}),
+        rt.redis, rt.redis_bytes, rt.keys, rt.instance, rt.adapters,
+    )  # fmt: skip
+    ann, _ = await announcements.create(only_tg, text="hi", to="building:5")
+    detail = await announcements.detail(only_tg, ann.id)
+    by_target = {d["target"]: d for d in detail["deliveries"]}
+    assert by_target["matrix:!b5:example.org"]["state"] == "failed"
+    assert by_target["matrix:!b5:example.org"]["reason"] == "matrix is not configured"
+    assert by_target["telegram:-5"]["state"] == "queued"
