@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -87,7 +88,9 @@ async def _show(args: argparse.Namespace, cli: CliContext) -> int:
     return 0
 
 
-def print_results(cli: CliContext, results: Sequence[ActionResult], as_json: bool) -> int:
+def print_results(
+    cli: CliContext, results: Sequence[ActionResult], as_json: bool, verb: str
+) -> int:
     if as_json:
         cli.print_json([r.to_json() for r in results])
     else:
@@ -98,19 +101,23 @@ def print_results(cli: CliContext, results: Sequence[ActionResult], as_json: boo
         cli.out.print(table)
         done = sum(1 for r in results if r.ok)
         cli.out.print(f"{done} of {len(results)} done")
-    return 0 if all(r.ok for r in results) else EXIT_ERROR
+    failed = sum(1 for r in results if not r.ok)
+    if failed:
+        sys.stderr.write(f"palm: {failed} of {len(results)} targets could not be {verb}\n")
+        return EXIT_ERROR
+    return 0
 
 
 async def _edit(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt, platform_adapters(rt):
         results = await announcements.edit(rt, args.id, args.text)
-    return print_results(cli, results, args.json)
+    return print_results(cli, results, args.json, "edited")
 
 
 async def _recall(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt, platform_adapters(rt):
         results = await announcements.recall(rt, args.id)
-    return print_results(cli, results, args.json)
+    return print_results(cli, results, args.json, "recalled")
 
 
 async def _dead(args: argparse.Namespace, cli: CliContext) -> int:

@@ -104,6 +104,7 @@ async def test_edit_and_recall_from_the_cli_reach_telegram(
     fake_tg.age_messages(49 * 3600)  # Telegram bots may delete only within 48 h
     recalled = await palm.cli("announcements", "recall", ann_id, "--json")
     assert recalled.returncode == 1
+    assert recalled.stderr.strip() == "palm: 3 of 3 targets could not be recalled"
     results = json.loads(recalled.stdout)
     assert {r["result"] for r in results} == {"not possible"}
     assert all("delete" in r["reason"] for r in results)
