@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import audience
+from gateway.aio import checkpoint
 from gateway.attachments import load_blob, store_blob
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.models import (
@@ -254,11 +255,8 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
 
 async def run_scheduler(rt: Runtime) -> None:
     """The scheduler component: every second, send what is due."""
-    me = asyncio.current_task()
     while True:
-        if me is not None and me.cancelling():
-            # redis-py may swallow a cancellation that lands mid-command
-            raise asyncio.CancelledError
+        checkpoint()
         try:
             await dispatch_due(rt)
         except Exception:

@@ -36,6 +36,7 @@ from adapters.matrix.normalize import (
 )
 from gateway import metrics
 from gateway.adapter import InboundSink
+from gateway.aio import checkpoint
 from gateway.errors import (
     GatewayError,
     NetworkError,
@@ -153,6 +154,7 @@ class SyncLoop:
         """Sync until cancelled. Every failure waits (backoff or the server's delay)."""
         backoff = Backoff()
         while True:
+            checkpoint()
             try:
                 await self.step()
             except RetryableError as exc:

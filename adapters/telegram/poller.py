@@ -31,6 +31,7 @@ from adapters.telegram.errors import retry_after_seconds
 from adapters.telegram.lease import Lease
 from adapters.telegram.normalize import BotIdentity, normalize
 from gateway.adapter import InboundSink
+from gateway.aio import checkpoint
 from gateway.errors import StoreUnavailable
 from gateway.metrics import INBOUND, PLATFORM_UP
 from gateway.models import InboundEvent, InboundMessage
@@ -79,6 +80,7 @@ class Poller:
     async def run(self) -> None:
         try:
             while True:
+                checkpoint()
                 if not await self._hold_lease():
                     await asyncio.sleep(self._lease.ttl / 4)
                     continue
@@ -107,6 +109,7 @@ class Poller:
             offset = await self._load_offset()
             needed = self._poll_timeout + READ_SLACK + 0.5
             while self._lease.remaining() > needed:
+                checkpoint()
                 offset = await self._round(offset)
         finally:
             renewer.cancel()
@@ -203,6 +206,7 @@ class Poller:
     async def _store(self, events: Sequence[InboundEvent]) -> bool:
         """True once durable; on StoreUnavailable back off and retry while we hold the lease."""
         while True:
+            checkpoint()
             try:
                 await self._sink.accept(events)
             except StoreUnavailable as exc:

@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from gateway.aio import checkpoint
 from gateway.codec import decode_event
 from gateway.errors import RetryableError
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
@@ -82,6 +83,7 @@ class FunnelConsumer:
     async def run(self) -> None:
         backoff = 0.5
         while True:
+            checkpoint()
             try:
                 await self.step()
                 backoff = 0.5

@@ -34,6 +34,7 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.adapter import Adapter
+from gateway.aio import checkpoint
 from gateway.errors import (
     AmbiguousSend,
     ChatMigrated,
@@ -84,23 +85,15 @@ async def ensure_groups(rt: Runtime, platform: str) -> None:
 async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = None) -> None:
     """Run the delivery workers for every started adapter until cancelled."""
     hooks = dict(hooks or {})
-    me = asyncio.current_task()
     async with asyncio.TaskGroup() as tg:
         for platform, adapter in rt.adapters.items():
             await ensure_groups(rt, platform)
-            _raise_if_cancelling(me)
+            checkpoint()
             for n in range(rt.config.outbox.workers):
                 worker = _Worker(rt, platform, adapter, hooks, n)
                 tg.create_task(worker.run())
         if not rt.adapters:
             log.info("no adapters started: delivery workers idle")
-
-
-def _raise_if_cancelling(task: asyncio.Task[Any] | None) -> None:
-    """redis-py can swallow a cancellation that lands mid-command (it reconnects and
-    answers normally); a cancelled task must still stop."""
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class _Worker:
@@ -126,9 +119,8 @@ class _Worker:
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
 
     async def run(self) -> None:
-        me = asyncio.current_task()
         while True:
-            _raise_if_cancelling(me)
+            checkpoint()
             try:
                 entries = await self._next()
                 for stream, entry_id, delivery_id in entries:
@@ -136,7 +128,7 @@ class _Worker:
             except (RedisError, OSError) as exc:
                 # redis-py may turn a cancellation during a blocking read into a
                 # connection error: a cancelled worker must stop, not retry.
-                _raise_if_cancelling(me)
+                checkpoint()
                 # Redis is away: nothing is lost (entries stay pending); try again soon.
                 log.warning("outbox worker: redis error", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
