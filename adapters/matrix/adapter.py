@@ -80,7 +80,7 @@ class MatrixAdapter:
             raise
         metrics.PLATFORM_UP.labels(platform="matrix").set(1)
         me = Me(self._config.user_id, await self._display_name(client))
-        self._sender = MatrixSender(client, self.rate_key)
+        self._sender = MatrixSender(client, self.rate_key, ctx.redis, ctx.keys)
         self._sync = SyncLoop(
             client,
             me,

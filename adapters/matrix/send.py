@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import nio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from adapters.matrix import errors
 from adapters.matrix.render import (
@@ -24,7 +26,8 @@ from adapters.matrix.render import (
     text_content,
     txn_id,
 )
-from gateway.errors import GatewayError, NotPossible, PermanentError, Rejected
+from gateway.errors import GatewayError, NotPossible, PermanentError, Rejected, StoreUnavailable
+from gateway.keys import Keys
 from gateway.models import (
     OutboundAttachment,
     OutboundMessage,
@@ -44,11 +47,20 @@ def room_of(target: TargetId) -> str:
     return chat
 
 
+EDITS_TTL = 180 * 24 * 3600
+"""How long the edit events of a message are remembered (so a recall can redact them)."""
+
+
 class MatrixSender:
-    def __init__(self, client: nio.AsyncClient, rate_scope: str) -> None:
+    def __init__(self, client: nio.AsyncClient, rate_scope: str, redis: Redis, keys: Keys) -> None:
         self._client = client
         self._scope = rate_scope
         """The bot's ``RateRule`` key: Synapse limits per sender, so a 429 pauses the bot."""
+        self._redis = redis
+        self._keys = keys
+
+    def _edits_key(self, room: str, event_id: str) -> str:
+        return self._keys("matrix", "edits", room, event_id)
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         room = room_of(msg.target)
@@ -80,16 +92,31 @@ class MatrixSender:
         # A second, different edit of the same message needs a new txn id; a retry of
         # the same edit must reuse it: key the txn on the content.
         txn = txn_id(msg.idempotency_key, "edit", message_ids[0], content_digest(content))
-        await self._room_send(room, content, txn, "edit")
+        edit_id = await self._room_send(room, content, txn, "edit")
+        # The m.replace event carries the new text in the clear: a recall must redact
+        # it as well, so remember it beside the original.
+        key = self._edits_key(room, message_ids[0])
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, edit_id)
+                pipe.expire(key, EDITS_TTL)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"cannot record the edit event: {exc}") from exc
 
     async def recall(self, target: TargetId, message_ids: Sequence[PlatformMessageId]) -> None:
         room = room_of(target)
         refused: list[str] = []
         for event_id in message_ids:
             try:
-                await self._redact(room, event_id)
-            except PermanentError as exc:
-                refused.append(f"{event_id}: {exc.message}")
+                edits = await self._redis.smembers(self._edits_key(room, event_id))
+            except (RedisError, OSError) as exc:
+                raise StoreUnavailable(f"cannot read the edit events: {exc}") from exc
+            for gone in (*sorted(str(e) for e in edits), str(event_id)):
+                try:
+                    await self._redact(room, gone)
+                except PermanentError as exc:
+                    refused.append(f"{gone}: {exc.message}")
         if refused:
             raise NotPossible("cannot redact " + "; ".join(refused))
 

@@ -74,9 +74,9 @@ async def test_announce_edit_recall_on_telegram_and_matrix(
     after = bot_events(await resident.messages(room5))
     original = next(e for e in after if e["event_id"] == in5[0]["event_id"])
     assert original["content"] == {}  # redacted
-    # The m.replace event of the edit is not redacted by the adapter's recall (it only
-    # gets the original event ids); clients hide an edit of a redacted event, but a
-    # thorough recall should redact it too: reported to the Matrix adapter's owner.
+    # ...and so is the edit's m.replace event, which carried the corrected text.
+    edit_event = next(e for e in after if e["event_id"] == replaced[0]["event_id"])
+    assert edit_event["content"] == {}
     shown = await palm.cli_json("announcements", "show", ann_id)
     assert shown["status"] == "recalled"
     assert shown["counts"] == {"recalled": 2}
