@@ -192,8 +192,9 @@ return {'ok', t.status, holder}
 """
 )
 
-# ARGV: 1 prefix, 2 id, 3 actor, 4 outbound JSON (without delivery id), 5 now
-# A reply to a `new` ticket claims it for the replier; the first reply sets
+# ARGV: 1 prefix, 2 id, 3 actor, 4 outbound JSON (without delivery id), 5 now,
+# 6 reply number (allocated beforehand, so the outbox item can be written in the same
+# MULTI). A reply to a `new` ticket claims it for the replier; the first reply sets
 # first_response_at. Returns {'ok', reply number, seconds to first response or ''}
 # | {'missing'}
 REPLY = (
@@ -202,7 +203,8 @@ REPLY = (
 local id, actor, now = ARGV[2], ARGV[3], ARGV[5]
 local t = load(id)
 if not t then return {'missing'} end
-local n = redis.call('HINCRBY', tkey(id), 'replies', 1)
+local n = tonumber(ARGV[6])
+redis.call('HINCRBY', tkey(id), 'replies', 1)
 local delivery = id .. ':reply:' .. n
 local out = cjson.decode(ARGV[4])
 out.delivery_id = delivery

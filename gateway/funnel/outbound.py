@@ -8,13 +8,34 @@ command never sends twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from gateway.errors import StoreUnavailable
 from gateway.models import DeliveryId, OutboundMessage, PlatformMessageId, TargetId
 from gateway.outbox.model import OutboxItem
-from gateway.outbox.store import enqueue
+from gateway.outbox.store import OutboxStore, enqueue
 from gateway.runtime import Runtime
 
 TICKET_ORIGIN = "ticket"
 HELP_ORIGIN = "help"
+
+
+def ticket_item(
+    ticket: str, delivery_id: str, target: str, text: str, reply_to: str | None
+) -> OutboxItem:
+    """A message to the resident of ``ticket``, threaded to ``reply_to``."""
+    message = OutboundMessage(
+        target=TargetId(target),
+        text=text,
+        idempotency_key=delivery_id,
+        reply_to=PlatformMessageId(reply_to) if reply_to else None,
+        plain=True,
+    )
+    return OutboxItem(DeliveryId(delivery_id), TICKET_ORIGIN, ticket, message)
 
 
 async def send_for_ticket(
@@ -25,14 +46,27 @@ async def send_for_ticket(
     text: str,
     reply_to: str | None,
 ) -> None:
-    message = OutboundMessage(
-        target=TargetId(target),
-        text=text,
-        idempotency_key=delivery_id,
-        reply_to=PlatformMessageId(reply_to) if reply_to else None,
-        plain=True,
-    )
-    await enqueue(rt, [OutboxItem(DeliveryId(delivery_id), TICKET_ORIGIN, ticket, message)])
+    await enqueue(rt, [ticket_item(ticket, delivery_id, target, text, reply_to)])
+
+
+async def with_outbox_item(
+    rt: Runtime, item: OutboxItem, change: Callable[[Pipeline], Awaitable[Any]]
+) -> Any:
+    """Apply a ticket change and put its message in the outbox in ONE transaction.
+
+    Either both are in Redis or neither: a crash can never record a staff reply on the
+    ticket without also queueing it for the resident. Returns the change's result.
+    """
+    store = OutboxStore(rt)
+    bodies, args = await store.prepare([item])
+    try:
+        async with rt.redis.pipeline(transaction=True) as pipe:
+            await change(pipe)  # queues the ticket's script (first in the MULTI)
+            await store.add_to(pipe, bodies, args)
+            results = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"cannot record the ticket change: {exc}") from exc
+    return results[0]
 
 
 async def send_help(rt: Runtime, target: str, message_id: str, text: str) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gateway.errors import InputError
-from gateway.funnel.outbound import send_for_ticket
+from gateway.errors import Conflict, InputError, NotFound
+from gateway.funnel.outbound import ticket_item, with_outbox_item
 from gateway.funnel.tickets import TicketStore
 from gateway.metrics import FIRST_RESPONSE_SECONDS
 from gateway.models import TicketId
@@ -57,11 +57,16 @@ async def reply(rt: Runtime, tid: TicketId, actor: str, text: str) -> dict[str, 
     lang = pick_language(ticket.language, rt.config.locale)
     body = templates_for(rt.config.templates_file).reply(lang, tid, text)
     record = {"kind": "reply", "text": text, "actor": actor, "at": time.time()}
-    number, first = await store.record_reply(tid, actor, record)
-    if first is not None:
-        FIRST_RESPONSE_SECONDS.observe(max(0.0, first))
+    number = await store.next_reply_number(tid)
     delivery_id = f"{tid}:reply:{number}"
-    await send_for_ticket(rt, tid, delivery_id, ticket.target, body, ticket.first_message_id)
+    item = ticket_item(tid, delivery_id, ticket.target, body, ticket.first_message_id)
+    out = await with_outbox_item(
+        rt, item, lambda pipe: store.record_reply_on(pipe, tid, actor, record, number)
+    )
+    if out[0] == "missing":
+        raise NotFound(f"no ticket {tid}")
+    if out[2]:
+        FIRST_RESPONSE_SECONDS.observe(max(0.0, float(out[2])))
     return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
 
 
@@ -73,8 +78,16 @@ async def resolve(rt: Runtime, tid: TicketId, actor: str, note: str | None) -> d
     lang = pick_language(ticket.language, rt.config.locale)
     body = templates_for(rt.config.templates_file).resolved(lang, tid, note or None)
     record = {"kind": "resolved", "text": body, "actor": actor, "at": time.time()}
-    delivery_id = await store.record_resolve(tid, actor, note, record)
-    await send_for_ticket(rt, tid, delivery_id, ticket.target, body, ticket.first_message_id)
+    delivery_id = f"{tid}:resolved"
+    item = ticket_item(tid, delivery_id, ticket.target, body, ticket.first_message_id)
+    # If it was resolved already, the outbox item is a no-op: its id is taken.
+    out = await with_outbox_item(
+        rt, item, lambda pipe: store.record_resolve_on(pipe, tid, actor, note, record)
+    )
+    if out[0] == "missing":
+        raise NotFound(f"no ticket {tid}")
+    if out[0] == "resolved":
+        raise Conflict(f"{tid} is already resolved")
     return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from gateway.errors import Conflict, InputError, NotFound, StoreUnavailable
@@ -300,33 +302,31 @@ class TicketStore:
             raise Conflict(f"{tid} is claimed by {out[1]}; use --force to take it over")
         return str(out[2])
 
-    async def record_reply(
-        self, tid: TicketId, actor: str, outbound: dict[str, Any]
-    ) -> tuple[int, float | None]:
-        """Returns (reply number, seconds to first response if this was the first)."""
-        out = await self._run(
-            self._reply, tid, actor, json.dumps(outbound, ensure_ascii=False), repr(time.time())
-        )
-        if out[0] == "missing":
-            raise NotFound(f"no ticket {tid}")
-        return int(out[1]), (float(out[2]) if out[2] else None)
+    async def next_reply_number(self, tid: TicketId) -> int:
+        """Allocate the number of the next staff reply (a crash leaves a harmless gap)."""
+        try:
+            return int(await self._r.hincrby(self._k("ticket", tid), "reply_seq", 1))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"ticket store: {exc}") from exc
 
-    async def record_resolve(
-        self, tid: TicketId, actor: str, note: str, outbound: dict[str, Any]
-    ) -> str:
-        out = await self._run(
-            self._resolve,
-            tid,
-            actor,
-            note,
-            json.dumps(outbound, ensure_ascii=False),
-            repr(time.time()),
-        )
-        if out[0] == "missing":
-            raise NotFound(f"no ticket {tid}")
-        if out[0] == "resolved":
-            raise Conflict(f"{tid} is already resolved")
-        return str(out[1])
+    def record_reply_on(
+        self, pipe: Pipeline, tid: TicketId, actor: str, outbound: dict[str, Any], number: int
+    ) -> Awaitable[Any]:
+        """Queue the reply's ticket change on ``pipe`` (a MULTI, beside its outbox item).
+
+        Its result in the MULTI is (ok, number, seconds to first response or '').
+        """
+        body = json.dumps(outbound, ensure_ascii=False)
+        args: list[str | int] = [self._k.prefix, tid, actor, body, repr(time.time()), number]
+        return cast("Awaitable[Any]", self._reply(keys=[], args=args, client=pipe))
+
+    def record_resolve_on(
+        self, pipe: Pipeline, tid: TicketId, actor: str, note: str, outbound: dict[str, Any]
+    ) -> Awaitable[Any]:
+        """Queue the resolution on ``pipe``. Its result is (ok, delivery id) | (resolved,)."""
+        body = json.dumps(outbound, ensure_ascii=False)
+        args = [self._k.prefix, tid, actor, note, body, repr(time.time())]
+        return cast("Awaitable[Any]", self._resolve(keys=[], args=args, client=pipe))
 
     async def record_delivery(
         self, tid: TicketId, delivery_id: str, result: dict[str, Any]
