@@ -250,8 +250,10 @@ class _Worker:
                 return False
         return True
 
-    async def _count_duplicate_risk(self, delivery_id: str) -> None:
+    async def _count_duplicate_risk(self, delivery_id: str, *, at_crash: bool = True) -> None:
         await self.store.mark_possible_duplicate(delivery_id, self.platform)
+        if not at_crash:
+            return  # an AmbiguousSend: the adapter counted it when it translated the error
         if self.platform == "telegram":
             TELEGRAM_AMBIGUOUS.inc()
         log.warning(
@@ -284,7 +286,7 @@ class _Worker:
             except AmbiguousSend as exc:
                 if self._ambiguous_policy() == "fail":
                     return _Outcome(FAILED, reason=f"ambiguous send: {exc.message}", retryable=True)
-                await self._count_duplicate_risk(d.delivery_id)
+                await self._count_duplicate_risk(d.delivery_id, at_crash=False)
                 wait, reason = exc.retry_after or _backoff(failures), f"ambiguous: {exc.message}"
             except RetryableError as exc:
                 wait, reason = exc.retry_after or _backoff(failures), exc.message
