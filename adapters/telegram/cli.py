@@ -11,6 +11,7 @@ from telegram import Bot
 from adapters.telegram.errors import TOKEN_REJECTED, translate
 from adapters.telegram.poller import ALLOWED_UPDATES
 from gateway import errors as gw
+from gateway.cli.context import add_command, add_group
 from gateway.config import TelegramConfig
 
 if TYPE_CHECKING:
@@ -56,8 +57,9 @@ async def _set_webhook_cmd(args: argparse.Namespace, cli: CliContext) -> int:
 
 def add_commands(subparsers: Any) -> None:
     """Register ``telegram set-webhook URL`` on the ``palm`` argument parser."""
-    telegram = subparsers.add_parser("telegram", help="Telegram bot administration")
-    sub = telegram.add_subparsers(dest="telegram_command", required=True)
-    hook = sub.add_parser("set-webhook", help="register palm's webhook URL with Telegram")
+    group = add_group(subparsers, "telegram", help="Telegram bot administration")
+    hook = add_command(
+        group, "set-webhook", handler=_set_webhook_cmd,
+        help="register palm's webhook URL with Telegram (mode: webhook)",
+    )  # fmt: skip
     hook.add_argument("url", help="the public https:// URL of palm's webhook path")
-    hook.set_defaults(handler=_set_webhook_cmd)
