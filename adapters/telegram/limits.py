@@ -29,6 +29,11 @@ from collections import deque
 from gateway.models import ChatKind, RateRule
 
 JITTER_MARGIN = 0.15
+"""Added to the per-chat (1/s) and per-group (20/min) windows."""
+BOT_MARGIN = JITTER_MARGIN
+"""Added to the bot-wide (30/s) window."""
+BOT_SPREAD = False
+"""Space the bot-wide sends evenly (``RateRule.spread``) instead of letting them burst."""
 BOT_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
 STORM_CHATS = 3
@@ -54,7 +59,7 @@ def is_group(chat_id: str, kind: ChatKind) -> bool:
 
 def rules_for(bot_id: int, chat_id: str, kind: ChatKind) -> tuple[RateRule, ...]:
     rules = [
-        RateRule(bot_key(bot_id), BOT_PER_SECOND, 1.0 + JITTER_MARGIN),
+        RateRule(bot_key(bot_id), BOT_PER_SECOND, 1.0 + BOT_MARGIN, spread=BOT_SPREAD),
         RateRule(chat_key(bot_id, chat_id), 1, 1.0 + JITTER_MARGIN),
     ]
     if is_group(chat_id, kind):

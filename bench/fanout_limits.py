@@ -1,0 +1,115 @@
+"""``bench.fanout_limits``: one announcement to 3,000 private chats and 50 groups on the
+fake Bot API with its limits enforced, through real ``palm run`` processes.
+
+    .venv/bin/python -m bench.fanout_limits                 # ~2 min: the shipped settings
+    .venv/bin/python -m bench.fanout_limits --processes 3   # three palm run on one Redis
+    .venv/bin/python -m bench.fanout_limits --sweep --private 900   # several margins
+
+Peers, each its own process: a private redis-server (AOF everysec), the fake Bot API
+(``bench.fake_telegram_server``, limits on) and 1..N ``palm run`` (``bench.palm_tuned``,
+which only lets ``--sweep`` set the margins of ``adapters.telegram.limits``).
+
+Figures, all from the fake's arrival times: msg/s between the first and the last
+arrival against the 30/s limit (goal >= 0.97), window violations the fake counted
+(goal 0), the most arrivals in any rolling second, and the time from the POST to the
+last arrival against the floor N/30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from bench.common import Ratio, machine, write_result
+from bench.fanout import Round, run_round, seed
+from bench.procs import Procs
+
+LIMIT = 30.0
+GOAL = 0.97
+
+# (label, settings of adapters.telegram.limits) measured by --sweep.
+SWEEP: list[tuple[str, dict[str, Any]]] = [
+    ("burst m=0.15 (old)", {"BOT_MARGIN": 0.15, "BOT_SPREAD": False}),
+    ("burst m=0.03", {"BOT_MARGIN": 0.03, "BOT_SPREAD": False}),
+    ("spread m=0.10", {"BOT_MARGIN": 0.10, "BOT_SPREAD": True}),
+    ("spread m=0.05", {"BOT_MARGIN": 0.05, "BOT_SPREAD": True}),
+    ("spread m=0.03", {"BOT_MARGIN": 0.03, "BOT_SPREAD": True}),
+    ("spread m=0.02", {"BOT_MARGIN": 0.02, "BOT_SPREAD": True}),
+    ("spread m=0.01", {"BOT_MARGIN": 0.01, "BOT_SPREAD": True}),
+]
+
+
+def line(r: Round) -> str:
+    return (
+        f"  {r.label:<22} x{r.processes} {r.delivered}/{r.messages} msgs  "
+        f"{r.rate:5.2f} msg/s ({r.rate / LIMIT:.3f} of 30/s)  violations {r.violations}  "
+        f"max in 1 s {r.max_in_1s}  finish {r.finish_s:6.1f} s (floor {r.messages / LIMIT:.1f} s)"
+        f"  gap p50/p99/min {r.gap_p50_ms:.1f}/{r.gap_p99_ms:.1f}/{r.gap_min_ms:.1f} ms"
+        f"  palm cpu {r.palm_cpu_s:.1f} s"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.fanout_limits", description=__doc__)
+    p.add_argument("--private", type=int, default=3000, help="private chats (default 3000)")
+    p.add_argument("--groups", type=int, default=50, help="groups (default 50)")
+    p.add_argument("--processes", type=int, default=1, help="palm run processes (default 1)")
+    p.add_argument("--workers", type=int, default=16, help="outbox workers per process")
+    p.add_argument("--sweep", action="store_true", help="measure every setting in SWEEP")
+    p.add_argument(
+        "--settings", default="{}", help="JSON for bench.palm_tuned (default: the shipped ones)"
+    )
+    args = p.parse_args()
+    started = time.monotonic()
+    info = machine()
+    plan = SWEEP if args.sweep else [("shipped", json.loads(args.settings))]
+    print(f"bench.fanout_limits on {info.cpu_model}, {info.cores} cores, Python {info.python}")
+    rounds: list[Round] = []
+    with Procs() as procs:
+        procs.redis()
+        fake = procs.fake(limits=True)
+        n = seed(procs, args.private, args.groups)
+        print(f"{args.private} private chats + {args.groups} groups = {n} messages; "
+              f"{args.processes} palm run x {args.workers} workers; fake limits ON")  # fmt: skip
+        for label, settings in plan:
+            r = run_round(
+                procs, fake, label=label, n_total=n, processes=args.processes,
+                workers=args.workers, settings=settings, timeout=60 + n / 20,
+            )  # fmt: skip
+            rounds.append(r)
+            print(line(r), flush=True)
+            if r.violations:
+                print(f"    violations: {r.violation_log[:5]}")
+    ratios = [
+        Ratio(f"{r.label} x{r.processes}: msg/s vs the 30/s limit", r.rate, LIMIT, GOAL, "msg/s")
+        for r in rounds
+    ]
+    finish = [
+        Ratio(f"{r.label}: time to finish vs floor N/30", r.finish_s, r.messages / LIMIT, 1.05,
+              "s", higher_is_better=False)
+        for r in rounds
+    ]  # fmt: skip
+    print()
+    for ratio in ratios + finish:
+        print(ratio.line())
+    for r in rounds:
+        verdict = "MET" if r.violations == 0 else "MISSED"
+        lost = r.messages - r.api_counts.get("sent", 0)
+        print(f"{r.label}: window violations {r.violations} (goal 0) {verdict}; "
+              f"palm counts {r.api_counts} ({lost} not sent)")  # fmt: skip
+    path = write_result(
+        "fanout_limits",
+        {
+            "params": vars(args),
+            "rounds": [r.to_json() for r in rounds],
+            "ratios": [x.to_json() for x in ratios + finish],
+            "wall_s": time.monotonic() - started,
+        },
+    )
+    print(f"wrote {path} ({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
