@@ -109,9 +109,7 @@ async def test_matrix_reply_to_an_announcement_and_a_direct_chat(
     await eventually(answered, limit=30, what="the staff answer in the direct room")
     event = await answered()
     assert event is not None
-    first = next(
-        e for e in await resident.messages(dm)
-        if e["sender"] == resident.user_id and e["content"].get("body") == "My mailbox lock is broken"
-    )  # fmt: skip
+    mine = [e for e in await resident.messages(dm) if e["sender"] == resident.user_id]
+    first = next(e for e in mine if e["content"].get("body") == "My mailbox lock is broken")
     in_reply_to = event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"]
     assert in_reply_to == first["event_id"]
