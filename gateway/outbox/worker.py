@@ -41,6 +41,7 @@ from gateway.errors import (
     PermanentError,
     RateLimited,
     RetryableError,
+    StoreUnavailable,
     TargetGone,
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
@@ -125,7 +126,8 @@ class _Worker:
                 entries = await self._next()
                 for stream, entry_id, delivery_id in entries:
                     await self._handle(stream, entry_id, delivery_id)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, StoreUnavailable) as exc:
+                # StoreUnavailable: the rate limiter's own translation of a Redis error.
                 # redis-py may turn a cancellation during a blocking read into a
                 # connection error: a cancelled worker must stop, not retry.
                 checkpoint()

@@ -97,7 +97,7 @@ class _Rule:
         return True
 
 
-@dataclass
+@dataclass(eq=False)
 class _Conn:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter
