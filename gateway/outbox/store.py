@@ -106,14 +106,21 @@ end
 return n
 """
 
-# A worker takes a delivery: count the take, become its owner. Returns state, takes, inflight.
+# A worker takes a delivery: count the take, become its owner. Returns state, takes,
+# inflight, crashes. Still in flight means its last holder died while sending it: only
+# that counts as a crash against the delivery (the new holder has not sent yet).
 _TAKE_LUA = """
 local dk = KEYS[1]
 if redis.call('EXISTS', dk) == 0 then return false end
 local takes = redis.call('HINCRBY', dk, 'takes', 1)
 redis.call('HSET', dk, 'owner', ARGV[1])
-local cur = redis.call('HMGET', dk, 'state', 'inflight')
-return {cur[1], takes, cur[2] or '0'}
+local cur = redis.call('HMGET', dk, 'state', 'inflight', 'crashes')
+local crashes = tonumber(cur[3] or '0')
+if cur[2] == '1' and cur[1] == 'queued' then
+  crashes = redis.call('HINCRBY', dk, 'crashes', 1)
+  redis.call('HSET', dk, 'inflight', 0)
+end
+return {cur[1], takes, cur[2] or '0', crashes}
 """
 
 # Just before a send: still queued and still ours? Then mark it in flight.
@@ -244,11 +251,12 @@ class OutboxStore:
         return changed
 
     # --- state changes -------------------------------------------------------
-    async def take(self, delivery_id: str, owner: str) -> tuple[str, int, bool] | None:
+    async def take(self, delivery_id: str, owner: str) -> tuple[str, int, bool, int] | None:
+        """(state, takes, was in flight, crashes while being sent) or None if unknown."""
         res = await self._take(keys=[self.delivery_key(delivery_id)], args=[owner])
         if not res:
             return None
-        return str(res[0]), int(res[1]), str(res[2]) == "1"
+        return str(res[0]), int(res[1]), str(res[2]) == "1", int(res[3])
 
     async def release(self, delivery_id: str) -> None:
         """A graceful stop: this take was no crash and must not count towards dead-lettering."""

@@ -8,7 +8,8 @@ backlog at the next free worker.
 A delivery's life in one worker::
 
     take (owner := me, takes += 1) -> final already? hook + ack
-      -> crashed too often? dead-letter -> rate permit -> begin (still queued and mine?)
+      -> crashed while sending it too often? dead-letter
+      -> rate permit -> begin (still queued and mine?)
       -> adapter.send -> sent | retry | failed -> record -> hook -> XACK + XDEL
 
 While a worker holds an entry a lease task re-claims it (``XCLAIM JUSTID``, which
@@ -56,6 +57,9 @@ log = logging.getLogger("palm.outbox")
 
 BLOCK_MS = 1000
 BACKOFF_CAP = 60.0
+TAKES_BACKSTOP = 3
+"""A delivery whose holders died ``TAKES_BACKSTOP * max_attempts`` times before it was
+ever in flight (a poison that kills palm before the send) is dead-lettered too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,15 +203,19 @@ class _Worker:
         if took is None:
             log.warning("stream entry for an unknown delivery", extra={"delivery": delivery_id})
             return True
-        state, takes, inflight = took
+        state, takes, inflight, crashes = took
         if state in FINAL:
             # Finished before a crash stopped the ack: run the hook again (it is idempotent).
             return await self._finish(delivery_id, changed=False)
         if inflight:
             await self._count_duplicate_risk(delivery_id)
-        crashes = takes - 1
-        if crashes >= self.cfg.max_attempts:
+        # Only a crash while this delivery was being sent blames it: the other deliveries
+        # a dying process merely held (waiting for a rate permit) are innocent, and a
+        # poison that kills palm every time would otherwise dead-letter them too.
+        if crashes >= self.cfg.max_attempts or takes - 1 >= TAKES_BACKSTOP * self.cfg.max_attempts:
             reason = f"dead-lettered after {crashes} crashed attempts"
+            if crashes < self.cfg.max_attempts:  # killed before sending, every time
+                reason = f"dead-lettered after {takes - 1} crashed takes"
             await self.store.transition(delivery_id, QUEUED, FAILED, reason=reason)
             await self.store.dead_letter(delivery_id)
             log.error("dead-lettered", extra={"delivery": delivery_id, "crashes": crashes})

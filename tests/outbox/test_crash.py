@@ -93,7 +93,7 @@ async def test_a_delivery_that_keeps_crashing_workers_is_dead_lettered(runtime: 
     ann, _ = await announcements.create(rt, text="poison", to="x")
     store = OutboxStore(rt)
     stream = store.stream("telegram", "normal")
-    # Three workers take telegram:1's entry and die without a trace (as with kill -9).
+    # Three workers take telegram:1's entry and die while sending it (as with kill -9).
     entries = await rt.redis.xreadgroup(GROUP, "doomed-0", {stream: ">"}, count=2)
     poison = next(eid for eid, f in entries[0][1] if f["d"].endswith("telegram:1"))
     other = next(eid for eid, f in entries[0][1] if f["d"].endswith("telegram:2"))
@@ -103,6 +103,7 @@ async def test_a_delivery_that_keeps_crashing_workers_is_dead_lettered(runtime: 
     for n in range(3):
         await rt.redis.xclaim(stream, GROUP, f"doomed-{n}", 0, [poison])
         assert await store.take(did, f"doomed-{n}") is not None
+        assert await store.begin_send(did, f"doomed-{n}") == "ok"
     async with workers(rt):
         await wait_for(lambda: _done(rt, ann.id))
     d = await store.get(did)
