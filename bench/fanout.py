@@ -94,8 +94,13 @@ def run_round(
         cpu0 = [p.cpu_s() for p in palms]
         rcpu0 = procs.redis_server_cpu_s()
         posted = time.time()
-        ann = api(palms[0].base, token, "POST", "/announcements",
-                  {"text": f"**Bench {label}**: water off 9:00-12:00", "to": TAG})  # fmt: skip
+        ann = api(
+            palms[0].base,
+            token,
+            "POST",
+            "/announcements",
+            {"text": f"**Bench {label}**: water off 9:00-12:00", "to": TAG},
+        )
         deadline = time.monotonic() + timeout
         sent = 0
         while time.monotonic() < deadline:

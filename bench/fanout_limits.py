@@ -33,7 +33,6 @@ GOAL = 0.97
 SWEEP: list[tuple[str, dict[str, Any]]] = [
     ("burst m=0.15 (old)", {"BOT_MARGIN": 0.15, "BOT_SPREAD": False}),
     ("burst m=0.03", {"BOT_MARGIN": 0.03, "BOT_SPREAD": False}),
-    ("spread m=0.10", {"BOT_MARGIN": 0.10, "BOT_SPREAD": True}),
     ("spread m=0.05", {"BOT_MARGIN": 0.05, "BOT_SPREAD": True}),
     ("spread m=0.03", {"BOT_MARGIN": 0.03, "BOT_SPREAD": True}),
     ("spread m=0.02", {"BOT_MARGIN": 0.02, "BOT_SPREAD": True}),
@@ -71,13 +70,21 @@ def main() -> None:
         procs.redis()
         fake = procs.fake(limits=True)
         n = seed(procs, args.private, args.groups)
-        print(f"{args.private} private chats + {args.groups} groups = {n} messages; "
-              f"{args.processes} palm run x {args.workers} workers; fake limits ON")  # fmt: skip
+        print(
+            f"{args.private} private chats + {args.groups} groups = {n} messages; "
+            f"{args.processes} palm run x {args.workers} workers; fake limits ON"
+        )
         for label, settings in plan:
             r = run_round(
-                procs, fake, label=label, n_total=n, processes=args.processes,
-                workers=args.workers, settings=settings, timeout=60 + n / 20,
-            )  # fmt: skip
+                procs,
+                fake,
+                label=label,
+                n_total=n,
+                processes=args.processes,
+                workers=args.workers,
+                settings=settings,
+                timeout=60 + n / 20,
+            )
             rounds.append(r)
             print(line(r), flush=True)
             if r.violations:
@@ -87,18 +94,26 @@ def main() -> None:
         for r in rounds
     ]
     finish = [
-        Ratio(f"{r.label}: time to finish vs floor N/30", r.finish_s, r.messages / LIMIT, 1.05,
-              "s", higher_is_better=False)
+        Ratio(
+            f"{r.label}: time to finish vs floor N/30",
+            r.finish_s,
+            r.messages / LIMIT,
+            1.05,
+            "s",
+            higher_is_better=False,
+        )
         for r in rounds
-    ]  # fmt: skip
+    ]
     print()
     for ratio in ratios + finish:
         print(ratio.line())
     for r in rounds:
         verdict = "MET" if r.violations == 0 else "MISSED"
         lost = r.messages - r.api_counts.get("sent", 0)
-        print(f"{r.label}: window violations {r.violations} (goal 0) {verdict}; "
-              f"palm counts {r.api_counts} ({lost} not sent)")  # fmt: skip
+        print(
+            f"{r.label}: window violations {r.violations} (goal 0) {verdict}; "
+            f"palm counts {r.api_counts} ({lost} not sent)"
+        )
     path = write_result(
         "fanout_limits",
         {

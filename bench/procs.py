@@ -103,6 +103,8 @@ class Procs:
     keep_tmp: bool = False
 
     def __enter__(self) -> Procs:
+        # SIGTERM (e.g. from ``timeout``) must still stop the peers and remove tmp.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return self
 
     def __exit__(
@@ -130,9 +132,13 @@ class Procs:
         self, cmd: Sequence[str], out: IO[bytes] | int, **kw: Any
     ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=ROOT, **kw,
-        )  # fmt: skip
+            list(cmd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            **kw,
+        )
         self.procs.append(proc)
         return proc
 
@@ -142,10 +148,22 @@ class Procs:
         data = self.tmp / "redis"
         data.mkdir()
         cmd = [
-            redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-            "--dir", str(data), "--save", "", "--appendonly", "yes",
-            "--appendfsync", "everysec", "--daemonize", "no",
-        ]  # fmt: skip
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--daemonize",
+            "no",
+        ]
         with (self.tmp / "redis.log").open("wb") as out:
             self._spawn(cmd, out)
         url = f"redis://127.0.0.1:{port}/0"
@@ -170,8 +188,15 @@ class Procs:
 
     # --- the fake Bot API ------------------------------------------------------
     def fake(self, *, limits: bool, bots: int = 0) -> Fake:
-        cmd = [sys.executable, "-m", "bench.fake_telegram_server", "--limits",
-               "on" if limits else "off", "--bots", str(bots)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.fake_telegram_server",
+            "--limits",
+            "on" if limits else "off",
+            "--bots",
+            str(bots),
+        ]
         err = (self.tmp / "fake.log").open("wb")
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT
@@ -186,14 +211,22 @@ class Procs:
 
     # --- palm ------------------------------------------------------------------
     def palm_config(
-        self, name: str, fake: Fake, *, workers: int = 16, mode: str = "polling",
-        token: int = 0, extra: dict[str, Any] | None = None,
-    ) -> Palm:  # fmt: skip
+        self,
+        name: str,
+        fake: Fake,
+        *,
+        workers: int = 16,
+        mode: str = "polling",
+        token: int = 0,
+        extra: dict[str, Any] | None = None,
+    ) -> Palm:
         port = free_port()
         telegram: dict[str, Any] = {
-            "token": fake.tokens[token], "base_url": fake.base_url, "poll_timeout": 1,
+            "token": fake.tokens[token],
+            "base_url": fake.base_url,
+            "poll_timeout": 1,
             "mode": mode,
-        }  # fmt: skip
+        }
         if mode == "webhook":
             telegram["webhook"] = {"path": "/telegram/webhook", "secret": "bench-secret"}
         data: dict[str, Any] = {
@@ -255,9 +288,15 @@ def seed_targets(url: str, targets: Sequence[tuple[str, str]], tags: Sequence[st
         for target, kind in targets[start : start + 2000]:
             pipe.hset(
                 k("target", target),
-                mapping={"platform": target.split(":", 1)[0], "kind": kind, "state": "active",
-                         "reason": "", "updated_at": now, "title": target},
-            )  # fmt: skip
+                mapping={
+                    "platform": target.split(":", 1)[0],
+                    "kind": kind,
+                    "state": "active",
+                    "reason": "",
+                    "updated_at": now,
+                    "title": target,
+                },
+            )
             pipe.sadd(k("targets", "all"), target)
             pipe.sadd(k("targets", "active"), target)
             if kind == "group":

@@ -27,11 +27,14 @@ from gateway.models import RateRule
 # KEYS: n log keys, then n pause keys. ARGV: member, then (limit, window_ms, spread) per rule.
 # Returns 0 when the send was recorded, else the milliseconds to wait before trying again.
 _ACQUIRE_LUA = """
+local SNAP_MS = 10
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = #KEYS / 2
 local wait = 0
+local scores = {}
 for i = 1, n do
+  scores[i] = now
   local pause = redis.call('PTTL', KEYS[n + i])
   if pause > wait then wait = pause end
   local limit = tonumber(ARGV[3 * i - 1])
@@ -46,13 +49,20 @@ for i = 1, n do
   end
   if ARGV[3 * i + 1] == '1' and count > 0 then
     local newest = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-    local w = tonumber(newest[2]) + math.floor(window / limit) - now
+    local interval = window / limit
+    local slot = tonumber(newest[2]) + interval
+    local w = slot - now
     if w > wait then wait = w end
+    -- A grant a little late for its slot is recorded at the slot, so one late grant
+    -- (the caller's sleep overshoot, a busy event loop) does not push back every later
+    -- slot: sends stay on a grid of exactly window/limit. Later than that: a new grid.
+    if w <= 0 and -w <= math.min(SNAP_MS, interval / 4) then scores[i] = slot end
   end
 end
-if wait > 0 then return wait end
+-- a fractional wait must not reach the caller as 0 (Lua numbers become integers)
+if wait > 0 then return math.ceil(wait) end
 for i = 1, n do
-  redis.call('ZADD', KEYS[i], now, ARGV[1])
+  redis.call('ZADD', KEYS[i], scores[i], ARGV[1])
   redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3 * i]) + 1000)
 end
 return 0

@@ -44,6 +44,7 @@ from gateway.runtime import Runtime
 MSGREF_TTL_SECONDS = 60 * 24 * 3600
 GROUP = "workers"
 PRIORITIES = (Priority.URGENT.value, Priority.NORMAL.value)  # read order
+BODY_CACHE = 64
 
 _ENQUEUE_LUA = """
 local p, now, n = ARGV[1], ARGV[2], 0
@@ -146,6 +147,7 @@ class OutboxStore:
         self._take = self.redis.register_script(_TAKE_LUA)
         self._begin = self.redis.register_script(_BEGIN_LUA)
         self._rebody = self.redis.register_script(_REBODY_LUA)
+        self._bodies: dict[str, dict[str, Any]] = {}
 
     # --- keys ---------------------------------------------------------------
     def stream(self, platform: str, priority: str) -> str:
@@ -216,8 +218,7 @@ class OutboxStore:
 
     async def message(self, d: Delivery, *, text: str | None = None) -> OutboundMessage:
         """Rebuild the ``OutboundMessage`` of a delivery (with ``text`` replaced for edits)."""
-        raw = await self.redis.get(self.keys("outbox", "body", d.body))
-        body: dict[str, Any] = json.loads(raw) if raw else {"text": ""}
+        body = await self._body(d.body)
         atts: list[OutboundAttachment] = []
         for a in body.get("attachments", []):
             data = await load_blob(self.rt, a["blob"])
@@ -234,6 +235,21 @@ class OutboxStore:
             priority=Priority(d.priority),
             plain=bool(body.get("plain")),
         )
+
+    async def _body(self, sha: str) -> dict[str, Any]:
+        # Bodies are content-addressed (the key is their hash), so a cached one is never
+        # stale; one announcement's thousands of deliveries share one body: read it once.
+        cached = self._bodies.get(sha)
+        if cached is not None:
+            return cached
+        raw = await self.redis.get(self.keys("outbox", "body", sha))
+        if not raw:
+            return {"text": ""}
+        body: dict[str, Any] = json.loads(raw)
+        if len(self._bodies) >= BODY_CACHE:
+            self._bodies.clear()
+        self._bodies[sha] = body
+        return body
 
     async def rebody(self, delivery_ids: Sequence[str], msg: OutboundMessage) -> set[str]:
         """Give still-queued deliveries ``msg``'s content; returns the ids changed.
