@@ -12,6 +12,7 @@ import re
 from collections import Counter
 
 import aiohttp
+import pytest
 
 from tests.fakes.telegram_api import FakeTelegram
 from tests.faults.conftest import (
@@ -59,6 +60,7 @@ async def test_reset_after_accept_is_counted_and_bounded(
     assert fake_tg.violations == 0
 
 
+@pytest.mark.slow
 async def test_429_storm_with_random_retry_after_loses_nothing(
     fake_tg: FakeTelegram, palm_on: PalmOn
 ) -> None:
