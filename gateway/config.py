@@ -204,7 +204,10 @@ class OutboxConfig(_Strict):
     workers: Annotated[int, Field(ge=1, le=256)] = 16
     retry_deadline_seconds: Annotated[float, Field(gt=0)] = 3600.0
     max_attempts: Annotated[int, Field(ge=1)] = 8
-    """A delivery whose worker died this many times is dead-lettered."""
+    """A delivery whose send began this many times and never finished (its worker
+    died mid-send each time) is dead-lettered. Deliveries a dying worker merely held do
+    not count; as a backstop, 3 x this many takes that never reached a send also
+    dead-letter it."""
     claim_idle_seconds: Annotated[float, Field(gt=0)] = 30.0
     """A delivery in flight this long without its worker is taken over by another."""
 
