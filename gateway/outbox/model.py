@@ -51,6 +51,20 @@ class DeliveryResult:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What a worker learns when it takes a delivery (``OutboxStore.take``)."""
+
+    state: str
+    takes: int
+    """Takes so far, this one included."""
+    inflight: bool
+    """Its last holder died while sending it."""
+    crashes: int
+    """Takes that found it in flight (crashes while it was being sent)."""
+    delivery: Delivery
+
+
 DeliveryHook = Callable[["Runtime", DeliveryResult], Awaitable[None]]
 
 

@@ -38,7 +38,7 @@ from gateway.models import (
     TargetId,
     split_target_id,
 )
-from gateway.outbox.model import Delivery, OutboxItem
+from gateway.outbox.model import QUEUED, Delivery, OutboxItem, Taken
 from gateway.runtime import Runtime
 
 MSGREF_TTL_SECONDS = 60 * 24 * 3600
@@ -67,32 +67,51 @@ end
 return n
 """
 
-# ARGV: prefix, id, from_state, to_state, now, reason, retryable, message_ids_json, ttl, mids...
-_TRANSITION_LUA = """
+# ARGV: prefix, id, from_state, to_state, now, reason, retryable, message_ids_json, ttl,
+# then (settle only: group, entry id), then the message ids from index @MIDS@.
+_TRANSITION_CORE = """
 local p, id = ARGV[1], ARGV[2]
 local dk = p .. 'outbox:d:' .. id
+local changed = 0
 local cur = redis.call('HMGET', dk, 'state', 'platform', 'origin', 'origin_id', 'target')
-if cur[1] ~= ARGV[3] then return 0 end
-local to, now = ARGV[4], ARGV[5]
-redis.call('HSET', dk, 'state', to, 'updated_at', now, 'inflight', 0)
-if ARGV[3] == 'queued' then
-  redis.call('HSET', dk, 'reason', ARGV[6], 'retryable', ARGV[7], 'message_ids', ARGV[8])
-  redis.call('HINCRBY', p .. 'outbox:pending', cur[2], -1)
-elseif ARGV[6] ~= '' then
-  redis.call('HSET', dk, 'reason', ARGV[6])
-end
-if to == 'sent' then
-  redis.call('HSET', dk, 'sent_at', now)
-  for i = 10, #ARGV do
-    redis.call('SET', p .. 'msgref:' .. cur[5] .. ':' .. ARGV[i], cur[3] .. ':' .. cur[4],
-      'EX', tonumber(ARGV[9]))
+if cur[1] == ARGV[3] then
+  local to, now = ARGV[4], ARGV[5]
+  redis.call('HSET', dk, 'state', to, 'updated_at', now, 'inflight', 0)
+  if ARGV[3] == 'queued' then
+    redis.call('HSET', dk, 'reason', ARGV[6], 'retryable', ARGV[7], 'message_ids', ARGV[8])
+    redis.call('HINCRBY', p .. 'outbox:pending', cur[2], -1)
+  elseif ARGV[6] ~= '' then
+    redis.call('HSET', dk, 'reason', ARGV[6])
   end
+  if to == 'sent' then
+    redis.call('HSET', dk, 'sent_at', now)
+    for i = @MIDS@, #ARGV do
+      redis.call('SET', p .. 'msgref:' .. cur[5] .. ':' .. ARGV[i], cur[3] .. ':' .. cur[4],
+        'EX', tonumber(ARGV[9]))
+    end
+  end
+  local ck = p .. 'outbox:counts:' .. cur[3] .. ':' .. cur[4]
+  redis.call('HINCRBY', ck, cur[2] .. ':' .. ARGV[3], -1)
+  redis.call('HINCRBY', ck, cur[2] .. ':' .. to, 1)
+  changed = 1
 end
-local ck = p .. 'outbox:counts:' .. cur[3] .. ':' .. cur[4]
-redis.call('HINCRBY', ck, cur[2] .. ':' .. ARGV[3], -1)
-redis.call('HINCRBY', ck, cur[2] .. ':' .. to, 1)
-return 1
 """
+_TRANSITION_LUA = _TRANSITION_CORE.replace("@MIDS@", "10") + "return changed\n"
+
+# A worker's last step for a delivery: the transition, then its stream entry acked and
+# deleted when the caller says no hook must run first (KEYS[1] = the stream, ARGV[10] =
+# the group or '' for no ack, ARGV[11] = the entry), and the hash as it is now: one
+# round trip instead of three.
+_SETTLE_LUA = (
+    _TRANSITION_CORE.replace("@MIDS@", "12")
+    + """
+if ARGV[10] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[10], ARGV[11])
+  redis.call('XDEL', KEYS[1], ARGV[11])
+end
+return {changed, redis.call('HGETALL', dk)}
+"""
+)
 
 # Point still-queued deliveries at a new body (an edit before they went out).
 _REBODY_LUA = """
@@ -108,8 +127,9 @@ return n
 """
 
 # A worker takes a delivery: count the take, become its owner. Returns state, takes,
-# inflight, crashes. Still in flight means its last holder died while sending it: only
-# that counts as a crash against the delivery (the new holder has not sent yet).
+# inflight, crashes and the whole hash (the worker needs it next). Still in flight means
+# its last holder died while sending it: only that counts as a crash against the
+# delivery (the new holder has not sent yet).
 _TAKE_LUA = """
 local dk = KEYS[1]
 if redis.call('EXISTS', dk) == 0 then return false end
@@ -121,7 +141,7 @@ if cur[2] == '1' and cur[1] == 'queued' then
   crashes = redis.call('HINCRBY', dk, 'crashes', 1)
   redis.call('HSET', dk, 'inflight', 0)
 end
-return {cur[1], takes, cur[2] or '0', crashes}
+return {cur[1], takes, cur[2] or '0', crashes, redis.call('HGETALL', dk)}
 """
 
 # Just before a send: still queued and still ours? Then mark it in flight.
@@ -147,6 +167,7 @@ class OutboxStore:
         self._take = self.redis.register_script(_TAKE_LUA)
         self._begin = self.redis.register_script(_BEGIN_LUA)
         self._rebody = self.redis.register_script(_REBODY_LUA)
+        self._settle = self.redis.register_script(_SETTLE_LUA)
         self._bodies: dict[str, dict[str, Any]] = {}
 
     # --- keys ---------------------------------------------------------------
@@ -267,12 +288,26 @@ class OutboxStore:
         return changed
 
     # --- state changes -------------------------------------------------------
-    async def take(self, delivery_id: str, owner: str) -> tuple[str, int, bool, int] | None:
-        """(state, takes, was in flight, crashes while being sent) or None if unknown."""
+    async def take(self, delivery_id: str, owner: str) -> Taken | None:
+        """Become the delivery's owner; ``None`` if there is no such delivery."""
         res = await self._take(keys=[self.delivery_key(delivery_id)], args=[owner])
-        if not res:
-            return None
-        return str(res[0]), int(res[1]), str(res[2]) == "1", int(res[3])
+        return self._taken(delivery_id, res) if res else None
+
+    @staticmethod
+    def _taken(delivery_id: str, res: Any) -> Taken:
+        delivery = Delivery.from_hash(delivery_id, _pairs(res[4]))
+        return Taken(str(res[0]), int(res[1]), str(res[2]) == "1", int(res[3]), delivery)
+
+    async def take_and_peek(
+        self, delivery_id: str, owner: str, stream: str, consumer: str
+    ) -> tuple[Taken | None, Any]:
+        """``take``, and in the same round trip read one new entry of ``stream`` (the
+        urgent one) for ``consumer``: a worker sees new urgent work at every delivery."""
+        pipe = self.redis.pipeline(transaction=False)
+        await self._take(keys=[self.delivery_key(delivery_id)], args=[owner], client=pipe)
+        pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
+        res, peeked = await pipe.execute()
+        return (self._taken(delivery_id, res) if res else None), peeked
 
     async def release(self, delivery_id: str) -> None:
         """A graceful stop: this take was no crash and must not count towards dead-lettering."""
@@ -324,6 +359,48 @@ class OutboxStore:
             *message_ids,
         ]
         return bool(await self._transition(keys=[], args=args))
+
+    async def settle(
+        self,
+        delivery_id: str,
+        to_state: str,
+        *,
+        reason: str | None = None,
+        retryable: bool = False,
+        message_ids: Sequence[str] = (),
+        ack: tuple[str, str] | None = None,
+    ) -> tuple[bool, Delivery | None]:
+        """``transition`` from queued, then ack ``(stream, entry_id)`` if given; one call.
+
+        Returns (changed, the delivery as stored now).
+        """
+        args: list[str | int] = [
+            self.keys.prefix,
+            delivery_id,
+            QUEUED,
+            to_state,
+            repr(time.time()),
+            reason or "",
+            1 if retryable else 0,
+            json.dumps(list(message_ids)),
+            MSGREF_TTL_SECONDS,
+            GROUP if ack else "",
+            ack[1] if ack else "",
+            *message_ids,
+        ]
+        keys = [ack[0]] if ack else []
+        res = await self._settle(keys=keys, args=args)
+        h = _pairs(res[1])
+        return bool(res[0]), Delivery.from_hash(delivery_id, h) if h else None
+
+    async def requeue(self, stream: str, entry_id: str, delivery_id: str) -> None:
+        """Hand a read but not yet taken entry back: a new entry at the tail, the old one
+        acked and deleted, atomically (nothing lost, nothing held by a busy worker)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(stream, {"d": delivery_id})
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        await pipe.execute()
 
     async def dead_letter(self, delivery_id: str) -> None:
         await self.redis.zadd(self.keys("outbox", "deadletter"), {delivery_id: time.time()})
@@ -394,6 +471,12 @@ async def lookup_msgref(
         return None
     origin, _, origin_id = str(raw).partition(":")
     return origin, origin_id
+
+
+def _pairs(flat: Any) -> dict[str, str]:
+    """A Lua ``HGETALL`` answer (a flat list) as a dict."""
+    items = [str(x) for x in flat or []]
+    return dict(zip(items[::2], items[1::2], strict=True))
 
 
 def _strs(h: Any) -> dict[str, str]:

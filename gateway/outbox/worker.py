@@ -1,9 +1,10 @@
 """Delivery workers: take queued deliveries from the streams and send them.
 
 Per platform with a started adapter, ``config.outbox.workers`` tasks read with one
-consumer group shared by every palm process. Each task asks the urgent stream first
-and blocks on both only when urgent is empty, so urgent work overtakes the normal
-backlog at the next free worker.
+consumer group shared by every palm process. A task reads up to ``PREFETCH`` entries of
+each stream at once (urgent ones first), and every take of a delivery also reads one
+new urgent entry in the same round trip, which goes before the rest of the batch: so
+urgent work overtakes the normal backlog at the next delivery of any worker.
 
 A delivery's life in one worker::
 
@@ -11,10 +12,13 @@ A delivery's life in one worker::
       -> crashed while sending it too often? dead-letter
       -> rate permit -> begin (still queued and mine?)
       -> adapter.send -> sent | retry | failed -> record -> hook -> XACK + XDEL
+      (without a hook "record" acks in the same Lua call)
 
-While a worker holds an entry a lease task re-claims it (``XCLAIM JUSTID``, which
-does not count as a delivery) so others take it over only once the worker is gone
-for ``claim_idle_seconds`` (``XAUTOCLAIM``). The ``owner`` check just before sending
+While a worker holds entries (the one it works on and the rest of its batch) its lease
+task re-claims them (``XCLAIM JUSTID``, which does not count as a delivery) so others
+take them over only once the worker is gone for ``claim_idle_seconds`` (``XAUTOCLAIM``).
+A delivery that must wait before a retry hands the rest of the batch back (re-queued
+at the tail, atomically) so it holds no other delivery up. The ``owner`` check just before sending
 stops a stalled worker from sending what its successor already sent, and a delivery
 found ``inflight`` at take was being sent when its worker died: resending it may
 duplicate on Telegram, so that case is counted.
@@ -28,6 +32,7 @@ import logging
 import random
 import secrets
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -47,7 +52,7 @@ from gateway.errors import (
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
-from gateway.outbox.model import FAILED, FINAL, QUEUED, SENT, Delivery, DeliveryHook
+from gateway.outbox.model import FAILED, FINAL, SENT, Delivery, DeliveryHook
 from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
 from gateway.ratelimit import RateLimiter
 from gateway.runtime import Runtime
@@ -56,6 +61,11 @@ from gateway.targets import TargetDirectory
 log = logging.getLogger("palm.outbox")
 
 BLOCK_MS = 1000
+PREFETCH = 4
+"""Entries read per stream per XREADGROUP: fewer round trips per delivery, and few
+enough that a batch is never long in one worker's hands."""
+HAND_BACK_AFTER = 0.25
+"""A retry wait longer than this (seconds) hands the rest of the batch back."""
 BACKOFF_CAP = 60.0
 TAKES_BACKSTOP = 3
 """A delivery whose holders died ``TAKES_BACKSTOP * max_attempts`` times before it was
@@ -120,16 +130,26 @@ class _Worker:
         self.targets = TargetDirectory(rt.redis, rt.keys)
         self.consumer = f"{rt.instance}:{platform}:{n}"
         self.streams = [self.store.stream(platform, p) for p in PRIORITIES]
+        self._batch: deque[tuple[str, str, str]] = deque()
+        """Read, not yet handled: (stream, entry id, delivery id), urgent first."""
+        self._held: dict[str, str] = {}
+        """Entry id -> stream of every entry this worker holds (leased)."""
         # Spread the reclaim scans of many workers over time.
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
 
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._lease())
+            await self._work()
+
+    async def _work(self) -> None:
         while True:
             checkpoint()
             try:
-                entries = await self._next()
-                for stream, entry_id, delivery_id in entries:
-                    await self._handle(stream, entry_id, delivery_id)
+                if not self._batch:
+                    self._hold(await self._next())
+                while self._batch:
+                    await self._handle(*self._batch.popleft())
             except (RedisError, OSError, StoreUnavailable) as exc:
                 # StoreUnavailable: the rate limiter's own translation of a Redis error.
                 # redis-py may turn a cancellation during a blocking read into a
@@ -138,6 +158,14 @@ class _Worker:
                 # Redis is away: nothing is lost (entries stay pending); try again soon.
                 log.warning("outbox worker: redis error", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
+
+    def _hold(self, entries: list[tuple[str, str, str]], *, first: bool = False) -> None:
+        for stream, entry_id, _ in entries:
+            self._held[entry_id] = stream
+        if first:
+            self._batch.extendleft(reversed(entries))
+        else:
+            self._batch.extend(entries)
 
     # --- reading --------------------------------------------------------------
     async def _next(self) -> list[tuple[str, str, str]]:
@@ -153,19 +181,18 @@ class _Worker:
                     start_id="0-0",
                     count=1,
                 )
-                found = [(stream, eid, f["d"]) for eid, f in claimed[1] if f]
+                found = [(stream, eid, f["d"]) for eid, f in claimed[1] if f and "d" in f]
                 if found:
                     log.info("took over a delivery", extra={"delivery": found[0][2]})
                     return found
-        urgent = await self.rt.redis.xreadgroup(
-            GROUP, self.consumer, {self.streams[0]: ">"}, count=1
-        )
-        if urgent:
-            return _entries(urgent)
         both = await self.rt.redis.xreadgroup(
-            GROUP, self.consumer, dict.fromkeys(self.streams, ">"), count=1, block=BLOCK_MS
+            GROUP,
+            self.consumer,
+            dict.fromkeys(self.streams, ">"),
+            count=PREFETCH,
+            block=BLOCK_MS,
         )
-        # The urgent one (listed first) goes first if both answered.
+        # The urgent ones (listed first) go first if both answered.
         return _entries(both)
 
     async def _ack(self, stream: str, entry_id: str) -> None:
@@ -174,39 +201,52 @@ class _Worker:
         pipe.xdel(stream, entry_id)  # acked entries go at once: the stream never needs trimming
         await pipe.execute()
 
-    async def _lease(self, stream: str, entry_id: str) -> None:
-        """Keep the entry's idle time low while this worker is alive and working on it."""
+    async def _lease(self) -> None:
+        """Keep the idle time of every held entry low while this worker is alive."""
         every = max(0.05, self.cfg.claim_idle_seconds / 3)
         while True:
             await asyncio.sleep(every)
-            with contextlib.suppress(RedisError, OSError):
-                await self.rt.redis.xclaim(stream, GROUP, self.consumer, 0, [entry_id], justid=True)
+            by_stream: dict[str, list[int | bytes | str | memoryview[int]]] = {}
+            for entry_id, stream in list(self._held.items()):
+                by_stream.setdefault(stream, []).append(entry_id)
+            for stream, ids in by_stream.items():
+                with contextlib.suppress(RedisError, OSError):
+                    await self.rt.redis.xclaim(stream, GROUP, self.consumer, 0, ids, justid=True)
+
+    async def _hand_back(self) -> None:
+        """Re-queue the rest of the batch (a long wait ahead): other workers take it."""
+        while self._batch:
+            stream, entry_id, delivery_id = self._batch.popleft()
+            await self.store.requeue(stream, entry_id, delivery_id)
+            self._held.pop(entry_id, None)
 
     # --- one delivery ---------------------------------------------------------
     async def _handle(self, stream: str, entry_id: str, delivery_id: str) -> None:
         owner = f"{self.consumer}:{secrets.token_hex(4)}"
-        lease = asyncio.create_task(self._lease(stream, entry_id))
         try:
-            done = await self._deliver(delivery_id, owner)
+            if await self._deliver(stream, entry_id, delivery_id, owner):
+                await self._ack(stream, entry_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(delivery_id))
             raise
         finally:
-            lease.cancel()
-        if done:
-            await self._ack(stream, entry_id)
+            # Done, or left pending for a take-over (a Redis error, our lease lost).
+            self._held.pop(entry_id, None)
 
-    async def _deliver(self, delivery_id: str, owner: str) -> bool:
-        """Returns ``True`` when the entry may be acked."""
-        took = await self.store.take(delivery_id, owner)
+    async def _deliver(self, stream: str, entry_id: str, delivery_id: str, owner: str) -> bool:
+        """Returns ``True`` when the caller must ack the entry (not acked yet)."""
+        took, urgent = await self.store.take_and_peek(
+            delivery_id, owner, self.streams[0], self.consumer
+        )
+        self._hold(_entries(urgent), first=True)  # after this one, before the batch
         if took is None:
             log.warning("stream entry for an unknown delivery", extra={"delivery": delivery_id})
             return True
-        state, takes, inflight, crashes = took
+        state, takes, inflight, crashes = took.state, took.takes, took.inflight, took.crashes
         if state in FINAL:
             # Finished before a crash stopped the ack: run the hook again (it is idempotent).
-            return await self._finish(delivery_id, changed=False)
+            return await self._finish(took.delivery, changed=False)
         if inflight:
             await self._count_duplicate_risk(delivery_id)
         # Only a crash while this delivery was being sent blames it: the other deliveries
@@ -216,31 +256,32 @@ class _Worker:
             reason = f"dead-lettered after {crashes} crashed attempts"
             if crashes < self.cfg.max_attempts:  # killed before sending, every time
                 reason = f"dead-lettered after {takes - 1} crashed takes"
-            await self.store.transition(delivery_id, QUEUED, FAILED, reason=reason)
+            changed, d = await self.store.settle(delivery_id, FAILED, reason=reason)
             await self.store.dead_letter(delivery_id)
             log.error("dead-lettered", extra={"delivery": delivery_id, "crashes": crashes})
-            return await self._finish(delivery_id, changed=True)
-        d = await self.store.get(delivery_id)
-        assert d is not None
-        outcome = await self._attempts(d, owner)
+            return await self._finish(d, changed=changed)
+        outcome = await self._attempts(took.delivery, owner)
         if outcome.state == _LOST.state:
             return False  # its new owner acks it
         if outcome.state == _FINISHED.state:
-            return await self._finish(delivery_id, changed=False)
-        changed = await self.store.transition(
+            return await self._finish(await self.store.get(delivery_id), changed=False)
+        # Without a hook to run first, the same Lua call acks the entry.
+        ack = None if took.delivery.origin in self.hooks else (stream, entry_id)
+        changed, d = await self.store.settle(
             delivery_id,
-            QUEUED,
             outcome.state,
             reason=outcome.reason,
             retryable=outcome.retryable,
             message_ids=outcome.message_ids,
+            ack=ack,
         )
-        return await self._finish(delivery_id, changed=changed)
+        return await self._finish(d, changed=changed) and ack is None
 
-    async def _finish(self, delivery_id: str, *, changed: bool) -> bool:
-        d = await self.store.get(delivery_id)
+    async def _finish(self, d: Delivery | None, *, changed: bool) -> bool:
+        """Metrics, logs and the origin's hook; ``True`` when the entry may be acked."""
         if d is None:
             return True
+        delivery_id = d.delivery_id
         if changed:
             DELIVERIES.labels(platform=d.platform, result=d.state).inc()
             if d.state == SENT and d.sent_at is not None:
@@ -327,6 +368,8 @@ class _Worker:
                 return _Outcome(
                     FAILED, reason=f"gave up after {failures} tries: {reason}", retryable=True
                 )
+            if wait > HAND_BACK_AFTER:
+                await self._hand_back()
             await asyncio.sleep(wait)
 
     async def _first_attempt(self, delivery_id: str, default: float) -> float:
