@@ -28,11 +28,11 @@ from gateway.config import GatewayConfig
 from gateway.keys import Keys
 from tests.conftest import redis_server_binary, write_config
 from tests.core.helpers import free_port
-from tests.e2e.conftest import Palm, eventually
+from tests.e2e.conftest import Palm, eventually, fake_tg
 from tests.fakes.redis_proxy import RedisFaultProxy
 from tests.fakes.telegram_api import FakeTelegram
 
-__all__ = ["Palm", "eventually"]
+__all__ = ["Palm", "eventually", "fake_tg"]
 
 
 # --- a Redis of the test's own -------------------------------------------------
@@ -111,16 +111,6 @@ async def redis_proxy(redis_url: str) -> AsyncIterator[RedisFaultProxy]:
     host, _, port = host_port.rpartition(":")
     async with RedisFaultProxy(host or "127.0.0.1", int(port or 6379)) as proxy:
         yield proxy
-
-
-@pytest.fixture
-async def fake_tg() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.aclose()
 
 
 # --- palm run processes ------------------------------------------------------------
