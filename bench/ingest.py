@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.ingest              # ~40 s
     .venv/bin/python -m bench.ingest --n 20000 --concurrency 32
+    .venv/bin/python -m bench.ingest --profile    # palm under cProfile, top printed
+    .venv/bin/python -m bench.ingest --mode polling   # the same flood through getUpdates
 
 Peers, each its own process: a private redis-server (AOF everysec), the fake Bot API
 (for getMe and the acknowledgements palm sends back; limits off), ``palm run`` in
@@ -14,6 +16,12 @@ webhook mode, and the load generators:
   "receipt to durable entry" from above (it adds the localhost HTTP exchange).
 * ``--role xadd`` (the baseline): the same number of raw redis-py ``XADD`` of a
   payload of the same size at the same concurrency, to the same redis-server.
+
+With ``--mode polling`` palm long-polls the fake instead (``getUpdates``, up to 100
+updates per answer); the flood is queued in the fake at once (its ``/enqueue``) and
+timed until the fake has no unconfirmed update left, i.e. palm stored every batch and
+confirmed it with the next poll. No per-update latency there: an update waits for its
+batch's poll round.
 
 Three phases: the flood (closed loop, ``concurrency`` in flight), the baseline, and a
 paced phase (open loop at ``--paced-rate`` updates/s, well under saturation) for the
@@ -34,8 +42,8 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
-from bench.common import Ratio, machine, percentile, write_result
-from bench.procs import PREFIX, ROOT, Procs
+from bench.common import RESULTS, Ratio, machine, percentile, write_result
+from bench.procs import PREFIX, ROOT, Fake, Procs
 
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 5.0
@@ -186,6 +194,8 @@ def main() -> None:
     p.add_argument("--users", type=int, default=500, help="distinct residents writing")
     p.add_argument("--paced-rate", type=float, default=300.0, help="open-loop updates/s")
     p.add_argument("--paced-n", type=int, default=3000)
+    p.add_argument("--profile", action="store_true", help="run palm under cProfile")
+    p.add_argument("--mode", choices=("webhook", "polling"), default="webhook")
     p.add_argument("--role", choices=("webhook", "xadd"), help=argparse.SUPPRESS)
     p.add_argument("--target", help=argparse.SUPPRESS)
     p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
@@ -200,13 +210,26 @@ def main() -> None:
     if args.role == "xadd":
         print(json.dumps(asyncio.run(load_xadd(args.target, args.n, args.users, args.concurrency))))
         return
+    if args.mode == "polling":
+        polling_main(args)
+        return
     started = time.monotonic()
     info = machine()
     print(f"bench.ingest on {info.cpu_model}, {info.cores} cores, Python {info.python}")
     with Procs() as procs:
         procs.redis()
         fake = procs.fake(limits=False)
-        palm = procs.start_palm(procs.palm_config("palm-ingest", fake, mode="webhook"))
+        env: dict[str, str] = {}
+        prof_path = None
+        if args.profile:
+            RESULTS.mkdir(exist_ok=True)
+            prof_path = str(RESULTS / f"ingest-palm-{time.strftime('%Y%m%dT%H%M%S')}.prof")
+            env["PALM_BENCH_PROFILE"] = prof_path
+        palm = procs.start_palm(
+            procs.palm_config("palm-ingest", fake, mode="webhook"),
+            module="bench.palm_tuned",
+            env=env,
+        )
         procs.wait_ready([palm])
         hook = palm.base + "/telegram/webhook"
         print(f"{args.n} updates from {args.users} residents, concurrency {args.concurrency}")
@@ -222,6 +245,15 @@ def main() -> None:
         print(line(f"palm paced {args.paced_rate:.0f}/s", paced), flush=True)
         kept = stored(procs.redis_url)
         rss = palm.rss_mb()
+        assert palm.proc is not None
+        procs.stop(palm.proc)  # the profile is written on a clean exit
+    profile = None
+    if prof_path:
+        from bench.fanout_headroom import top_of
+
+        profile = f"profile of palm (flood + paced phases, under cProfile), {prof_path}:\n"
+        profile += top_of(prof_path)
+        print(profile)
     expected = args.n + args.paced_n + 500
     ratios = [
         Ratio("palm webhook updates/s vs raw XADD/s", flood["rate"], raw["rate"], GOAL_RATIO, "/s"),
@@ -259,8 +291,76 @@ def main() -> None:
             "paced": paced,
             "palm_cpu_s_flood": palm_cpu,
             "stored": kept,
+            "profile": profile,
             "expected": expected,
             "ratios": [x.to_json() for x in ratios],
+            "wall_s": time.monotonic() - started,
+        },
+    )
+    print(f"wrote {path} ({time.monotonic() - started:.0f} s)")
+    if kept != expected:
+        raise SystemExit(f"lost updates: {expected - kept}")
+
+
+def drain(fake: Fake, n: int, users: int, timeout: float = 300) -> dict[str, Any]:
+    """Queue ``n`` updates in the fake; time until palm has stored and confirmed them all."""
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"{fake.control}/enqueue?n={n}&users={users}", data=b"", method="POST"
+    )
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        resp.read()
+    deadline = time.monotonic() + timeout
+    while True:
+        bot = next(iter(fake.get("/stats")["bots"].values()))
+        if bot["pending_updates"] == 0:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"polling flood not drained: {bot['pending_updates']} left")
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - t0
+    return {"n": n, "elapsed": elapsed, "rate": n / elapsed}
+
+
+def polling_main(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    info = machine()
+    print(f"bench.ingest --mode polling on {info.cpu_model}, {info.cores} cores")
+    with Procs() as procs:
+        procs.redis()
+        fake = procs.fake(limits=False)
+        palm = procs.start_palm(procs.palm_config("palm-ingest-poll", fake, mode="polling"))
+        procs.wait_ready([palm])
+        drain(fake, 500, args.users)  # warm-up
+        cpu0 = palm.cpu_s()
+        flood = drain(fake, args.n, args.users)
+        palm_cpu = palm.cpu_s() - cpu0
+        print(f"  palm polling flood           {flood['rate']:8.0f} /s  ({flood['elapsed']:.2f} s)")
+        raw = child("xadd", procs.redis_url, args.n, args)
+        print(line("raw redis-py XADD", raw), flush=True)
+        kept = stored(procs.redis_url)
+    expected = args.n + 500
+    ratio = Ratio(
+        "palm polling updates/s vs raw XADD/s", flood["rate"], raw["rate"], GOAL_RATIO, "/s"
+    )
+    print()
+    print(ratio.line())
+    print(
+        f"palm CPU during the flood: {1000 * palm_cpu / args.n:.2f} ms/update; "
+        f"durably taken (dedupe keys): {kept} of {expected}"
+    )
+    path = write_result(
+        "ingest-polling",
+        {
+            "params": {k: v for k, v in vars(args).items() if k not in ("role", "target")},
+            "flood": flood,
+            "xadd": raw,
+            "palm_cpu_s_flood": palm_cpu,
+            "stored": kept,
+            "expected": expected,
+            "ratios": [ratio.to_json()],
             "wall_s": time.monotonic() - started,
         },
     )
