@@ -89,6 +89,11 @@ class TargetDirectory:
         self._k = keys
 
     # --- keys ---------------------------------------------------------------
+    @property
+    def hash_prefix(self) -> str:
+        """``hash_prefix + target`` is a target's hash (Lua scripts elsewhere read it)."""
+        return self._k("target", "")
+
     def _hash(self, target: str) -> str:
         return self._k("target", target)
 

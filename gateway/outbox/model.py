@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.models import (
+    ChatKind,
     DeliveryId,
     OutboundMessage,
     Platform,
@@ -63,6 +64,29 @@ class Taken:
     crashes: int
     """Takes that found it in flight (crashes while it was being sent)."""
     delivery: Delivery
+    target: TargetStatus | None = None
+    """The target's status as the take found it (``None``: not asked, or not known)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    """What a worker needs of a target before sending: the directory's state and kind."""
+
+    active: bool
+    kind: ChatKind
+    reason: str | None
+
+    @classmethod
+    def from_fields(cls, fields: Any) -> TargetStatus | None:
+        """From ``HMGET state kind reason``; ``None`` for a target not in the directory."""
+        state, kind, reason = [*(fields or []), None, None, None][:3]
+        if state is None and kind is None:
+            return None
+        return cls(
+            (state or "active") == "active",
+            ChatKind(kind or ChatKind.GROUP.value),
+            str(reason) if reason else None,
+        )
 
 
 DeliveryHook = Callable[["Runtime", DeliveryResult], Awaitable[None]]

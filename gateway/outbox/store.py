@@ -38,7 +38,7 @@ from gateway.models import (
     TargetId,
     split_target_id,
 )
-from gateway.outbox.model import QUEUED, Delivery, OutboxItem, Taken
+from gateway.outbox.model import QUEUED, Delivery, OutboxItem, Taken, TargetStatus
 from gateway.runtime import Runtime
 
 MSGREF_TTL_SECONDS = 60 * 24 * 3600
@@ -129,7 +129,8 @@ return n
 # A worker takes a delivery: count the take, become its owner. Returns state, takes,
 # inflight, crashes and the whole hash (the worker needs it next). Still in flight means
 # its last holder died while sending it: only that counts as a crash against the
-# delivery (the new holder has not sent yet).
+# delivery (the new holder has not sent yet). With ARGV[2] (the target directory's hash
+# prefix) it also returns the target's state, kind and reason, saving the worker a read.
 _TAKE_LUA = """
 local dk = KEYS[1]
 if redis.call('EXISTS', dk) == 0 then return false end
@@ -141,7 +142,12 @@ if cur[2] == '1' and cur[1] == 'queued' then
   crashes = redis.call('HINCRBY', dk, 'crashes', 1)
   redis.call('HSET', dk, 'inflight', 0)
 end
-return {cur[1], takes, cur[2] or '0', crashes, redis.call('HGETALL', dk)}
+local t = {}
+if ARGV[2] and ARGV[2] ~= '' then
+  local target = redis.call('HGET', dk, 'target')
+  if target then t = redis.call('HMGET', ARGV[2] .. target, 'state', 'kind', 'reason') end
+end
+return {cur[1], takes, cur[2] or '0', crashes, redis.call('HGETALL', dk), t}
 """
 
 # Just before a send: still queued and still ours? Then mark it in flight.
@@ -296,15 +302,18 @@ class OutboxStore:
     @staticmethod
     def _taken(delivery_id: str, res: Any) -> Taken:
         delivery = Delivery.from_hash(delivery_id, _pairs(res[4]))
-        return Taken(str(res[0]), int(res[1]), str(res[2]) == "1", int(res[3]), delivery)
+        status = TargetStatus.from_fields(res[5]) if len(res) > 5 else None
+        return Taken(str(res[0]), int(res[1]), str(res[2]) == "1", int(res[3]), delivery, status)
 
     async def take_and_peek(
-        self, delivery_id: str, owner: str, stream: str, consumer: str
+        self, delivery_id: str, owner: str, stream: str, consumer: str, targets_prefix: str
     ) -> tuple[Taken | None, Any]:
-        """``take``, and in the same round trip read one new entry of ``stream`` (the
-        urgent one) for ``consumer``: a worker sees new urgent work at every delivery."""
+        """``take`` with the target's status (from the hashes under ``targets_prefix``),
+        and in the same round trip one new entry of ``stream`` (the urgent one) read for
+        ``consumer``: a worker sees new urgent work at every delivery."""
         pipe = self.redis.pipeline(transaction=False)
-        await self._take(keys=[self.delivery_key(delivery_id)], args=[owner], client=pipe)
+        args = [owner, targets_prefix]
+        await self._take(keys=[self.delivery_key(delivery_id)], args=args, client=pipe)
         pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
         res, peeked = await pipe.execute()
         return (self._taken(delivery_id, res) if res else None), peeked

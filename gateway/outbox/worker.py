@@ -52,7 +52,7 @@ from gateway.errors import (
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
-from gateway.outbox.model import FAILED, FINAL, SENT, Delivery, DeliveryHook
+from gateway.outbox.model import FAILED, FINAL, SENT, Delivery, DeliveryHook, TargetStatus
 from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
 from gateway.ratelimit import RateLimiter
 from gateway.runtime import Runtime
@@ -237,7 +237,7 @@ class _Worker:
     async def _deliver(self, stream: str, entry_id: str, delivery_id: str, owner: str) -> bool:
         """Returns ``True`` when the caller must ack the entry (not acked yet)."""
         took, urgent = await self.store.take_and_peek(
-            delivery_id, owner, self.streams[0], self.consumer
+            delivery_id, owner, self.streams[0], self.consumer, self.targets.hash_prefix
         )
         self._hold(_entries(urgent), first=True)  # after this one, before the batch
         if took is None:
@@ -260,7 +260,7 @@ class _Worker:
             await self.store.dead_letter(delivery_id)
             log.error("dead-lettered", extra={"delivery": delivery_id, "crashes": crashes})
             return await self._finish(d, changed=changed)
-        outcome = await self._attempts(took.delivery, owner)
+        outcome = await self._attempts(took.delivery, owner, took.target)
         if outcome.state == _LOST.state:
             return False  # its new owner acks it
         if outcome.state == _FINISHED.state:
@@ -311,9 +311,8 @@ class _Worker:
             "resending a send that was in flight at a crash", extra={"delivery": delivery_id}
         )
 
-    async def _attempts(self, d: Delivery, owner: str) -> _Outcome:
+    async def _attempts(self, d: Delivery, owner: str, known: TargetStatus | None) -> _Outcome:
         target = d.target
-        known = await self.targets.get(target)
         if known is not None and not known.active:
             return _Outcome(FAILED, reason=f"target inactive: {known.reason}")
         kind = known.kind if known is not None else ChatKind.GROUP

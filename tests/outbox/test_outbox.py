@@ -213,3 +213,43 @@ async def test_two_worker_sets_share_a_broadcast_without_duplicates(runtime: Run
     assert sorted(sent) == sorted(targets)  # every one, none twice
     assert mem_a.sends
     assert mem_b.sends
+
+
+async def test_inactive_target_fails_unsent_unknown_target_is_sent(runtime: Runtime) -> None:
+    # The take reads the target's status with the delivery (one round trip): an inactive
+    # target fails without a send, one not in the directory is sent. No hooks here, so
+    # the final step acks and deletes the stream entries in the same Lua call.
+    rt = with_outbox(runtime)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    await seed(rt, {"telegram:7": [], "telegram:8": []})
+    await TargetDirectory(rt.redis, rt.keys).mark_inactive(TargetId("telegram:7"), "kicked")
+    await enqueue(rt, [item("telegram:7"), item("telegram:8"), item("telegram:9")])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    store = OutboxStore(rt)
+    gone = await store.get("A-1:telegram:7")
+    assert gone is not None
+    assert gone.state == "failed"
+    assert gone.reason == "target inactive: kicked"
+    assert sorted(s.target for s in mem.sends) == ["telegram:8", "telegram:9"]
+    assert await rt.redis.xlen(store.stream("telegram", "normal")) == 0
+    pending = await rt.redis.xpending(store.stream("telegram", "normal"), "workers")
+    assert pending["pending"] == 0
+
+
+async def test_a_retry_wait_hands_the_rest_of_the_batch_back(runtime: Runtime) -> None:
+    # One delivery waits 2 s before its retry; the others read in the same batch must
+    # not wait with it: they are re-queued and another worker sends them meanwhile.
+    rt = with_outbox(runtime, workers=2)
+    mem = MemoryAdapter()
+    rt.adapters["telegram"] = mem
+    targets = [f"telegram:{-300 - i}" for i in range(4)]
+    await seed(rt, {t: [] for t in targets})
+    mem.fail_next(targets[0], errors.RetryableError("busy", retry_after=2.0))
+    await enqueue(rt, [item(t) for t in targets])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    order = [s.target for s in mem.sends]
+    assert sorted(order) == sorted(targets)
+    assert order[-1] == targets[0]  # the others went out during its wait
