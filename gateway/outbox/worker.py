@@ -52,7 +52,15 @@ from gateway.errors import (
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
-from gateway.outbox.model import FAILED, FINAL, SENT, Delivery, DeliveryHook, TargetStatus
+from gateway.outbox.model import (
+    FAILED,
+    FINAL,
+    SENT,
+    Delivery,
+    DeliveryHook,
+    Taken,
+    TargetStatus,
+)
 from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
 from gateway.ratelimit import RateLimiter
 from gateway.runtime import Runtime
@@ -138,9 +146,16 @@ class _Worker:
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._lease())
-            await self._work()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._lease())
+                await self._work()
+        except asyncio.CancelledError:
+            # A graceful stop: the entries read but not started go back to the streams
+            # now, rather than waiting claim_idle_seconds for a take-over.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._hand_back())
+            raise
 
     async def _work(self) -> None:
         while True:
@@ -215,38 +230,53 @@ class _Worker:
 
     async def _hand_back(self) -> None:
         """Re-queue the rest of the batch (a long wait ahead): other workers take it."""
-        while self._batch:
-            stream, entry_id, delivery_id = self._batch.popleft()
-            await self.store.requeue(stream, entry_id, delivery_id)
+        if not self._batch:
+            return
+        entries = list(self._batch)
+        await self.store.requeue(entries)
+        self._batch.clear()
+        for _, entry_id, _ in entries:
             self._held.pop(entry_id, None)
 
     # --- one delivery ---------------------------------------------------------
     async def _handle(self, stream: str, entry_id: str, delivery_id: str) -> None:
         owner = f"{self.consumer}:{secrets.token_hex(4)}"
+        step = _DONE
         try:
-            if await self._deliver(stream, entry_id, delivery_id, owner):
+            step = await self._deliver(stream, entry_id, delivery_id, owner)
+            if step == _ACK:
                 await self._ack(stream, entry_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(delivery_id))
             raise
         finally:
-            # Done, or left pending for a take-over (a Redis error, our lease lost).
-            self._held.pop(entry_id, None)
+            # Done, or left pending for a take-over (a Redis error, our lease lost);
+            # a deferred entry is back in the batch and stays held.
+            if step != _DEFERRED:
+                self._held.pop(entry_id, None)
 
-    async def _deliver(self, stream: str, entry_id: str, delivery_id: str, owner: str) -> bool:
-        """Returns ``True`` when the caller must ack the entry (not acked yet)."""
+    async def _deliver(self, stream: str, entry_id: str, delivery_id: str, owner: str) -> str:
+        """``_ACK`` when the caller must ack the entry, ``_DONE`` when nothing is left to
+        do (acked, or left to its new owner), ``_DEFERRED`` when it went back to the batch."""
         took, urgent = await self.store.take_and_peek(
             delivery_id, owner, self.streams[0], self.consumer, self.targets.hash_prefix
         )
-        self._hold(_entries(urgent), first=True)  # after this one, before the batch
+        peeked = _entries(urgent)
+        if peeked and stream != self.streams[0] and took is not None and _untouched(took):
+            # New urgent work goes before this normal one, which nobody has sent yet: it
+            # is given back (the take undone) and taken again right after.
+            await self.store.release(delivery_id)
+            self._hold([*peeked, (stream, entry_id, delivery_id)], first=True)
+            return _DEFERRED
+        self._hold(peeked, first=True)  # after this one, before the batch
         if took is None:
             log.warning("stream entry for an unknown delivery", extra={"delivery": delivery_id})
-            return True
+            return _ACK
         state, takes, inflight, crashes = took.state, took.takes, took.inflight, took.crashes
         if state in FINAL:
             # Finished before a crash stopped the ack: run the hook again (it is idempotent).
-            return await self._finish(took.delivery, changed=False)
+            return _ack_if(await self._finish(took.delivery, changed=False))
         if inflight:
             await self._count_duplicate_risk(delivery_id)
         # Only a crash while this delivery was being sent blames it: the other deliveries
@@ -259,12 +289,12 @@ class _Worker:
             changed, d = await self.store.settle(delivery_id, FAILED, reason=reason)
             await self.store.dead_letter(delivery_id)
             log.error("dead-lettered", extra={"delivery": delivery_id, "crashes": crashes})
-            return await self._finish(d, changed=changed)
+            return _ack_if(await self._finish(d, changed=changed))
         outcome = await self._attempts(took.delivery, owner, took.target)
         if outcome.state == _LOST.state:
-            return False  # its new owner acks it
+            return _DONE  # its new owner acks it
         if outcome.state == _FINISHED.state:
-            return await self._finish(await self.store.get(delivery_id), changed=False)
+            return _ack_if(await self._finish(await self.store.get(delivery_id), changed=False))
         # Without a hook to run first, the same Lua call acks the entry.
         ack = None if took.delivery.origin in self.hooks else (stream, entry_id)
         changed, d = await self.store.settle(
@@ -275,7 +305,7 @@ class _Worker:
             message_ids=outcome.message_ids,
             ack=ack,
         )
-        return await self._finish(d, changed=changed) and ack is None
+        return _ack_if(await self._finish(d, changed=changed) and ack is None)
 
     async def _finish(self, d: Delivery | None, *, changed: bool) -> bool:
         """Metrics, logs and the origin's hook; ``True`` when the entry may be acked."""
@@ -378,6 +408,19 @@ class _Worker:
     def _ambiguous_policy(self) -> str:
         section = getattr(self.rt.config.platforms, self.platform, None)
         return str(getattr(section, "ambiguous_policy", "resend"))
+
+
+_ACK, _DONE, _DEFERRED = "ack", "done", "deferred"
+"""What ``_handle`` does with an entry after ``_deliver``."""
+
+
+def _ack_if(may_ack: bool) -> str:
+    return _ACK if may_ack else _DONE
+
+
+def _untouched(took: Taken) -> bool:
+    """Taken fresh: not final, and not found in flight (that take counted a crash)."""
+    return took.state not in FINAL and not took.inflight and took.takes == 1
 
 
 def _backoff(failures: int) -> float:

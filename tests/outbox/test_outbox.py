@@ -253,3 +253,29 @@ async def test_a_retry_wait_hands_the_rest_of_the_batch_back(runtime: Runtime) -
     order = [s.target for s in mem.sends]
     assert sorted(order) == sorted(targets)
     assert order[-1] == targets[0]  # the others went out during its wait
+
+
+async def test_a_graceful_stop_hands_the_unstarted_batch_back(runtime: Runtime) -> None:
+    # One worker reads 4 entries and is stopped while sending the first: the other three
+    # go back to the stream at once (new entries, nothing pending for them), instead of
+    # waiting claim_idle_seconds in the stopped worker's hands.
+    rt = with_outbox(runtime, workers=1, claim_idle_seconds=60.0)
+    mem = MemoryAdapter(delay=5.0)
+    rt.adapters["telegram"] = mem
+    targets = [f"telegram:{-400 - i}" for i in range(4)]
+    await seed(rt, {t: [] for t in targets})
+    await enqueue(rt, [item(t) for t in targets])
+    store = OutboxStore(rt)
+    stream = store.stream("telegram", "normal")
+    async with workers(rt):
+        await wait_for(lambda: _attempted(rt, 1))
+    pending = await rt.redis.xpending(stream, "workers")
+    assert pending["pending"] == 1  # only the one it was sending
+    entries = await rt.redis.xrange(stream)
+    assert len(entries) == 4  # that one, and the three handed back as new entries
+    assert mem.sends == []
+
+
+async def _attempted(rt: Runtime, n: int) -> bool:
+    ds = await OutboxStore(rt).of_origin("announcement", "A-1")
+    return sum(d.attempts for d in ds) >= n
