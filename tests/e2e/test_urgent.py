@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.e2e.conftest import PalmFactory, eventually
 from tests.fakes.telegram_api import FakeTelegram
 
-NORMAL = 200
+NORMAL = 400
 URGENT = 5
 
 
