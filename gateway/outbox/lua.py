@@ -1,0 +1,119 @@
+"""The outbox's Lua scripts. Each state change is one script that checks the current
+state first, so counters move exactly once per transition however many workers race.
+See ``gateway.outbox.store`` for the key layout."""
+
+ENQUEUE_LUA = """
+local p, now, n = ARGV[1], ARGV[2], 0
+for i = 3, #ARGV, 8 do
+  local id = ARGV[i]
+  local dk = p .. 'outbox:d:' .. id
+  if redis.call('EXISTS', dk) == 0 then
+    local origin, oid, target, platform = ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+    local stream = p .. 'outbox:stream:' .. platform .. ':' .. ARGV[i+5]
+    redis.call('HSET', dk, 'origin', origin, 'origin_id', oid, 'target', target,
+      'platform', platform, 'priority', ARGV[i+5], 'body', ARGV[i+6], 'idem', ARGV[i+7],
+      'state', 'queued', 'attempts', 0, 'takes', 0, 'created_at', now, 'updated_at', now)
+    redis.call('SADD', p .. 'outbox:origin:' .. origin .. ':' .. oid, id)
+    redis.call('HINCRBY', p .. 'outbox:counts:' .. origin .. ':' .. oid, platform .. ':queued', 1)
+    redis.call('HINCRBY', p .. 'outbox:pending', platform, 1)
+    redis.call('XADD', stream, '*', 'd', id)
+    n = n + 1
+  end
+end
+return n
+"""
+
+# ARGV: prefix, id, from_state, to_state, now, reason, retryable, message_ids_json, ttl,
+# then (settle only: group, entry id), then the message ids from index @MIDS@.
+TRANSITION_CORE = """
+local p, id = ARGV[1], ARGV[2]
+local dk = p .. 'outbox:d:' .. id
+local changed = 0
+local cur = redis.call('HMGET', dk, 'state', 'platform', 'origin', 'origin_id', 'target')
+if cur[1] == ARGV[3] then
+  local to, now = ARGV[4], ARGV[5]
+  redis.call('HSET', dk, 'state', to, 'updated_at', now, 'inflight', 0)
+  if ARGV[3] == 'queued' then
+    redis.call('HSET', dk, 'reason', ARGV[6], 'retryable', ARGV[7], 'message_ids', ARGV[8])
+    redis.call('HINCRBY', p .. 'outbox:pending', cur[2], -1)
+  elseif ARGV[6] ~= '' then
+    redis.call('HSET', dk, 'reason', ARGV[6])
+  end
+  if to == 'sent' then
+    redis.call('HSET', dk, 'sent_at', now)
+    for i = @MIDS@, #ARGV do
+      redis.call('SET', p .. 'msgref:' .. cur[5] .. ':' .. ARGV[i], cur[3] .. ':' .. cur[4],
+        'EX', tonumber(ARGV[9]))
+    end
+  end
+  local ck = p .. 'outbox:counts:' .. cur[3] .. ':' .. cur[4]
+  redis.call('HINCRBY', ck, cur[2] .. ':' .. ARGV[3], -1)
+  redis.call('HINCRBY', ck, cur[2] .. ':' .. to, 1)
+  changed = 1
+end
+"""
+TRANSITION_LUA = TRANSITION_CORE.replace("@MIDS@", "10") + "return changed\n"
+
+# A worker's last step for a delivery: the transition, then its stream entry acked and
+# deleted when the caller says no hook must run first (KEYS[1] = the stream, ARGV[10] =
+# the group or '' for no ack, ARGV[11] = the entry), and the hash as it is now: one
+# round trip instead of three.
+SETTLE_LUA = (
+    TRANSITION_CORE.replace("@MIDS@", "12")
+    + """
+if ARGV[10] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[10], ARGV[11])
+  redis.call('XDEL', KEYS[1], ARGV[11])
+end
+return {changed, redis.call('HGETALL', dk)}
+"""
+)
+
+# Point still-queued deliveries at a new body (an edit before they went out).
+REBODY_LUA = """
+local n = 0
+for i = 2, #ARGV do
+  local dk = ARGV[1] .. 'outbox:d:' .. ARGV[i]
+  if redis.call('HGET', dk, 'state') == 'queued' then
+    redis.call('HSET', dk, 'body', KEYS[1])
+    n = n + 1
+  end
+end
+return n
+"""
+
+# A worker takes a delivery: count the take, become its owner. Returns state, takes,
+# inflight, crashes and the whole hash (the worker needs it next). Still in flight means
+# its last holder died while sending it: only that counts as a crash against the
+# delivery (the new holder has not sent yet). With ARGV[2] (the target directory's hash
+# prefix) it also returns the target's state, kind and reason, saving the worker a read.
+TAKE_LUA = """
+local dk = KEYS[1]
+if redis.call('EXISTS', dk) == 0 then return false end
+local takes = redis.call('HINCRBY', dk, 'takes', 1)
+redis.call('HSET', dk, 'owner', ARGV[1])
+local cur = redis.call('HMGET', dk, 'state', 'inflight', 'crashes')
+local crashes = tonumber(cur[3] or '0')
+if cur[2] == '1' and cur[1] == 'queued' then
+  crashes = redis.call('HINCRBY', dk, 'crashes', 1)
+  redis.call('HSET', dk, 'inflight', 0)
+end
+local t = {}
+if ARGV[2] and ARGV[2] ~= '' then
+  local target = redis.call('HGET', dk, 'target')
+  if target then t = redis.call('HMGET', ARGV[2] .. target, 'state', 'kind', 'reason') end
+end
+return {cur[1], takes, cur[2] or '0', crashes, redis.call('HGETALL', dk), t}
+"""
+
+# Just before a send: still queued and still ours? Then mark it in flight.
+BEGIN_LUA = """
+local dk = KEYS[1]
+local cur = redis.call('HMGET', dk, 'state', 'owner', 'first_attempt_at')
+if cur[1] ~= 'queued' then return 'final' end
+if cur[2] ~= ARGV[1] then return 'lost' end
+redis.call('HSET', dk, 'inflight', 1)
+redis.call('HINCRBY', dk, 'attempts', 1)
+if not cur[3] then redis.call('HSET', dk, 'first_attempt_at', ARGV[2]) end
+return 'ok'
+"""
