@@ -26,7 +26,7 @@ from gateway.models import (
     UserId,
 )
 
-__all__ = ["decode_event", "encode_event"]
+__all__ = ["attachments_json", "decode_event", "encode_event", "location_json"]
 
 _TYPES: dict[str, type[Any]] = {
     "message": InboundMessage,
@@ -35,6 +35,21 @@ _TYPES: dict[str, type[Any]] = {
     "target_migrated": TargetMigrated,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
+
+
+def attachments_json(m: InboundMessage) -> list[dict[str, Any]]:
+    """A message's attachments as JSON-ready dicts (also stored on tickets)."""
+    return [
+        {"kind": a.kind.value, "ref": a.ref, "name": a.name, "mime": a.mime, "size": a.size}
+        for a in m.attachments
+    ]
+
+
+def location_json(m: InboundMessage) -> dict[str, Any] | None:
+    if m.location is None:
+        return None
+    loc = m.location
+    return {"latitude": loc.latitude, "longitude": loc.longitude, "title": loc.title}
 
 
 def _message_to_dict(m: InboundMessage) -> dict[str, Any]:
@@ -56,19 +71,8 @@ def _message_to_dict(m: InboundMessage) -> dict[str, Any]:
         "reply_to": m.reply_to,
         "mentions_bot": m.mentions_bot,
         "command": m.command.value if m.command else None,
-        "attachments": [
-            {"kind": a.kind.value, "ref": a.ref, "name": a.name, "mime": a.mime, "size": a.size}
-            for a in m.attachments
-        ],
-        "location": (
-            {
-                "latitude": m.location.latitude,
-                "longitude": m.location.longitude,
-                "title": m.location.title,
-            }
-            if m.location
-            else None
-        ),
+        "attachments": attachments_json(m),
+        "location": location_json(m),
         "edit_of": m.edit_of,
     }
 

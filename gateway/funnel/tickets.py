@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
+from gateway.codec import attachments_json, location_json
 from gateway.errors import Conflict, InputError, NotFound, StoreUnavailable
 from gateway.funnel import lua
 from gateway.funnel.routing import Decision, TicketKind, TicketRef
@@ -142,19 +143,8 @@ def message_json(msg: InboundMessage, now: float) -> str:
             "sender": {"user_id": msg.sender.user_id, "display_name": msg.sender.display_name},
             "text": msg.text,
             "command": msg.command.value if msg.command else None,
-            "attachments": [
-                {"kind": a.kind.value, "ref": a.ref, "name": a.name, "mime": a.mime, "size": a.size}
-                for a in msg.attachments
-            ],
-            "location": (
-                {
-                    "latitude": msg.location.latitude,
-                    "longitude": msg.location.longitude,
-                    "title": msg.location.title,
-                }
-                if msg.location
-                else None
-            ),
+            "attachments": attachments_json(msg),
+            "location": location_json(msg),
             "sent_at": msg.sent_at,
             "received_at": now,
             "reply_to": msg.reply_to,
