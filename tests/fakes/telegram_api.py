@@ -16,6 +16,9 @@ What it does, per bot token:
   ``sendMessage``/``sendPhoto``/``sendDocument``, ``editMessageText``/``editMessageCaption``,
   ``deleteMessage``. Bodies may be JSON, urlencoded or multipart, like the real API; PTB 22
   sends urlencoded fields (nested values JSON-encoded) and multipart when it uploads.
+* Refuses what the real Bot API refuses where tests lean on it (``tg_rules``): HTML
+  markup, text and caption lengths in UTF-16 units after parsing, 10 MB photos and 50 MB
+  files, replies to missing messages unless ``allow_sending_without_reply``.
 * Enforces the limits with rolling windows on the arrival time of each send: 30 per
   second per bot, 1 per second per chat (no bursts), 20 per minute per group (negative
   chat id). A send that breaks one gets the real 429 body and counts in ``violations``.
@@ -33,7 +36,6 @@ What it does, per bot token:
 from __future__ import annotations
 
 import asyncio
-import html.parser
 import itertools
 import json
 import math
@@ -45,30 +47,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes import tg_rules
+
 __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
 
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 DELETE_WINDOW = 48 * 3600.0
-ALLOWED_TAGS = frozenset(
-    [
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "a",
-        "code",
-        "pre",
-        "span",
-        "tg-spoiler",
-        "blockquote",
-        "tg-emoji",
-    ]
-)
 
 
 class ApiError(Exception):
@@ -170,39 +154,16 @@ class FakeBot:
     active_poll: asyncio.Future[None] | None = None
     new_update: asyncio.Event = field(default_factory=asyncio.Event)
     requests: dict[str, int] = field(default_factory=dict)
-
-
-class _TextOf(html.parser.HTMLParser):
-    """Telegram's HTML parse mode: the visible text, and a check of the markup."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.stack: list[str] = []
-        self.error: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in ALLOWED_TAGS:
-            self.error = f'unsupported start tag "{tag}"'
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack.pop() != tag:
-            self.error = f'unexpected end tag "{tag}"'
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+    residents_messages: set[tuple[int, int]] = field(default_factory=set)
+    """(chat, message_id) of every resident message built here: a reply may target them."""
 
 
 def visible_text(raw: str, parse_mode: str | None) -> str:
-    if (parse_mode or "").upper() != "HTML":
-        return raw
-    p = _TextOf()
-    p.feed(raw)
-    p.close()
-    if p.error or p.stack:
-        raise ApiError(400, f"Bad Request: can't parse entities: {p.error or 'unclosed tag'}")
-    return "".join(p.parts)
+    """What the user sees; the server's 400 for bad markup (``tg_rules.parse_html``)."""
+    try:
+        return tg_rules.visible(raw, parse_mode)
+    except tg_rules.RuleError as err:
+        raise ApiError(err.code, err.description) from None
 
 
 def _chat(chat_id: int, title: str | None = None) -> dict[str, Any]:
@@ -370,6 +331,7 @@ class FakeTelegram:
                 "text": "…",
             }
         msg.update(extra)
+        self.bot.residents_messages.add((chat_id, mid))
         return msg
 
     def private_message(self, chat_id: int, text: str, **kw: Any) -> dict[str, Any]:
@@ -490,6 +452,8 @@ class FakeTelegram:
             result = await self._dispatch(bot, method, params, chat_id)
         except ApiError as err:
             return web.json_response(err.body(), status=err.code)
+        except tg_rules.RuleError as err:
+            return web.json_response(ApiError(err.code, err.description).body(), status=err.code)
         if after_reset:
             _reset(request)
             return web.Response(status=500)  # never reaches the client
@@ -647,11 +611,7 @@ class FakeTelegram:
         file_name, size = None, 0
         if method == "sendMessage":
             raw = str(p.get("text") or "")
-            if not raw:
-                raise ApiError(400, "Bad Request: message text is empty")
-            text: str | None = visible_text(raw, parse_mode)
-            if len(text or "") > 4096:
-                raise ApiError(400, "Bad Request: message is too long")
+            text: str | None = tg_rules.check_text(raw, parse_mode)
             caption = None
         else:
             field_name = "photo" if method == "sendPhoto" else "document"
@@ -661,17 +621,11 @@ class FakeTelegram:
             if isinstance(media, web.FileField):
                 file_name = media.filename
                 size = len(media.file.read())
+                tg_rules.check_media_size(method, size)
             raw = str(p.get("caption") or "")
-            caption = visible_text(raw, parse_mode) if raw else None
-            if len(caption or "") > 1024:
-                raise ApiError(400, "Bad Request: message caption is too long")
+            caption = tg_rules.check_caption(raw, parse_mode)
             text = None
-        reply_to = _reply_to(p)
-        # Residents' messages are not recorded here, so only a reply to one of our own
-        # deleted messages is refused (as Telegram refuses replies to missing ones).
-        replied = bot.by_id.get((chat_id, reply_to or 0))
-        if replied is not None and replied.deleted:
-            raise ApiError(400, "Bad Request: message to be replied not found")
+        reply_to = tg_rules.check_reply(p, _reply_to(p), self._exists(bot, chat_id, _reply_to(p)))
         self._check_limits(bot, chat_id)
         mid = self._next_mid(bot, chat_id)
         sent = SentMessage(
@@ -680,6 +634,16 @@ class FakeTelegram:
         bot.messages.append(sent)
         bot.by_id[(chat_id, mid)] = sent
         return self._message_json(bot, sent)
+
+    @staticmethod
+    def _exists(bot: FakeBot, chat_id: int, message_id: int | None) -> bool:
+        """A message a reply can target: one of ours not deleted, or a resident's."""
+        if message_id is None:
+            return False
+        ours = bot.by_id.get((chat_id, message_id))
+        if ours is not None:
+            return not ours.deleted
+        return (chat_id, message_id) in bot.residents_messages
 
     def _message_json(self, bot: FakeBot, m: SentMessage) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -726,9 +690,7 @@ class FakeTelegram:
         if method == "editMessageText":
             if m.text is None:
                 raise ApiError(400, "Bad Request: there is no text in the message to edit")
-            new = visible_text(str(p.get("text") or ""), p.get("parse_mode"))
-            if len(new) > 4096:
-                raise ApiError(400, "Bad Request: message is too long")
+            new = tg_rules.check_text(str(p.get("text") or ""), p.get("parse_mode"))
             if new == m.text:
                 raise ApiError(
                     400,
@@ -739,9 +701,7 @@ class FakeTelegram:
         else:
             if m.method == "sendMessage":
                 raise ApiError(400, "Bad Request: there is no caption in the message to edit")
-            new = visible_text(str(p.get("caption") or ""), p.get("parse_mode"))
-            if len(new) > 1024:
-                raise ApiError(400, "Bad Request: message caption is too long")
+            new = tg_rules.check_caption(str(p.get("caption") or ""), p.get("parse_mode")) or ""
             m.caption = new
         m.edits += 1
         return self._message_json(bot, m)

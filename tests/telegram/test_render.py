@@ -5,7 +5,11 @@ from __future__ import annotations
 import html
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from adapters.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, render, visible_len
+from tests.fakes import tg_rules
 
 
 def visible(part: str) -> str:
@@ -58,3 +62,57 @@ def test_caption_first_then_follow_ups() -> None:
 def test_empty_text_gives_no_parts() -> None:
     assert render("") == []
     assert render("  \n\n ") == []
+
+
+# --- every part passes the strict fake's HTML parser and limits (tests.fakes.tg_rules) ---
+
+_ALPHABET = st.sampled_from(
+    [
+        *"ab z*_[]()<>&;#/\"'\n-•1.",
+        "https://x.org/?a=1&b=2",
+        "&amp;",
+        "**",
+        "__",
+        "电梯",
+        "😀",
+        "👨‍👩‍👧",
+        "\u2063",
+        "é",
+        "𝄞",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(_ALPHABET, max_size=60).map("".join),
+    title=st.none() | st.lists(_ALPHABET, max_size=6).map("".join),
+    plain=st.booleans(),
+    caption=st.booleans(),
+    repeat=st.sampled_from([1, 40, 300]),
+)
+def test_every_part_is_valid_telegram_html_within_limits(
+    text: str, title: str | None, plain: bool, caption: bool, repeat: int
+) -> None:
+    first = CAPTION_LIMIT if caption else TEXT_LIMIT
+    parts = render(text * repeat, plain=plain, title=title or None, first_limit=first)
+    for n, part in enumerate(parts):
+        shown = tg_rules.parse_html(part)  # raises the server's 400 on bad markup
+        assert tg_rules.utf16_len(shown) <= (first if n == 0 else TEXT_LIMIT)
+        assert shown.strip(), "an empty part is refused by Telegram"
+    if plain:  # nothing lost, nothing added (splits drop only line breaks)
+        assert _no_space("".join(tg_rules.parse_html(p) for p in parts)) == _no_space(
+            (title or "") + text * repeat
+        )
+
+
+def _no_space(s: str) -> str:
+    return "".join(ch for ch in s if not ch.isspace())
+
+
+def test_long_cjk_and_emoji_lines_split_in_utf16_units() -> None:
+    line = "电梯维修😀" * 1000  # 6 UTF-16 units per repeat, one line of 6,000
+    parts = render(line, plain=True)
+    sizes = [tg_rules.utf16_len(tg_rules.parse_html(p)) for p in parts]
+    assert sizes == [4096, 6000 - 4096]
+    assert "".join(tg_rules.parse_html(p) for p in parts) == line

@@ -37,13 +37,52 @@ def ambiguous_count() -> float:
 async def test_send_reply_returns_message_id_and_escapes(
     fake: FakeTelegram, adapter: TelegramAdapter
 ) -> None:
+    asked = fake.private_message(42, "the tap leaks")["message"]["message_id"]
     receipt = await adapter.send(
-        out(42, "Received <b>& on the way", plain=True, reply_to=PlatformMessageId("7"))
+        out(42, "Received <b>& on the way", plain=True, reply_to=PlatformMessageId(str(asked)))
     )
     [sent] = fake.sent_to(42)
     assert receipt.message_ids == (str(sent.message_id),)
     assert sent.text == "Received <b>& on the way"  # shown literally
-    assert sent.reply_to == 7
+    assert sent.reply_to == asked
+
+
+async def test_reply_to_a_message_that_is_gone_is_still_sent(
+    fake: FakeTelegram, adapter: TelegramAdapter
+) -> None:
+    # The resident deleted their message before staff answered: the answer must arrive
+    # anyway (palm sends allow_sending_without_reply; the fake refuses it otherwise).
+    await adapter.send(out(42, "Fixed tomorrow", reply_to=PlatformMessageId("999")))
+    [sent] = fake.sent_to(42)
+    assert (sent.text, sent.reply_to) == ("Fixed tomorrow", None)
+
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("size", "method"),
+    [(10 * MB, "sendPhoto"), (10 * MB + 1, "sendDocument"), (20 * MB, "sendDocument")],
+)
+async def test_photo_over_10_mb_goes_as_a_document(
+    fake: FakeTelegram, adapter: TelegramAdapter, size: int, method: str
+) -> None:
+    photo = OutboundAttachment(AttachmentKind.PHOTO, "plan.jpg", "image/jpeg", b"\xff" * size)
+    receipt = await adapter.send(out(42, "Floor plan", attachments=(photo,)))
+    [sent] = fake.sent_to(42)
+    assert (sent.method, sent.file_name, sent.file_size) == (method, "plan.jpg", size)
+    assert sent.caption == "Floor plan"
+    assert receipt.message_ids == (str(sent.message_id),)
+
+
+async def test_file_over_50_mb_is_rejected_before_any_request(
+    fake: FakeTelegram, adapter: TelegramAdapter
+) -> None:
+    small = OutboundAttachment(AttachmentKind.PHOTO, "a.jpg", "image/jpeg", b"\xff" * 10)
+    huge = OutboundAttachment(AttachmentKind.FILE, "video.bin", "video/mp4", b"\0" * (50 * MB + 1))
+    with pytest.raises(gw.Rejected, match=r"video\.bin is 50\.0 MB"):
+        await adapter.send(out(42, "Drill video", attachments=(small, huge)))
+    assert fake.sent_to(42) == []  # not even the first, small step
 
 
 async def test_long_announcement_is_split_and_each_part_rate_limited(
@@ -64,15 +103,14 @@ async def test_photo_with_long_caption_and_follow_up(
     text = "Tank cleaning " + "z" * 1500
     receipt = await deliver(adapter, RateLimiter(redis, keys), out(42, text, attachments=(photo,)))
     first, second = fake.sent_to(42)
-    assert first.method == "sendPhoto"
-    assert first.file_name == "tank.jpg"
-    assert len(first.caption or "") <= 1024
-    assert second.method == "sendMessage"
-    assert text == (first.caption or "") + "\n" + (second.text or "") or text.startswith(
-        first.caption or "-"
-    )
+    assert (first.method, first.file_name) == ("sendPhoto", "tank.jpg")
+    # One 1,514-character line: the caption is filled to Telegram's 1,024 and the rest
+    # follows as a reply to the photo; nothing lost, nothing repeated.
+    assert first.caption == text[:1024]
+    assert (second.method, second.text) == ("sendMessage", text[1024:])
+    assert second.reply_to == first.message_id
     assert fake.violations == 0
-    assert len(receipt.message_ids) == 2
+    assert receipt.message_ids == (str(first.message_id), str(second.message_id))
 
 
 async def test_edit_in_place_and_recall(fake: FakeTelegram, adapter: TelegramAdapter) -> None:
