@@ -1,10 +1,8 @@
 """Fault-suite fixtures: `palm run` processes on any Redis, a Redis of the test's own
-(AOF everysec, killable), and the two checks every fault test ends with.
+(AOF everysec, killable), and the inbound check.
 
-No loss: every generated id was delivered or is listed as undeliverable (with its
-reason). No duplicates: each (announcement, chat) and each inbound platform id shows
-up exactly once; Telegram's in-flight ambiguity is the only exception, and it must be
-counted (``possible_duplicate`` on the delivery) and bounded.
+Broadcasts are checked by ``tests.faults.audit`` (what every chat of the audience
+received). Inbound: every resident message is in a ticket exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -184,42 +181,7 @@ async def wait_done(palm: Palm, ann_id: str, limit: float = 60) -> dict[str, Any
     return shown
 
 
-# --- the two checks ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ledger:
-    messages: int
-    lost: int
-    duplicated: int
-    """Extra copies that reached a chat."""
-    counted: int
-    """Deliveries flagged ``possible_duplicate`` (Telegram's in-flight ambiguity)."""
-    failed: dict[str, str]
-    """Target -> reason, for deliveries listed as undeliverable."""
-
-    def row(self, fault: str, notes: str = "") -> str:
-        return (
-            f"FAULT-TABLE | {fault} | {self.messages} | {self.lost} | {self.duplicated} "
-            f"(counted {self.counted}) | {notes}"
-        )
-
-
-def broadcast_ledger(fake: FakeTelegram, shown: dict[str, Any], text: str) -> Ledger:
-    """Compare an announcement's deliveries with what the fake Bot API recorded."""
-    got = Counter(m.chat_id for m in fake.messages if m.text == text)
-    deliveries = shown["deliveries"]
-    failed = {d["target"]: d["reason"] for d in deliveries if d["state"] == "failed"}
-    lost = 0
-    for d in deliveries:
-        chat = int(d["target"].split(":", 1)[1])  # after a migration: the new chat
-        if (d["state"] == "sent" and got[chat] == 0) or d["state"] not in ("sent", "failed"):
-            lost += 1
-        elif d["state"] == "failed" and not d["reason"]:
-            lost += 1  # a failure must carry its reason
-    duplicated = sum(n - 1 for n in got.values() if n > 1)
-    counted = sum(1 for d in deliveries if d["possible_duplicate"])
-    return Ledger(len(deliveries), lost, duplicated, counted, failed)
-
-
+# --- inbound: what residents wrote, against what the tickets hold -----------------------
 async def ticket_texts(redis: Redis, keys: Keys) -> Counter[str]:
     """Every inbound message text stored in any ticket, with its count."""
     out: Counter[str] = Counter()

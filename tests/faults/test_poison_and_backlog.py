@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 
 import pytest
 from redis.asyncio import Redis
@@ -23,10 +24,10 @@ from gateway.outbox import OutboxItem, OutboxStore, enqueue
 from gateway.runtime import Runtime
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.fakes.telegram_api import FakeTelegram
+from tests.faults.audit import audit, telegram_received, tg_audience
 from tests.faults.conftest import (
     PalmOn,
     announce,
-    broadcast_ledger,
     eventually,
     group_chats,
     seeds,
@@ -67,12 +68,14 @@ async def test_poison_delivery_that_kills_palm_every_time_is_dead_lettered(
     palm.start()
     await palm.ready()
     shown = await wait_done(palm, ann, limit=40)
-    ledger = broadcast_ledger(fake_tg, shown, text)
-    print(ledger.row("9 poison delivery kills palm every time", f"{n + 1} kills, max_attempts 3"))
+    dead_lettered = {f"telegram:{poison}": "dead-lettered after 3 crashed attempts"}
+    result = audit(
+        shown, tg_audience(ids), telegram_received(fake_tg, text), expect_failed=dead_lettered
+    )
+    print(result.row("9 poison delivery kills palm every time", f"{n + 1} kills, max_attempts 3"))
     assert 1000 - (trap.times or 0) == 3, "a dead-lettered delivery was sent again"
-    assert ledger.failed == {f"telegram:{poison}": "dead-lettered after 3 crashed attempts"}
-    assert ledger.lost == 0
-    assert ledger.duplicated <= ledger.counted
+    result.check()
+    assert result.failed == dead_lettered
     dead = await redis.zrange(keys("outbox", "deadletter"), 0, -1)
     assert dead == [f"{ann}:telegram:{poison}"]
     assert fake_tg.violations == 0
@@ -143,12 +146,17 @@ async def test_outbox_backlog_of_10000_is_never_trimmed(runtime: Runtime, redis:
             }
 
         await wait_for(done, limit=80)
-    keys_sent = [s.idempotency_key for s in adapter.sends]
+    shown = {
+        "deliveries": [d.to_json() for d in await store.of_origin("announcement", "A-backlog")]
+    }
+    audience = [f"telegram:{n + 1}" for n in range(total)]
+    received = Counter(str(s.target) for s in adapter.sends)
+    result = audit(shown, audience, received, max_copies=1)
     print(
-        f"FAULT-TABLE | 13 outbox backlog > any trim bound | {total} | "
-        f"{total - len(set(keys_sent))} | {len(keys_sent) - len(set(keys_sent))} | "
-        "entries leave only by XACK+XDEL after their final state"
+        result.row(
+            "13 outbox backlog > any trim bound",
+            "entries leave only by XACK+XDEL after their final state",
+        )
     )
-    assert len(keys_sent) == total
-    assert len(set(keys_sent)) == total
+    result.check()
     assert await redis.xlen(store.stream("telegram", "normal")) == 0

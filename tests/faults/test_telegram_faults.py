@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
 
 import aiohttp
 import pytest
 
 from tests.fakes.telegram_api import FakeTelegram
-from tests.faults.conftest import (
-    PalmOn,
-    announce,
-    broadcast_ledger,
-    group_chats,
-    seeds,
-    wait_done,
-)
+from tests.faults.audit import audit, telegram_received, tg_audience
+from tests.faults.conftest import PalmOn, announce, group_chats, seeds, wait_done
 
 
 async def _metric(base: str, name: str) -> float:
@@ -46,16 +39,12 @@ async def test_reset_after_accept_is_counted_and_bounded(
     text = "F5 boiler check on Monday"
     ann = await announce(palm, text)
     shown = await wait_done(palm, ann, limit=60)
-    ledger = broadcast_ledger(fake_tg, shown, text)
-    print(ledger.row("5 reset after sendMessage accepted", f"{len(ambiguous)} resets"))
-    assert ledger.lost == 0
-    assert not ledger.failed
-    per_chat = Counter(m.chat_id for m in fake_tg.messages if m.text == text)
-    assert set(per_chat) == set(ids)
-    # Only the reset chats may have a second copy, each one counted; never a third.
-    assert {c for c, n in per_chat.items() if n > 1} <= set(ambiguous)
-    assert max(per_chat.values()) <= 2
-    assert ledger.duplicated <= ledger.counted <= len(ambiguous)
+    result = audit(shown, tg_audience(ids), telegram_received(fake_tg, text))
+    print(result.row("5 reset after sendMessage accepted", f"{len(ambiguous)} resets"))
+    result.check()  # every chat has it; a second copy only where flagged; never a third
+    # Only the reset chats may have a second copy.
+    assert {t for t, n in result.received.items() if n > 1} <= set(tg_audience(ambiguous))
+    assert result.duplicated <= result.counted <= len(ambiguous)
     assert await _metric(palm.base, "palm_telegram_ambiguous_sends_total") == len(ambiguous)
     assert fake_tg.violations == 0
 
@@ -75,13 +64,11 @@ async def test_429_storm_with_random_retry_after_loses_nothing(
     text = "F6 lift inspection on Wednesday"
     ann = await announce(palm, text)
     shown = await wait_done(palm, ann, limit=80)
-    ledger = broadcast_ledger(fake_tg, shown, text)
-    print(ledger.row("6 429 storm (Telegram)", f"{fake_tg.bot.forced_429} forced 429s"))
+    result = audit(shown, tg_audience(ids), telegram_received(fake_tg, text), max_copies=1)
+    print(result.row("6 429 storm (Telegram)", f"{fake_tg.bot.forced_429} forced 429s"))
     assert fake_tg.bot.forced_429 == 40
-    assert ledger.lost == 0
-    assert not ledger.failed
-    assert ledger.duplicated == 0
-    assert ledger.counted == 0
+    result.check()
+    assert result.counted == 0
     assert fake_tg.violations == 0
 
 
@@ -100,14 +87,18 @@ async def test_blocked_not_found_and_migrate(fake_tg: FakeTelegram, palm_on: Pal
 
     text = "F7 water off Thursday"
     shown = await wait_done(palm, await announce(palm, text))
-    ledger = broadcast_ledger(fake_tg, shown, text)
-    print(ledger.row("7 403 blocked / 400 not found / 400 migrate", "1 of each among 20"))
-    assert ledger.lost == 0
-    assert ledger.duplicated == 0
-    assert ledger.failed == {
+    gone = {
         f"telegram:{blocked}": "bot was blocked by the user",
         f"telegram:{missing}": "chat not found",
     }
+    moved = {f"telegram:{old}": f"telegram:{new}"}
+    result = audit(
+        shown, tg_audience(ids), telegram_received(fake_tg, text),
+        expect_failed=gone, migrated=moved, max_copies=1,
+    )  # fmt: skip
+    print(result.row("7 403 blocked / 400 not found / 400 migrate", "1 of each among 20"))
+    result.check()
+    assert result.failed == gone
     # one request each: a permanent failure is never retried
     assert (100 - fault_blocked.times, 100 - fault_missing.times) == (1, 1)  # type: ignore[operator]
     assert 100 - fault_migrated.times == 1  # type: ignore[operator]
@@ -127,5 +118,6 @@ async def test_blocked_not_found_and_migrate(fake_tg: FakeTelegram, palm_on: Pal
     shown2 = await wait_done(palm, await announce(palm, again))
     assert (100 - fault_blocked.times, 100 - fault_missing.times) == (1, 1)  # type: ignore[operator]
     assert [m.text for m in fake_tg.sent_to(new)] == [text, again]
-    assert broadcast_ledger(fake_tg, shown2, again).lost == 0
+    active = [moved.get(t, t) for t in tg_audience(ids) if t not in gone]
+    audit(shown2, active, telegram_received(fake_tg, again), max_copies=1).check()
     assert fake_tg.violations == 0

@@ -15,6 +15,7 @@ from gateway.config import GatewayConfig, TelegramConfig
 from gateway.inbound import RedisInboundSink
 from gateway.keys import Keys
 from gateway.models import Command, InboundMessage
+from tests.fakes.redis_proxy import RedisFaultProxy
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import make_ctx, stored_events
 
@@ -66,21 +67,32 @@ async def test_good_secret_stores_once(
     assert (event.command, event.text, event.dedupe_key) == (Command.REPORT, "电梯坏了", "u500")
 
 
-async def test_redis_down_answers_503_so_telegram_retries(
-    fake: FakeTelegram, webhook_config: TelegramConfig, redis: Redis, keys: Keys
+async def test_redis_down_answers_503_and_telegrams_retry_is_stored(
+    fake: FakeTelegram, webhook_config: TelegramConfig, redis: Redis, keys: Keys, redis_url: str
 ) -> None:
-    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    adapter = TelegramAdapter(webhook_config, GatewayConfig())
-    await adapter.start(make_ctx(redis, keys, RedisInboundSink(dead, keys)))
-    server = await serve(adapter)
-    try:
-        url = str(server.make_url("/telegram/webhook"))
-        status = await fake.post_webhook(url, {"message": fake.message(42, "hi")}, SECRET)
-    finally:
-        await server.close()
-        await adapter.aclose()
-        await dead.aclose()
-    assert status == 503
+    host, _, port = redis_url.split("://", 1)[1].split("/", 1)[0].rpartition(":")
+    async with RedisFaultProxy(host or "127.0.0.1", int(port or 6379)) as proxy:
+        proxied = Redis.from_url(proxy.url, socket_connect_timeout=0.5)
+        adapter = TelegramAdapter(webhook_config, GatewayConfig())
+        await adapter.start(make_ctx(redis, keys, RedisInboundSink(proxied, keys)))
+        server = await serve(adapter)
+        try:
+            url = str(server.make_url("/telegram/webhook"))
+            update = {"update_id": 901, "message": fake.message(42, "no water since 8:00")}
+            proxy.cut()
+            first = await fake.post_webhook(url, update, SECRET)
+            assert await stored_events(redis, keys) == []  # 503: not stored, not claimed
+            proxy.restore()
+            retried = await fake.post_webhook(url, update, SECRET)  # Telegram sends it again
+            again = await fake.post_webhook(url, update, SECRET)  # ...and once more: deduped
+        finally:
+            await server.close()
+            await adapter.aclose()
+            await proxied.aclose()
+    assert (first, retried, again) == (503, 200, 200)
+    [event] = await stored_events(redis, keys)
+    assert isinstance(event, InboundMessage)
+    assert (event.text, event.dedupe_key) == ("no water since 8:00", "u901")
 
 
 async def test_set_webhook_registers_secret_and_updates(
