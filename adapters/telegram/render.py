@@ -31,6 +31,7 @@ class _Line:
     html: str
     size: int  # visible length
     para_start: bool  # first line of a paragraph: joined with a blank line
+    cont: bool = False  # the rest of a line cut at the limit: joined with nothing
 
 
 def _cut(text: str, size: int) -> Iterator[str]:
@@ -73,13 +74,15 @@ def _one_span(s: Span) -> str:
 
 def _lines(text: str, *, plain: bool, title: str | None, limit: int) -> list[_Line]:
     lines: list[_Line] = []
-    if title:
-        lines.append(_Line(f"<b>{escape_html(title)}</b>", visible_len(title), True))
+    if title and title.strip():
+        # a title longer than a caption is cut like any other line
+        for n, piece in enumerate(_cut(title, limit)):
+            lines.append(_Line(f"<b>{escape_html(piece)}</b>", visible_len(piece), n == 0, n > 0))
     if plain:
         para = True
         for raw in text.replace("\r\n", "\n").split("\n"):
-            for piece in _cut(raw, limit) if raw else [""]:
-                lines.append(_Line(escape_html(piece), visible_len(piece), para))
+            for n, piece in enumerate(_cut(raw, limit) if raw else [""]):
+                lines.append(_Line(escape_html(piece), visible_len(piece), para, n > 0))
                 para = False
         return lines
     for block in parse(text):
@@ -93,7 +96,7 @@ def _lines(text: str, *, plain: bool, title: str | None, limit: int) -> list[_Li
                 prefix = html[: len(html) - len(_line_html(spans))]
                 for n, (piece, psize) in enumerate(_split_line(spans, limit - len(prefix))):
                     head = prefix if n == 0 else ""
-                    lines.append(_Line(head + piece, psize + len(head), first and n == 0))
+                    lines.append(_Line(head + piece, psize + len(head), first and n == 0, n > 0))
             first = False
     return lines
 
@@ -125,7 +128,7 @@ def render(
     used = 0
     cap = first_limit
     for line in _lines(text, plain=plain, title=title, limit=min(first_limit, limit)):
-        sep = ("\n\n" if line.para_start else "\n") if current else ""
+        sep = ("" if line.cont else "\n\n" if line.para_start else "\n") if current else ""
         if current and used + len(sep) + line.size > cap:
             parts.append("".join(current))
             current, used, cap, sep = [], 0, limit, ""
@@ -133,4 +136,5 @@ def render(
         used += len(sep) + line.size
     if current and used > 0:
         parts.append("".join(current))
-    return [p for p in parts if p.strip()]
+    # Telegram refuses a message whose visible text is blank ("message text is empty").
+    return [p for p in parts if _visible(p).strip()]

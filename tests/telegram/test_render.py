@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,14 +96,15 @@ def test_every_part_is_valid_telegram_html_within_limits(
     text: str, title: str | None, plain: bool, caption: bool, repeat: int
 ) -> None:
     first = CAPTION_LIMIT if caption else TEXT_LIMIT
-    parts = render(text * repeat, plain=plain, title=title or None, first_limit=first)
+    long_title = (title or "") * repeat or None  # palm caps titles at 200; render need not
+    parts = render(text * repeat, plain=plain, title=long_title, first_limit=first)
     for n, part in enumerate(parts):
         shown = tg_rules.parse_html(part)  # raises the server's 400 on bad markup
         assert tg_rules.utf16_len(shown) <= (first if n == 0 else TEXT_LIMIT)
         assert shown.strip(), "an empty part is refused by Telegram"
     if plain:  # nothing lost, nothing added (splits drop only line breaks)
         assert _no_space("".join(tg_rules.parse_html(p) for p in parts)) == _no_space(
-            (title or "") + text * repeat
+            (long_title or "") + text * repeat
         )
 
 
@@ -116,3 +118,20 @@ def test_long_cjk_and_emoji_lines_split_in_utf16_units() -> None:
     sizes = [tg_rules.utf16_len(tg_rules.parse_html(p)) for p in parts]
     assert sizes == [4096, 6000 - 4096]
     assert "".join(tg_rules.parse_html(p) for p in parts) == line
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_a_line_cut_for_the_caption_continues_without_a_break(plain: bool) -> None:
+    line = "电梯" * 1500  # one line of 3,000: 1,024 in the caption, the rest in one message
+    parts = render(line, first_limit=CAPTION_LIMIT, plain=plain)
+    shown = [tg_rules.parse_html(p) for p in parts]
+    assert [len(s) for s in shown] == [1024, 1976]
+    assert "".join(shown) == line
+
+
+def test_a_title_longer_than_a_caption_is_cut_not_refused() -> None:
+    parts = render("body", title="标题" * 600, first_limit=CAPTION_LIMIT)
+    shown = [tg_rules.parse_html(p) for p in parts]
+    assert [len(s) for s in shown] == [1024, 176 + 2 + 4]
+    assert shown[1].endswith("\n\nbody")
+    assert render("body", title="  ") == ["body"]  # a blank title is no part of its own
