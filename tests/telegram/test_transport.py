@@ -36,13 +36,13 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
 
 
 async def test_send_message_with_form_fields_and_nested_json(fake: FakeTelegram, bot: Bot) -> None:
-    first = await bot.send_message(42, "<b>héllo</b> & 楼道", parse_mode="HTML")
+    first = await bot.send_message(42, "<b>héllo</b> &amp; 楼道", parse_mode="HTML")
     # reply_parameters is a nested object: JSON inside a form field, as PTB's own transport
     fake.enforce_limits = False  # two messages to one chat within a second
     second = await bot.send_message(42, "re", reply_parameters=ReplyParameters(first.message_id))
     assert (first.message_id, second.message_id) == (1, 2)
     sent = fake.sent_to(42)
-    assert [m.raw for m in sent][:1] == ["<b>héllo</b> & 楼道"]
+    assert [m.raw for m in sent][:1] == ["<b>héllo</b> &amp; 楼道"]
     assert [m.text for m in sent] == ["héllo & 楼道", "re"]
     assert sent[1].reply_to == 1
 
