@@ -143,6 +143,8 @@ class FakeBot:
     allowed_updates: list[str] = field(default_factory=list)
     messages: list[SentMessage] = field(default_factory=list)
     by_id: dict[tuple[int, int], SentMessage] = field(default_factory=dict)
+    residents_messages: set[tuple[int, int]] = field(default_factory=set)
+    """(chat, message_id) of every resident message built here: a reply may target them."""
     next_message_id: dict[int, int] = field(default_factory=dict)
     bot_log: deque[float] = field(default_factory=deque)
     chat_log: dict[int, deque[float]] = field(default_factory=dict)
@@ -154,8 +156,6 @@ class FakeBot:
     active_poll: asyncio.Future[None] | None = None
     new_update: asyncio.Event = field(default_factory=asyncio.Event)
     requests: dict[str, int] = field(default_factory=dict)
-    residents_messages: set[tuple[int, int]] = field(default_factory=set)
-    """(chat, message_id) of every resident message built here: a reply may target them."""
 
 
 def visible_text(raw: str, parse_mode: str | None) -> str:
