@@ -26,11 +26,11 @@ from telegram.constants import ParseMode
 
 from adapters.telegram import limits
 from adapters.telegram.errors import translate
+from adapters.telegram.media import as_photo, check_sizes
 from adapters.telegram.render import CAPTION_LIMIT, render
 from gateway import errors as gw
 from gateway.keys import Keys
 from gateway.models import (
-    AttachmentKind,
     ChatKind,
     OutboundAttachment,
     OutboundMessage,
@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 
 DELETE_WINDOW_SECONDS = 48 * 3600
 STEP_RECORD_TTL = 7 * 24 * 3600
-PHOTO_MAX_BYTES = 10 * 1024 * 1024
-"""sendPhoto: "The photo must be at most 10 MB in size"; a larger image goes as a file."""
-FILE_MAX_BYTES = 50 * 1024 * 1024
-"""sendDocument: "Bots can currently send files of any type of up to 50 MB in size"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +64,6 @@ def plan(msg: OutboundMessage) -> list[Step]:
     caption, rest = (parts[0], parts[1:]) if parts else (None, [])
     media = [Step(caption if i == 0 else None, a) for i, a in enumerate(msg.attachments)]
     return media + [Step(p) for p in rest]
-
-
-def as_photo(a: OutboundAttachment) -> bool:
-    """Whether ``a`` goes as a photo (compressed, shown inline) rather than as a file."""
-    return a.kind is AttachmentKind.PHOTO and len(a.data) <= PHOTO_MAX_BYTES
-
-
-def check_sizes(msg: OutboundMessage) -> None:
-    """Refuse what Telegram would refuse, before any step is sent (a 413 is no answer)."""
-    for a in msg.attachments:
-        if len(a.data) > FILE_MAX_BYTES:
-            raise gw.Rejected(
-                f"telegram: {a.filename} is {len(a.data) / 1048576:.1f} MB; "
-                "bots can send files of at most 50 MB"
-            )
 
 
 def chat_of(target: TargetId) -> tuple[str, int | str]:
