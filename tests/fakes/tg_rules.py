@@ -66,6 +66,8 @@ _ENTITY = re.compile(
 )
 _TAG_NAME = re.compile(r"[a-zA-Z0-9-]*")
 _ATTR_NAME = re.compile(r"[a-zA-Z0-9_-]*")
+_PLAIN = re.compile(r"[^&<>]*")
+_UNQUOTED = re.compile(r"[^\s>]*")
 
 
 class RuleError(Exception):
@@ -120,9 +122,7 @@ class _HtmlParser:
             elif ch == ">":
                 raise self.fail(f"Character '>' at byte offset {self.offset()} must be escaped")
             else:
-                nxt = _next_special(raw, self.pos)
-                self.out.append(raw[self.pos : nxt])
-                self.pos = nxt
+                self.out.append(self.read(_PLAIN))
         if self.stack:
             raise self.fail(
                 f'Can\'t find end tag corresponding to start tag "{self.stack[-1].tag}"'
@@ -206,10 +206,7 @@ class _HtmlParser:
             value = raw[self.pos + 1 : end]
             self.pos = end + 1
         else:
-            m = re.compile(r"[^\s>]*").match(raw, self.pos)
-            assert m is not None
-            value = m.group(0)
-            self.pos = m.end()
+            value = self.read(_UNQUOTED)
         return _unescape_attr(value, lambda what: self.fail(f'{what} in the tag "{tag}"'))
 
     def end_tag(self, start: int) -> None:
@@ -238,11 +235,6 @@ class _HtmlParser:
     def skip_spaces(self) -> None:
         while self.pos < len(self.raw) and self.raw[self.pos] in " \t\r\n":
             self.pos += 1
-
-
-def _next_special(raw: str, pos: int) -> int:
-    ends = [i for i in (raw.find(c, pos) for c in "&<>") if i >= 0]
-    return min(ends) if ends else len(raw)
 
 
 def _unescape_attr(value: str, fail: Callable[[str], RuleError]) -> str:
