@@ -39,6 +39,7 @@ from gateway.models import (
     RateRule,
     SendReceipt,
     TargetId,
+    UserId,
     split_target_id,
 )
 from gateway.ratelimit import RateLimiter
@@ -246,3 +247,28 @@ class TelegramAdapter:
         self, target: TargetId, message_ids: Sequence[PlatformMessageId], sent_at: float
     ) -> None:
         await self._need_sender().recall(target, message_ids, sent_at)
+
+    # --- staff rooms (gateway.staffroom.acting.StaffRoomSupport) ----------------
+
+    async def is_member(self, target: TargetId, user: UserId) -> bool:
+        """``getChatMember``: a member, an admin or the creator (or restricted but in)."""
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        _, chat = split_target_id(target)
+        try:
+            member = await self._bot.get_chat_member(int(chat), int(user))
+        except (ValueError, tg.BadRequest):
+            return False  # not a number, or "user not found": not a member
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+        if member.status in ("member", "administrator", "creator"):
+            return True
+        return member.status == "restricted" and bool(getattr(member, "is_member", False))
+
+    async def answer_button(self, query_id: str, text: str) -> None:
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        try:
+            await self._bot.answer_callback_query(query_id, text=text[:200])
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc

@@ -1,0 +1,48 @@
+"""``staff_rooms:`` in the config: the chats where staff work the queue.
+
+Pure pydantic, imported by ``gateway.config``: nothing here may import the rest of
+the gateway at module level (the config is loaded before anything else exists).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from gateway.models import TargetId
+
+
+class StaffRoomConfig(BaseModel):
+    """One staff room: ``{target: "matrix:!abc:example.org", scope: "compound:guanmei"}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str
+    scope: str | None = None
+    """An audience expression bounding the tickets this room sees; none: every ticket."""
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        if not re.match(r"^(telegram:-?\d+|matrix:!.+)$", v):
+            raise ValueError(f"expected telegram:<group chat id> or matrix:<room id>, got {v!r}")
+        return v
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from gateway.audience import parse  # the audience grammar, validated once here
+
+        try:
+            parse(v)
+        except Exception as exc:
+            raise ValueError(str(exc)) from None
+        return v.strip()
+
+
+def staff_room_ids(rooms: Sequence[StaffRoomConfig]) -> frozenset[TargetId]:
+    return frozenset(TargetId(r.target) for r in rooms)
