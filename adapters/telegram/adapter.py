@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # getUpdates goes through do_api_request to get the raw JSON; PTB suggests the typed
 # method each time. Only that one suggestion is silenced.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+warnings.filterwarnings(
+    "ignore", message=r"Please use 'Bot\.getChatMember'", category=PTBUserWarning
+)
 
 READY_TIMEOUT = 5.0
 _LOGGERS_WITH_URLS = (
@@ -251,19 +254,25 @@ class TelegramAdapter:
     # --- staff rooms (gateway.staffroom.acting.StaffRoomSupport) ----------------
 
     async def is_member(self, target: TargetId, user: UserId) -> bool:
-        """``getChatMember``: a member, an admin or the creator (or restricted but in)."""
+        """``getChatMember``: a member, an admin or the creator (or restricted but in).
+
+        Only ``status`` (and ``is_member``) is read, from the raw JSON: PTB's typed
+        ``ChatMember`` breaks whenever Telegram adds a required field to a variant.
+        """
         if self._bot is None:
             raise RuntimeError("TelegramAdapter used before start()")
         _, chat = split_target_id(target)
         try:
-            member = await self._bot.get_chat_member(int(chat), int(user))
+            args = {"chat_id": int(chat), "user_id": int(user)}
+            member = await self._bot.do_api_request("getChatMember", api_kwargs=args)
         except (ValueError, tg.BadRequest):
             return False  # not a number, or "user not found": not a member
         except tg.TelegramError as exc:
             raise translate(exc, is_send=False) from exc
-        if member.status in ("member", "administrator", "creator"):
+        status = member.get("status") if isinstance(member, dict) else None
+        if status in ("member", "administrator", "creator"):
             return True
-        return member.status == "restricted" and bool(getattr(member, "is_member", False))
+        return status == "restricted" and member.get("is_member") is True
 
     async def answer_button(self, query_id: str, text: str) -> None:
         if self._bot is None:

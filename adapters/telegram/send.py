@@ -74,12 +74,16 @@ def plan(msg: OutboundMessage) -> list[Step]:
 
 
 def keyboard(msg: OutboundMessage) -> InlineKeyboardMarkup | None:
-    """The message's buttons as one row of an inline keyboard; ``()`` gives an empty one
-    (which removes the buttons on an edit), ``None`` none at all."""
-    if msg.buttons is None:
+    """The message's buttons as one row of an inline keyboard, or none.
+
+    An edit without ``reply_markup`` removes the buttons (Telegram's rule), which is
+    what ``buttons=()`` asks for; an empty keyboard is not valid JSON to Telegram.
+    """
+    if not msg.buttons:
         return None
-    row = [InlineKeyboardButton(b.label, callback_data=b.data) for b in msg.buttons]
-    return InlineKeyboardMarkup([row] if row else [])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in msg.buttons]]
+    )
 
 
 def chat_of(target: TargetId) -> tuple[str, int | str]:

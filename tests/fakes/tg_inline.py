@@ -32,6 +32,12 @@ _BUTTON_FIELDS = (
     "callback_game",
     "pay",
 )
+_ADMIN_RIGHTS = (
+    "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+    "can_post_stories", "can_edit_stories", "can_delete_stories",
+)  # fmt: skip
+"""The required fields of ``ChatMemberAdministrator`` besides status, user, can_be_edited."""
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
@@ -96,6 +102,10 @@ class Members:
             out.update(is_member=True, until_date=0)
         if status == "kicked":
             out["until_date"] = 0
+        if status == "creator":
+            out["is_anonymous"] = False
+        if status == "administrator":
+            out.update(dict.fromkeys(_ADMIN_RIGHTS, False), can_be_edited=False)
         return out
 
 
