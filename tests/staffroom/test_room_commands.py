@@ -88,7 +88,7 @@ async def test_follow_ups_queue_and_announce_from_a_staff_group(
     query = fake_tg.press(STAFF, preview.message_id, "confirm", staff)
     await eventually(lambda: query in fake_tg.callbacks.answers, what="the button's answer")
     assert str(fake_tg.callbacks.answers[query]).startswith(f"{ann['id']}: sending")
-    assert len((await palm.cli_json("announcements", "list"))) == 1
+    assert len(await palm.cli_json("announcements", "list")) == 1
     # "*" never reaches the staff group either.
     done = await palm.cli("announce", "Lift maintenance Monday", "--to", "*", "--no-wait")
     assert done.returncode == 0, done.stderr
