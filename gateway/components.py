@@ -42,8 +42,10 @@ def components() -> list[tuple[str, Component]]:
 
 async def on_startup(rt: Runtime) -> None:
     """One-off work after Redis and the adapters are up, before components start."""
+    from gateway.staffroom.scope import check_scopes
     from gateway.targets import seed_targets
 
+    check_scopes(rt.config.staff_rooms)
     await seed_targets(rt)
     from gateway.funnel.consumer import prepare_funnel
 

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from gateway import announcements, audience
+from gateway.accounts import check_audience
 from gateway.errors import GatewayError, InputError
 from gateway.models import (
     Button,
@@ -30,7 +31,7 @@ from gateway.runtime import Runtime
 from gateway.staffroom import cards
 from gateway.staffroom.config import StaffRoomConfig, staff_room_ids
 from gateway.staffroom.notice import notice
-from gateway.staffroom.scope import permits
+from gateway.staffroom.scope import permits, room_scope
 from gateway.targets import TargetDirectory
 
 QUEUE_LIMIT = 10
@@ -62,7 +63,7 @@ async def oldest_open(rt: Runtime, room: StaffRoomConfig) -> list[dict[str, Any]
         if room.scope is not None:
             target = await directory.get(h["target"])
             tags = target.tags if target is not None else ()
-            if not permits(room.scope, h["target"], tags, group=h.get("chat_kind") == "group"):
+            if not permits(room.scope, tags, group=h.get("chat_kind") == "group"):
                 continue
         out.append(h)
         if len(out) == QUEUE_LIMIT:
@@ -106,16 +107,11 @@ def split_announce(raw: str) -> tuple[str, str]:
 
 
 async def _audience(rt: Runtime, room: StaffRoomConfig, expr: str) -> list[str]:
+    """The chats ``expr`` matches (never a staff room); 403 naming any outside the
+    room's scope, as for a scoped account."""
     directory = TargetDirectory(rt.redis, rt.keys)
     chosen = await audience.resolve(directory, expr, exclude=staff_room_ids(rt.config.staff_rooms))
-    if room.scope is None:
-        return chosen
-    outside = []
-    for t in await directory.many(chosen):
-        if not permits(room.scope, t.id, t.tags, group=t.kind.value == "group"):
-            outside.append(t.id)
-    if outside:
-        raise InputError(f"outside this room's scope ({room.scope}): {', '.join(outside[:10])}")
+    await check_audience(directory, room_scope(room.scope), chosen)
     return chosen
 
 
