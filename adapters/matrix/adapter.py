@@ -176,6 +176,18 @@ class MatrixAdapter:
     async def answer_button(self, query_id: str, text: str) -> None:
         """Matrix has no buttons: nothing to answer."""
 
+    async def fetch_attachment(self, ref: str) -> bytes:
+        """The bytes behind an ``mxc://`` URI (to forward a resident's photo)."""
+        if self._client is None:
+            raise RuntimeError("MatrixAdapter used before start()")
+        try:
+            resp = await self._client.download(mxc=ref)
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "download")
+        if isinstance(resp, nio.MemoryDownloadResponse):
+            return bytes(resp.body)
+        raise errors.from_nio(resp, action="download")
+
     def _need_sender(self) -> MatrixSender:
         if self._sender is None:
             raise RuntimeError("MatrixAdapter used before start()")

@@ -274,6 +274,16 @@ class TelegramAdapter:
             return True
         return status == "restricted" and member.get("is_member") is True
 
+    async def fetch_attachment(self, ref: str) -> bytes:
+        """``getFile`` + download: the bytes behind a ``file_id`` (bots: up to 20 MB)."""
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        try:
+            found = await self._bot.get_file(ref)
+            return bytes(await found.download_as_bytearray())
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+
     async def answer_button(self, query_id: str, text: str) -> None:
         if self._bot is None:
             raise RuntimeError("TelegramAdapter used before start()")

@@ -40,7 +40,7 @@ from gateway.models import (
 from gateway.outbox import OutboxItem, enqueue
 from gateway.outbox.model import Anchor
 from gateway.runtime import Runtime
-from gateway.staffroom import cards
+from gateway.staffroom import cards, forward
 from gateway.staffroom.config import StaffRoomConfig, staff_room_ids
 from gateway.staffroom.scope import rooms_for
 from gateway.targets import TargetDirectory
@@ -108,7 +108,7 @@ class Feed:
             entries = await self._reclaim() or await self._read(">", block_ms)
         for entry_id, fields in entries:
             if fields:
-                await self.handle(entry_id, fields)
+                await self._handle_safely(entry_id, fields)
             pipe = self.rt.redis.pipeline(transaction=True)
             pipe.xack(self.stream, GROUP, entry_id)
             pipe.xdel(self.stream, entry_id)
@@ -128,6 +128,16 @@ class Feed:
         )
         return [(e, f) for e, f in res[1] if f]
 
+    async def _handle_safely(self, entry_id: str, fields: dict[str, str]) -> None:
+        try:
+            await self.handle(entry_id, fields)
+        except (RetryableError, RedisError, OSError):
+            raise  # not the entry's fault: it stays pending and is read again
+        except Exception:
+            # A bug must neither stop palm nor block every later card: log and move on
+            # (the ticket itself is safe in the queue; only its card update is lost).
+            log.exception("staff-room feed: entry failed", extra={"entry": entry_id})
+
     # --- one event ------------------------------------------------------------
     async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
         tid, event = fields.get("ticket", ""), fields.get("event", "")
@@ -143,8 +153,11 @@ class Feed:
         items: list[OutboxItem] = []
         if event == "created":
             items = [self._card(view, r, h) for r in rooms]
+            items += await self._attachments(view, rooms, 0, h.get("platform", ""))
         elif event == "message":
-            items = await self._follow_ups(view, rooms, int(fields.get("index", "0")))
+            index = int(fields.get("index", "0"))
+            items = await self._follow_ups(view, rooms, index)
+            items += await self._attachments(view, rooms, index, h.get("platform", ""))
         elif event in ("claimed", "replied", "resolved"):
             version = entry_version(entry_id)
             items = [await self._edit(view, r, entry_id, version) for r in rooms]
@@ -152,9 +165,13 @@ class Feed:
                 items += await self._group_status(view, h, event, version)
         await enqueue(self.rt, items)
 
+    async def _message_at(self, tid: str, index: int) -> dict[str, Any] | None:
+        raw: Any = await self.rt.redis.lindex(self.rt.keys("ticket", tid, "messages"), index)
+        return dict(json.loads(raw)) if raw else None
+
     async def _view(self, tid: str, h: dict[str, str]) -> cards.CardView:
-        first: Any = await self.rt.redis.lindex(self.rt.keys("ticket", tid, "messages"), 0)
-        atts = len(json.loads(first).get("attachments") or []) if first else 0
+        first = await self._message_at(tid, 0)
+        atts = len(first.get("attachments") or []) if first else 0
         answered: Any = await self.rt.redis.hget(self.rt.keys("staffroom", "answered"), tid)
         return cards.CardView.from_hash(h, attachments=atts, answered_by=answered or "")
 
@@ -188,12 +205,10 @@ class Feed:
     async def _follow_ups(
         self, view: cards.CardView, rooms: list[StaffRoomConfig], index: int
     ) -> list[OutboxItem]:
-        raw: Any = await self.rt.redis.lindex(
-            self.rt.keys("ticket", view.ticket, "messages"), index
-        )
-        if not raw:
+        message = await self._message_at(view.ticket, index)
+        if message is None:
             return []
-        text = cards.follow_up_text(view, json.loads(raw), self.lang)
+        text = cards.follow_up_text(view, message, self.lang)
         out = []
         for room in rooms:
             did = DeliveryId(f"{card_id(view.ticket, room.target)}:msg:{index}")
@@ -203,6 +218,32 @@ class Feed:
             )  # fmt: skip
             anchor = Anchor(card_id(view.ticket, room.target))
             out.append(OutboxItem(did, ORIGIN, view.ticket, msg, anchor))
+        return out
+
+    async def _attachments(
+        self, view: cards.CardView, rooms: list[StaffRoomConfig], index: int, platform: str
+    ) -> list[OutboxItem]:
+        """The photos and files of message ``index``, each under the card."""
+        if not rooms:
+            return []
+        message = await self._message_at(view.ticket, index)
+        refs = list(message.get("attachments") or []) if message else []
+        if not refs:
+            return []
+        first = f"{card_id(view.ticket, rooms[0].target)}:att:{index}:0"
+        if await self.rt.redis.exists(self.rt.keys("outbox", "d", first)):
+            return []  # a replayed entry: forwarded already, do not fetch again
+        fetched = await forward.fetch(self.rt, platform, refs)
+        out = []
+        for room in rooms:
+            card = card_id(view.ticket, room.target)
+            for k, att in enumerate(fetched):
+                did = DeliveryId(f"{card}:att:{index}:{k}")
+                text = f"{view.ticket} · 📎 {k + 1}/{len(fetched)}"
+                msg = OutboundMessage(
+                    TargetId(room.target), text, did, plain=True, thread=True, attachments=(att,)
+                )
+                out.append(OutboxItem(did, ORIGIN, view.ticket, msg, Anchor(card)))
         return out
 
     async def _edit(

@@ -45,6 +45,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.tg_files import FileError, Files
 from tests.fakes.tg_inline import Callbacks, InlineError, Members, check_markup
 
 __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
@@ -239,12 +240,14 @@ class FakeTelegram:
         self._session: aiohttp.ClientSession | None = None
         self.members = Members()
         self.callbacks = Callbacks()
+        self.files = Files()
 
     # --- life cycle -------------------------------------------------------
 
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         await self.go_up()
@@ -275,6 +278,17 @@ class FakeTelegram:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @property
+    def base_file_url(self) -> str:
+        """For ``telegram.Bot(..., base_file_url=fake.base_file_url)``."""
+        return f"http://127.0.0.1:{self._port}/file/bot"
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] not in self.bots:
+            return web.Response(status=401)
+        data = self.files.download(request.match_info["path"])
+        return web.Response(status=404) if data is None else web.Response(body=data)
 
     @property
     def base_url(self) -> str:
@@ -396,6 +410,9 @@ class FakeTelegram:
             }
             for n, w in enumerate((90, 320, 1280))
         ]
+        for size in sizes:  # downloadable with getFile, like Telegram's
+            pixels = f"fake-jpeg {size['width']}px ".encode() * size["width"]
+            self.files.put(size["file_id"], pixels[: size["file_size"]])
         extra: dict[str, Any] = {"photo": sizes}
         if caption:
             extra["caption"] = caption
@@ -504,7 +521,7 @@ class FakeTelegram:
             chat_id = _opt_int(params.get("chat_id"))
             after_reset = await self._apply_faults(bot, request, method, chat_id)
             result = await self._dispatch(bot, method, params, chat_id)
-        except InlineError as err:
+        except (InlineError, FileError) as err:
             return web.json_response(ApiError(400, err.description).body(), status=400)
         except ApiError as err:
             return web.json_response(err.body(), status=err.code)
@@ -575,6 +592,8 @@ class FakeTelegram:
             }
         if method == "answerCallbackQuery":
             return self.callbacks.answer(p)
+        if method == "getFile":
+            return self.files.get_file(p)
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if method == "getChatMember":

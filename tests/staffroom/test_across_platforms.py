@@ -60,6 +60,24 @@ async def test_telegram_resident_matrix_staff_room(
     assert _body(ev).startswith(f"{tid} · urgent · elevator")
     assert "Resident515151" in _body(ev)
 
+    # The resident's photo follows: posted in the card's thread, the image itself too.
+    fake_tg.photo(chat, caption="这是现场照片")
+
+    async def photo_in_thread() -> dict[str, Any] | None:
+        for e in await _bot_events(staff, room, bot.user_id):
+            rel = e["content"].get("m.relates_to", {})
+            if e["content"].get("msgtype") == "m.image" and rel.get("event_id") == ev["event_id"]:
+                return e
+        return None
+
+    await eventually(photo_in_thread, limit=30, what="the photo in the card's thread")
+    image = await photo_in_thread()
+    assert image is not None
+    assert image["content"]["m.relates_to"]["rel_type"] == "m.thread"
+    assert image["content"]["info"]["size"] == 12800  # the largest size, fetched whole
+    texts = [_body(e) for e in await _bot_events(staff, room, bot.user_id)]
+    assert f"{tid} · Resident515151 补充:\n这是现场照片\n📎 1 个附件" in texts
+
     # A staff answer in the card's thread reaches the resident as a reply to their message.
     await staff.send(room, "救援队五分钟内到", extra=thread(ev["event_id"]))
 
