@@ -100,3 +100,34 @@ async def test_follow_ups_queue_and_announce_from_a_staff_group(
     # Nothing said in the staff group opened a ticket.
     tickets = (await palm.cli_json("tickets", "list"))["tickets"]
     assert sorted(t["target"] for t in tickets) == [f"telegram:{BUILDING}", "telegram:777001"]
+
+
+async def test_cards_catch_up_when_the_staff_room_returns(
+    fake_tg: FakeTelegram, make_palm: PalmFactory
+) -> None:
+    palm = make_palm(telegram=fake_tg, locale="en", staff_rooms=[{"target": f"telegram:{STAFF}"}])
+    palm.start()
+    await palm.ready()
+    # The staff group cannot be reached: every request for it is cut off.
+    outage = fake_tg.fail("reset_before", chat_id=STAFF)
+    for chat in (820001, 820002, 820003):
+        fake_tg.private_message(chat, f"broken window in flat {chat}", sender=fake_tg.user(chat))
+
+    async def three_tickets() -> bool:
+        return len((await palm.cli_json("tickets", "list"))["tickets"]) == 3
+
+    await eventually(three_tickets, what="the tickets, queued while the room is away")
+    assert (await palm.cli("tickets", "claim", "T-1", "--as", "Zhou")).returncode == 0
+    await eventually(lambda: len(fake_tg.sent_to(820003)) == 1, what="residents acknowledged")
+    assert not fake_tg.sent_to(STAFF)
+    outage.times = 0  # the room is back
+
+    def caught_up() -> bool:
+        cards = fake_tg.sent_to(STAFF)
+        first = [m for m in cards if (m.text or "").startswith("T-1 ")]
+        return len(cards) == 3 and bool(first) and "being handled by Zhou" in (first[0].text or "")
+
+    await eventually(caught_up, limit=60, what="the cards and the claim's edit")
+    cards = sorted(fake_tg.sent_to(STAFF), key=lambda m: m.text or "")
+    assert [(m.text or "")[:4] for m in cards] == ["T-1 ", "T-2 ", "T-3 "]
+    assert cards[0].edits == 1  # the edit waited for its card, then went once
