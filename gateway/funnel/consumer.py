@@ -55,6 +55,16 @@ InboundHook = Callable[[Runtime, InboundEvent], Awaitable[bool]]
 (staff rooms). It must be idempotent: a redelivered entry runs it again."""
 
 
+async def create_group(rt: Runtime, stream: str, group: str) -> None:
+    """Create ``group`` on ``stream`` (and the stream) unless it exists; ``0``: a new
+    group also reads the entries written before it existed."""
+    try:
+        await rt.redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     batch: int = 100
@@ -87,11 +97,7 @@ class FunnelConsumer:
         self._last_reclaim = 0.0
 
     async def start(self) -> None:
-        try:
-            await self.rt.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await create_group(self.rt, self.stream, GROUP)
 
     async def run(self) -> None:
         backoff = 0.5

@@ -23,10 +23,11 @@ import json
 import logging
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from gateway.aio import checkpoint
 from gateway.errors import RetryableError
+from gateway.funnel.consumer import create_group
 from gateway.funnel.outbound import TICKET_ORIGIN
 from gateway.models import (
     ChatKind,
@@ -83,11 +84,7 @@ class Feed:
         self._own_pending = True
 
     async def start(self) -> None:
-        try:
-            await self.rt.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await create_group(self.rt, self.stream, GROUP)
 
     async def run(self) -> None:
         await self.start()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from tests.e2e.conftest import fake_tg, make_palm
+from tests.e2e.conftest import Palm, PalmFactory, eventually, fake_tg, make_palm
 from tests.fakes.synapse import Synapse, User
+from tests.fakes.telegram_api import FakeTelegram
 from tests.matrix.conftest import admin, new_user, synapse
 
 __all__ = ["admin", "fake_tg", "make_palm", "matrix_config", "new_user", "synapse"]
@@ -28,3 +31,36 @@ def thread(root: str) -> dict[str, Any]:
             "m.in_reply_to": {"event_id": root},
         }
     }
+
+
+@dataclass
+class MatrixStaffRoom:
+    """A running palm (fake Telegram + real Synapse) with a Matrix staff room."""
+
+    palm: Palm
+    bot: User
+    staff: User
+    room: str
+
+
+async def matrix_staff_room(
+    make_palm: PalmFactory, fake_tg: FakeTelegram, synapse: Synapse,
+    new_user: Callable[..., Any], **extra: Any,
+) -> MatrixStaffRoom:  # fmt: skip
+    """Staff create a room and invite the bot; palm starts with it as a staff room."""
+    bot: User = await new_user("palmbot")
+    staff: User = await new_user("secretary")
+    room = await staff.create_room(invite=[bot.user_id], name="Staff")
+    palm = make_palm(
+        telegram=fake_tg, matrix=matrix_config(synapse, bot),
+        staff_rooms=[{"target": f"matrix:{room}"}], **extra,
+    )  # fmt: skip
+    palm.env["PALM_TEST_MATRIX_PASSWORD"] = bot.password
+    palm.start()
+    await palm.ready()
+
+    async def joined() -> bool:
+        return (await staff.members(room)).get(bot.user_id) == "join"
+
+    await eventually(joined, limit=30, what="the bot to join the staff room")
+    return MatrixStaffRoom(palm, bot, staff, room)

@@ -12,7 +12,7 @@ from tests.e2e.conftest import PalmFactory, eventually
 from tests.fakes.synapse import Synapse, User
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.tg_inline import buttons_of
-from tests.staffroom.conftest import matrix_config, thread
+from tests.staffroom.conftest import matrix_config, matrix_staff_room, thread
 
 
 async def _bot_events(user: User, room: str, bot: str) -> list[dict[str, Any]]:
@@ -28,21 +28,8 @@ async def test_telegram_resident_matrix_staff_room(
     fake_tg: FakeTelegram, make_palm: PalmFactory, synapse: Synapse,
     new_user: Callable[..., Any],
 ) -> None:  # fmt: skip
-    bot: User = await new_user("palmbot")
-    staff: User = await new_user("secretary")
-    room = await staff.create_room(invite=[bot.user_id], name="Staff")
-    palm = make_palm(
-        telegram=fake_tg, matrix=matrix_config(synapse, bot),
-        staff_rooms=[{"target": f"matrix:{room}"}],
-    )  # fmt: skip
-    palm.env["PALM_TEST_MATRIX_PASSWORD"] = bot.password
-    palm.start()
-    await palm.ready()
-
-    async def joined() -> bool:
-        return (await staff.members(room)).get(bot.user_id) == "join"
-
-    await eventually(joined, limit=30, what="the bot to join the staff room")
+    setup = await matrix_staff_room(make_palm, fake_tg, synapse, new_user)
+    palm, bot, staff, room = setup.palm, setup.bot, setup.staff, setup.room
     chat = 515151
     resident = fake_tg.user(chat, language="zh")
     first = fake_tg.private_message(chat, "5号楼电梯困人了", sender=resident)

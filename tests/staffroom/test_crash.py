@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.conftest import PalmFactory, eventually
 from tests.fakes.synapse import Synapse, User
 from tests.fakes.telegram_api import FakeTelegram
-from tests.staffroom.conftest import matrix_config, thread
+from tests.staffroom.conftest import matrix_staff_room, thread
 
 N = 50
 CARD = re.compile(r"^(T-\d+) · ")
@@ -37,21 +37,8 @@ async def test_kill_9_while_carding_and_answers_while_down(
     fake_tg: FakeTelegram, make_palm: PalmFactory, synapse: Synapse,
     new_user: Callable[..., Any],
 ) -> None:  # fmt: skip
-    bot: User = await new_user("palmbot")
-    staff: User = await new_user("duty")
-    room = await staff.create_room(invite=[bot.user_id], name="Staff")
-    palm = make_palm(
-        telegram=fake_tg, matrix=matrix_config(synapse, bot),
-        staff_rooms=[{"target": f"matrix:{room}"}], locale="en",
-    )  # fmt: skip
-    palm.env["PALM_TEST_MATRIX_PASSWORD"] = bot.password
-    palm.start()
-    await palm.ready()
-
-    async def joined() -> bool:
-        return (await staff.members(room)).get(bot.user_id) == "join"
-
-    await eventually(joined, limit=30, what="the bot to join the staff room")
+    setup = await matrix_staff_room(make_palm, fake_tg, synapse, new_user, locale="en")
+    palm, bot, staff, room = setup.palm, setup.bot, setup.staff, setup.room
     chats = [710_000 + i for i in range(N)]
     firsts = {}
     for chat in chats:
