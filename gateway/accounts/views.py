@@ -17,6 +17,8 @@ from gateway import announcements
 from gateway.accounts.scope import Scope, check_audience, targets_in_scope
 from gateway.audience import resolve
 from gateway.errors import NotFound
+from gateway.funnel.bytarget import ScopedIndexes
+from gateway.funnel.routing import TicketKind
 from gateway.funnel.stats import figures, queue_stats
 from gateway.funnel.tickets import OPEN_STATUSES, Status, Ticket, TicketStore
 from gateway.models import TicketId
@@ -35,6 +37,7 @@ __all__ = [
 ]
 
 CHUNK = 1000
+URGENT_BELOW = 10**13  # index scores: urgent ones sort below this (see funnel/lua.py)
 MAX_SCANNED = 5000  # recent announcements a scoped list looks through
 
 
@@ -53,9 +56,8 @@ async def list_tickets(
     cursor: str | None = None,
 ) -> tuple[list[Ticket], str | None]:
     allowed = await targets_in_scope(_directory(rt), scope)
-    keep = None if allowed is None else (lambda t: t.target in allowed)
     return await TicketStore(rt.redis, rt.keys).list(
-        status=status, kind=kind, limit=limit, cursor=cursor, keep=keep
+        status=status, kind=kind, limit=limit, cursor=cursor, within=allowed
     )
 
 
@@ -77,49 +79,63 @@ async def ticket_in_scope(rt: Runtime, scope: Scope | None, tid: TicketId) -> Ti
 async def scoped_queue_stats(rt: Runtime, scope: Scope | None) -> dict[str, Any]:
     """``queue_stats`` counted over the tickets of chats inside ``scope`` only.
 
-    The global figures are counters; a scope has none, so its figures are read from
-    the open-ticket indexes (and the resolved index for its count).
+    The global figures are counters; a scope has none, so Redis intersects the
+    status, kind and age indexes with the scope's tickets (``ScopedIndexes``), and
+    only the open tickets inside the scope are read (for their category).
     """
     if scope is None:
         return await queue_stats(rt)
     allowed = await targets_in_scope(_directory(rt), scope) or set()
-    fields = ("target", "kind", "category", "priority")
-    by_status: dict[str, int] = {}
-    groups: dict[str, dict[str, int]] = {"kind": {}, "category": {}, "priority": {}}
-    oldest: dict[str, float | None] = {}
-    for status in Status:
-        key = rt.keys("tickets", "idx", status.value)
-        n, first = 0, None
-        async for rows in _index_rows(rt, key, fields):
-            for received, (target, kind, category, priority) in rows:
-                if target not in allowed:
-                    continue
-                n += 1
-                if status in OPEN_STATUSES:
-                    first = received if first is None else min(first, received)
-                    for group, name in zip(groups, (kind, category, priority), strict=True):
-                        groups[group][name] = groups[group].get(name, 0) + 1
-        by_status[status.value] = n
-        oldest[status.value] = first
+    k = rt.keys
+    kinds = [kind.value for kind in TicketKind]
+    plan = [k("tickets", "idx", s.value) for s in Status]
+    plan += [k("tickets", "idx", s.value, "kind", kind) for s in OPEN_STATUSES for kind in kinds]
+    plan += [k("tickets", "age", s.value) for s in OPEN_STATUSES]
+    async with ScopedIndexes(rt.redis, k, allowed) as scoped:
+        narrowed = await scoped.narrow(*plan)
+        res = await _open_figures(rt, narrowed)
+    by_status = {s.value: n for s, (_, n) in zip(Status, narrowed, strict=False)}
+    kind_counts: dict[str, int] = {}
+    for i, kind in enumerate(kinds * len(OPEN_STATUSES)):
+        kind_counts[kind] = kind_counts.get(kind, 0) + narrowed[len(Status) + i][1]
+    urgent = sum(int(n) for n in res[:2])
+    groups = {
+        "kind": kind_counts,
+        "priority": {"urgent": urgent, "normal": by_status["new"] + by_status["claimed"] - urgent},
+        "category": await _categories(rt, [str(m) for ids in res[4:] for m in ids]),
+    }
+    groups = {name: {key: n for key, n in c.items() if n > 0} for name, c in groups.items()}
+    oldest = {
+        s.value: (float(rows[0][1]) if rows else None)
+        for s, rows in zip(OPEN_STATUSES, res[2:4], strict=True)
+    }
     return {**figures(by_status, groups, oldest, time.time()), "scope": scope.expr}
 
 
-async def _index_rows(rt: Runtime, key: str, fields: tuple[str, ...]) -> Any:
-    """Chunks of (received_at, fields) for every ticket in an index."""
-    start = 0
-    while True:
-        members = [str(m) for m in await rt.redis.zrange(key, start, start + CHUNK - 1)]
-        if not members:
-            return
+async def _open_figures(rt: Runtime, narrowed: list[tuple[str, int]]) -> list[Any]:
+    """Urgent counts, the oldest entries and the members of the narrowed open indexes."""
+    opened = [key for key, _ in narrowed[: len(OPEN_STATUSES)]]
+    ages = [key for key, _ in narrowed[-len(OPEN_STATUSES) :]]
+    pipe = rt.redis.pipeline(transaction=False)
+    for key in opened:
+        pipe.zcount(key, "-inf", f"({URGENT_BELOW}")
+    for key in ages:
+        pipe.zrange(key, 0, 0, withscores=True)
+    for key in opened:
+        pipe.zrange(key, 0, -1)
+    return list(await pipe.execute())
+
+
+async def _categories(rt: Runtime, ids: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(ids), CHUNK):
         pipe = rt.redis.pipeline(transaction=False)
-        for m in members:
-            pipe.hmget(rt.keys("ticket", m), ["received_at", *fields])
-        rows = []
-        for values in await pipe.execute():
-            if values[0] is not None:
-                rows.append((float(values[0]), tuple(str(v or "") for v in values[1:])))
-        yield rows
-        start += CHUNK
+        for tid in ids[start : start + CHUNK]:
+            pipe.hget(rt.keys("ticket", tid), "category")
+        for category in await pipe.execute():
+            if category:
+                out[str(category)] = out.get(str(category), 0) + 1
+    return out
 
 
 # --- targets -------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Tickets by chat: the index that lets a scope read only its own tickets.
+
+Layout (under ``Keys``)::
+
+    tickets:target:<target>   set     ids of the tickets opened in that chat (the ticket
+                                      Lua adds each new ticket in the same atomic step)
+    tickets:target:ready      string  set once every older ticket is in its chat's set
+    tmp:scope:<random>:*      temporary unions and intersections, deleted after use
+                              (and expiring on their own should the process die)
+
+A scope is a set of chats. Its tickets are the union of those chats' sets, intersected
+in Redis with the index being read (a status, a kind, an age index), so a scoped page
+or figure costs about what the tickets inside the scope cost: it never scans the
+whole queue. Redis computes the unions and intersections; Python sees only results.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+from types import TracebackType
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gateway.keys import Keys
+
+__all__ = ["ScopedIndexes", "ensure_index", "target_key"]
+
+CHUNK = 1000
+TMP_TTL = 60  # seconds: a temporary key outlives a crashed reader by at most this
+
+
+def target_key(keys: Keys, target: str) -> str:
+    return keys("tickets", "target", target)
+
+
+async def ensure_index(redis: Redis, keys: Keys) -> None:
+    """Put tickets made before the index existed into their chats' sets, once.
+
+    Safe to run from several processes at once (``SADD`` is idempotent), and new
+    tickets are indexed by the ticket Lua meanwhile, so none is missed.
+    """
+    ready = keys("tickets", "target", "ready")
+    if await redis.exists(ready):
+        return
+    start = 0
+    while True:
+        ids = [
+            str(i)
+            for i in await redis.zrange(keys("tickets", "idx", "all"), start, start + CHUNK - 1)
+        ]
+        if not ids:
+            break
+        pipe = redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hget(keys("ticket", tid), "target")
+        targets = await pipe.execute()
+        pipe = redis.pipeline(transaction=False)
+        for tid, target in zip(ids, targets, strict=True):
+            if target:
+                pipe.sadd(target_key(keys, str(target)), tid)
+        await pipe.execute()
+        start += CHUNK
+    await redis.set(ready, "1")
+
+
+class ScopedIndexes:
+    """``async with ScopedIndexes(redis, keys, chats) as s: await s.narrow(index, ...)``."""
+
+    def __init__(self, redis: Redis, keys: Keys, targets: Collection[str]) -> None:
+        self._r = redis
+        self._k = keys
+        self._targets = sorted(set(targets))
+        self._base = keys("tmp", "scope", secrets.token_hex(8))
+        self._union = self._base + ":union"
+        self._made: list[str] = [self._union]
+
+    async def __aenter__(self) -> ScopedIndexes:
+        await ensure_index(self._r, self._k)
+        for start in range(0, len(self._targets), CHUNK):
+            sets = [target_key(self._k, t) for t in self._targets[start : start + CHUNK]]
+            pipe = self._r.pipeline(transaction=True)
+            pipe.sunionstore(self._union, [self._union, *sets])
+            pipe.expire(self._union, TMP_TTL)
+            await pipe.execute()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._r.delete(*self._made)
+
+    async def narrow(self, *indexes: str) -> list[tuple[str, int]]:
+        """Each sorted-set index restricted to the scope's tickets, scores kept:
+        ``(temporary key, how many)`` per index, in one round trip."""
+        pipe = self._r.pipeline(transaction=False)
+        out: list[str] = []
+        for index in indexes:
+            key = f"{self._base}:{len(self._made)}"
+            self._made.append(key)
+            out.append(key)
+            # Weight 0 on the union (a plain set, score 1) keeps the index's scores.
+            pipe.zinterstore(key, {index: 1, self._union: 0})
+            pipe.expire(key, TMP_TTL)
+        res: Any = await pipe.execute()
+        return [(key, int(res[2 * i])) for i, key in enumerate(out)]
