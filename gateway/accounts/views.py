@@ -15,8 +15,9 @@ from typing import Any
 
 from gateway import announcements
 from gateway.accounts.scope import Scope, check_audience, targets_in_scope
+from gateway.accounts.scope import outside as scope_outside
 from gateway.audience import resolve
-from gateway.errors import NotFound
+from gateway.errors import Conflict, NotFound
 from gateway.funnel.bytarget import ScopedIndexes
 from gateway.funnel.routing import TicketKind
 from gateway.funnel.stats import figures, queue_stats
@@ -29,6 +30,7 @@ __all__ = [
     "announcement_detail",
     "check_announce",
     "check_announcement",
+    "check_replay",
     "list_announcements",
     "list_targets",
     "list_tickets",
@@ -150,6 +152,16 @@ async def check_announce(rt: Runtime, scope: Scope | None, to: str) -> None:
     if scope is not None:
         directory = _directory(rt)
         await check_audience(directory, scope, await resolve(directory, to))
+
+
+async def check_replay(rt: Runtime, scope: Scope | None, ann_id: str) -> None:
+    """An ``Idempotency-Key`` answered with an earlier announcement: a scoped caller
+    may only get one that lies wholly inside its scope (else 409, naming nothing)."""
+    if scope is None:
+        return
+    outside = await scope_outside(_directory(rt), scope, await _targets_of(rt, ann_id))
+    if outside:
+        raise Conflict("this Idempotency-Key was used for an announcement outside your scope")
 
 
 async def _targets_of(rt: Runtime, ann_id: str) -> set[str]:

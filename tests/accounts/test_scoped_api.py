@@ -197,3 +197,39 @@ def _count(values: Any) -> dict[str, int]:
     for v in values:
         out[v] = out.get(v, 0) + 1
     return out
+
+
+async def test_an_idempotency_key_does_not_reveal_an_announcement_outside(
+    client: Client, office: Office
+) -> None:
+    key = {"Idempotency-Key": "gas-off-1"}
+    made = await client.post(
+        "/api/v1/announcements", json={"text": "b", "to": "compound:b"},
+        headers={**office.tokens["admin"], **key},
+    )  # fmt: skip
+    assert made.status == 202
+    replay = await client.post(
+        "/api/v1/announcements", json={"text": "a", "to": "compound:a"},
+        headers={**office.tokens["staff_a"], **key},
+    )  # fmt: skip
+    assert replay.status == 409
+    assert (await made.json())["id"] not in await replay.text()
+    mine = {"Idempotency-Key": "gas-off-a"}
+    first = await client.post(
+        "/api/v1/announcements", json={"text": "a", "to": "compound:a"},
+        headers={**office.tokens["staff_a"], **mine},
+    )  # fmt: skip
+    again = await client.post(
+        "/api/v1/announcements", json={"text": "a", "to": "compound:a"},
+        headers={**office.tokens["staff_a"], **mine},
+    )  # fmt: skip
+    assert (await first.json())["id"] == (await again.json())["id"]
+
+
+async def test_the_ticket_lua_indexes_each_new_ticket_by_chat(
+    office: Office, runtime: Runtime
+) -> None:
+    # No scoped read has run yet, so nothing was backfilled: the sets come from the Lua.
+    assert not await runtime.redis.exists(runtime.keys("tickets", "target", "ready"))
+    for chat, tid in office.tickets.items():
+        assert await runtime.redis.smembers(runtime.keys("tickets", "target", chat)) == {tid}
