@@ -38,7 +38,6 @@ __all__ = [
     "ticket_in_scope",
 ]
 
-CHUNK = 1000
 URGENT_BELOW = 10**13  # index scores: urgent ones sort below this (see funnel/lua.py)
 MAX_SCANNED = 5000  # recent announcements a scoped list looks through
 
@@ -82,8 +81,8 @@ async def scoped_queue_stats(rt: Runtime, scope: Scope | None) -> dict[str, Any]
     """``queue_stats`` counted over the tickets of chats inside ``scope`` only.
 
     The global figures are counters; a scope has none, so Redis intersects the
-    status, kind and age indexes with the scope's tickets (``ScopedIndexes``), and
-    only the open tickets inside the scope are read (for their category).
+    status, kind and age indexes with the scope's tickets (``ScopedIndexes``) and
+    counts the categories of the open ones there, in slices (a Lua script).
     """
     if scope is None:
         return await queue_stats(rt)
@@ -96,6 +95,10 @@ async def scoped_queue_stats(rt: Runtime, scope: Scope | None) -> dict[str, Any]
     async with ScopedIndexes(rt.redis, k, allowed) as scoped:
         narrowed = await scoped.narrow(*plan)
         res = await _open_figures(rt, narrowed)
+        categories: dict[str, int] = {}
+        for key, size in narrowed[: len(OPEN_STATUSES)]:
+            for name, n in (await scoped.count_field(key, size, "category")).items():
+                categories[name] = categories.get(name, 0) + n
     by_status = {s.value: n for s, (_, n) in zip(Status, narrowed, strict=False)}
     kind_counts: dict[str, int] = {}
     for i, kind in enumerate(kinds * len(OPEN_STATUSES)):
@@ -104,7 +107,7 @@ async def scoped_queue_stats(rt: Runtime, scope: Scope | None) -> dict[str, Any]
     groups = {
         "kind": kind_counts,
         "priority": {"urgent": urgent, "normal": by_status["new"] + by_status["claimed"] - urgent},
-        "category": await _categories(rt, [str(m) for ids in res[4:] for m in ids]),
+        "category": categories,
     }
     groups = {name: {key: n for key, n in c.items() if n > 0} for name, c in groups.items()}
     oldest = {
@@ -115,7 +118,7 @@ async def scoped_queue_stats(rt: Runtime, scope: Scope | None) -> dict[str, Any]
 
 
 async def _open_figures(rt: Runtime, narrowed: list[tuple[str, int]]) -> list[Any]:
-    """Urgent counts, the oldest entries and the members of the narrowed open indexes."""
+    """Urgent counts and the oldest entries of the narrowed open indexes."""
     opened = [key for key, _ in narrowed[: len(OPEN_STATUSES)]]
     ages = [key for key, _ in narrowed[-len(OPEN_STATUSES) :]]
     pipe = rt.redis.pipeline(transaction=False)
@@ -123,21 +126,7 @@ async def _open_figures(rt: Runtime, narrowed: list[tuple[str, int]]) -> list[An
         pipe.zcount(key, "-inf", f"({URGENT_BELOW}")
     for key in ages:
         pipe.zrange(key, 0, 0, withscores=True)
-    for key in opened:
-        pipe.zrange(key, 0, -1)
     return list(await pipe.execute())
-
-
-async def _categories(rt: Runtime, ids: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for start in range(0, len(ids), CHUNK):
-        pipe = rt.redis.pipeline(transaction=False)
-        for tid in ids[start : start + CHUNK]:
-            pipe.hget(rt.keys("ticket", tid), "category")
-        for category in await pipe.execute():
-            if category:
-                out[str(category)] = out.get(str(category), 0) + 1
-    return out
 
 
 # --- targets -------------------------------------------------------------------

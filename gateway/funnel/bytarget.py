@@ -28,6 +28,24 @@ from gateway.keys import Keys
 __all__ = ["ScopedIndexes", "ensure_index", "target_key"]
 
 CHUNK = 1000
+COUNT_CHUNK = 5000  # tickets one counting script reads: it never blocks Redis for long
+
+# Counts a field's values over a slice of a sorted set of ticket ids, inside Redis:
+# the ids and fields never travel to Python. KEYS[1] the set; ARGV prefix, field,
+# start, stop. Returns a flat list value, count, value, count, ...
+_COUNT_FIELD = """
+local counts = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[4])) do
+  local v = redis.call('HGET', ARGV[1] .. 'ticket:' .. id, ARGV[2])
+  if v then counts[v] = (counts[v] or 0) + 1 end
+end
+local out = {}
+for v, n in pairs(counts) do
+  table.insert(out, v)
+  table.insert(out, n)
+end
+return out
+"""
 TMP_TTL = 60  # seconds: a temporary key outlives a crashed reader by at most this
 
 
@@ -105,3 +123,15 @@ class ScopedIndexes:
             pipe.expire(key, TMP_TTL)
         res: Any = await pipe.execute()
         return [(key, int(res[2 * i])) for i, key in enumerate(out)]
+
+    async def count_field(self, key: str, size: int, field: str) -> dict[str, int]:
+        """How many tickets of the narrowed ``key`` (``size`` members) have each value
+        of ``field``, counted in Redis in slices of ``COUNT_CHUNK``."""
+        script = self._r.register_script(_COUNT_FIELD)
+        counts: dict[str, int] = {}
+        for start in range(0, size, COUNT_CHUNK):
+            stop = start + COUNT_CHUNK - 1
+            flat: Any = await script(keys=[key], args=[self._k.prefix, field, start, stop])
+            for i in range(0, len(flat), 2):
+                counts[str(flat[i])] = counts.get(str(flat[i]), 0) + int(flat[i + 1])
+        return counts
