@@ -7,7 +7,8 @@ Peer: a private redis-server (its own process). Set-up: ``--compounds`` compound
 ``--buildings`` buildings with one group chat each, ``--tickets`` open tickets spread
 evenly over the chats (the funnel's own Lua), one in ten urgent.
 
-Figures, each the p50/p99 of ``--requests`` sequential calls, in this process:
+Each chat gets ten tickets in a row, one of them urgent. Figures, each the p50/p99 of
+``--requests`` sequential calls, in this process:
 - the first page (50) of tickets: ``TicketStore.list`` unscoped (the baseline) against
   ``views.list_tickets`` with the scope ``compound:c0`` (1/compounds of the tickets)
   and ``building:c0-0`` (1/(compounds*buildings));

@@ -29,7 +29,7 @@ async def apply_open_tickets(rt: Runtime, n: int, targets: Sequence[str] = ()) -
                 "电梯困人" if j % 10 == 0 else f"灯坏了 {j}",
                 command=Command.REPORT,
                 user=str(j),
-                target=chats[j % len(chats)],
+                target=chats[(j // 10) % len(chats)],  # each chat: 1 urgent in 10
             )
             for j in range(i, min(n, i + 100))
         ]

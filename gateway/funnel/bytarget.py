@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from gateway.keys import Keys
 
-__all__ = ["ScopedIndexes", "ensure_index", "target_key"]
+__all__ = ["ScopedIndexes", "ensure_index", "target_key", "walk_scope"]
 
 CHUNK = 1000
 COUNT_CHUNK = 5000  # tickets one counting script reads: it never blocks Redis for long
@@ -47,6 +47,64 @@ end
 return out
 """
 TMP_TTL = 60  # seconds: a temporary key outlives a crashed reader by at most this
+
+
+# Reads an index in order from a cursor and keeps the tickets whose chat is one of
+# ARGV[7..], up to ARGV[5] of them, looking at ARGV[6] entries at most. KEYS[1] the
+# index; ARGV: prefix, after score ('' for the start), after member, -, want, budget,
+# the chats. Returns {flat member, score, ...; 1 if the page is complete (full, or the
+# index ended), 0 if the budget ran out first}. One round trip; a wide scope fills a
+# page after a few entries.
+_WALK = """
+local P, want, budget = ARGV[1], tonumber(ARGV[5]), tonumber(ARGV[6])
+local allowed = {}
+for i = 7, #ARGV do allowed[ARGV[i]] = true end
+local after = tonumber(ARGV[2])
+local start = 0
+if after then start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[2]) end
+local out, kept, seen = {}, 0, 0
+while seen < budget do
+  local rows = redis.call('ZRANGE', KEYS[1], start, start + 199, 'WITHSCORES')
+  if #rows == 0 then return {out, 1} end
+  for i = 1, #rows, 2 do
+    local m, s = rows[i], rows[i + 1]
+    seen = seen + 1
+    if not (after and tonumber(s) == after and m <= ARGV[3]) then
+      local t = redis.call('HGET', P .. 'ticket:' .. m, 'target')
+      if t and allowed[t] then
+        table.insert(out, m)
+        table.insert(out, s)
+        kept = kept + 1
+        if kept >= want then return {out, 1} end
+      end
+    end
+  end
+  start = start + 200
+end
+return {out, 0}
+"""
+WALK_BUDGET = 2000  # entries: a scope holding at least 1 in 40 tickets fills a page
+
+
+async def walk_scope(
+    redis: Redis,
+    keys: Keys,
+    index: str,
+    targets: Collection[str],
+    after: tuple[float, str] | None,
+    want: int,
+) -> list[tuple[str, float]] | None:
+    """The first ``want`` entries of ``index`` after ``after`` whose chat is in ``targets``,
+    or None when that takes more than ``WALK_BUDGET`` entries (use ``ScopedIndexes``)."""
+    if not targets:
+        return []
+    score, member = (repr(after[0]), after[1]) if after else ("", "")
+    args: list[str | int] = [keys.prefix, score, member, "", want, WALK_BUDGET, *targets]
+    found: Any = await redis.register_script(_WALK)(keys=[index], args=args)
+    flat, complete = found
+    if not int(complete):
+        return None
+    return [(str(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
 def target_key(keys: Keys, target: str) -> str:

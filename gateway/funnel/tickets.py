@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from gateway.codec import attachments_json, location_json
 from gateway.errors import Conflict, InputError, NotFound, StoreUnavailable
 from gateway.funnel import lua
-from gateway.funnel.bytarget import ScopedIndexes
+from gateway.funnel.bytarget import ScopedIndexes, walk_scope
 from gateway.funnel.routing import Decision, TicketKind, TicketRef
 from gateway.keys import Keys
 from gateway.models import ChatKind, InboundMessage, TicketId, UserId
@@ -383,15 +383,20 @@ class TicketStore:
         key = self.index_key(status, kind)
         after = _decode_cursor(cursor) if cursor else None
         if within is None:
-            return await self._page(key, after, limit)
+            return await self._page(await self._rows_after(key, after, limit + 1), limit)
+        # A wide scope: walk the index and stop at a full page. A narrow one: let Redis
+        # intersect the index with the scope's tickets (bounded by the scope, not the queue).
+        walked = await walk_scope(self._r, self._k, key, within, after, limit + 1)
+        if walked is not None:
+            return await self._page(walked, limit)
         async with ScopedIndexes(self._r, self._k, within) as scoped:
             ((narrowed, _),) = await scoped.narrow(key)
-            return await self._page(narrowed, after, limit)
+            return await self._page(await self._rows_after(narrowed, after, limit + 1), limit)
 
     async def _page(
-        self, key: str, after: tuple[float, str] | None, limit: int
+        self, rows: builtins.list[tuple[str, float]], limit: int
     ) -> tuple[builtins.list[Ticket], str | None]:
-        rows = await self._rows_after(key, after, limit + 1)
+        """``rows``: up to ``limit + 1`` index entries; one more than a page means more."""
         page = rows[:limit]
         tickets = [Ticket.from_hash(h) for h in await self._hashes([m for m, _ in page]) if h]
         more = len(rows) > limit
