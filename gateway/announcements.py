@@ -44,6 +44,7 @@ from gateway.outbox import OutboxItem, OutboxStore
 from gateway.outbox.actions import ActionResult, apply
 from gateway.outbox.model import FAILED, QUEUED
 from gateway.runtime import Runtime
+from gateway.staffroom.config import staff_room_ids
 from gateway.targets import TargetDirectory
 
 log = logging.getLogger("palm.announcements")
@@ -128,7 +129,9 @@ async def create(
     if idem_key and (existing := await rt.redis.get(idem_key)):
         return await get(rt, str(existing)), False
     _check_text(text, title)
-    targets = await audience.resolve(TargetDirectory(rt.redis, rt.keys), to)
+    # A staff room is never an audience, ``*`` included.
+    staff = staff_room_ids(rt.config.staff_rooms)
+    targets = await audience.resolve(TargetDirectory(rt.redis, rt.keys), to, exclude=staff)
     ann_id = AnnouncementId(f"A-{await rt.redis.incr(_key(rt, 'seq'))}")
     # Claim the key before writing anything, so two racing requests make one announcement.
     if idem_key and not await rt.redis.set(idem_key, ann_id, nx=True, ex=IDEMPOTENCY_TTL):

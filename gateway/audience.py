@@ -199,8 +199,13 @@ def _uses(expr: Expr, kind: type[All] | type[Not]) -> bool:
     return False
 
 
-async def resolve(directory: TargetDirectory, text: str) -> list[str]:
-    """The active target ids ``text`` selects, sorted; ``AudienceError`` if none."""
+async def resolve(
+    directory: TargetDirectory, text: str, *, exclude: frozenset[str] = frozenset()
+) -> list[str]:
+    """The active target ids ``text`` selects, sorted; ``AudienceError`` if none.
+
+    ``exclude`` are never selected, whatever the expression (staff rooms).
+    """
     expr = parse(text)
     tagged = await directory.tagged(tags_of(expr))
     has_all, has_not = _uses(expr, All), _uses(expr, Not)
@@ -211,7 +216,7 @@ async def resolve(directory: TargetDirectory, text: str) -> list[str]:
         # ids, not the whole (maybe 100k) directory.
         active = await directory.which_active(set().union(*tagged.values()))
     groups = await directory.active_group_ids() if has_all else set()
-    chosen = evaluate(expr, active=active, groups=groups, tagged=tagged)
+    chosen = evaluate(expr, active=active, groups=groups, tagged=tagged) - exclude
     if not chosen:
         raise AudienceError(f"the audience {text.strip()!r} matches no active target")
     return sorted(chosen)

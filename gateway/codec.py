@@ -11,6 +11,7 @@ from typing import Any
 from gateway.models import (
     Attachment,
     AttachmentKind,
+    ButtonPress,
     ChatKind,
     Command,
     InboundEvent,
@@ -33,6 +34,7 @@ _TYPES: dict[str, type[Any]] = {
     "target_seen": TargetSeen,
     "target_gone": TargetGone,
     "target_migrated": TargetMigrated,
+    "button": ButtonPress,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
 
@@ -113,6 +115,33 @@ def _message_from_dict(d: dict[str, Any]) -> InboundMessage:
     )
 
 
+def _button_to_dict(b: ButtonPress) -> dict[str, Any]:
+    return {
+        "platform": b.platform,
+        "dedupe_key": b.dedupe_key,
+        "target": b.target,
+        "message_id": b.message_id,
+        "sender": {"user_id": b.sender.user_id, "display_name": b.sender.display_name},
+        "data": b.data,
+        "query_id": b.query_id,
+        "sent_at": b.sent_at,
+    }
+
+
+def _button_from_dict(d: dict[str, Any]) -> ButtonPress:
+    s = d["sender"]
+    return ButtonPress(
+        platform=Platform(d["platform"]),
+        dedupe_key=str(d["dedupe_key"]),
+        target=TargetId(d["target"]),
+        message_id=PlatformMessageId(d["message_id"]),
+        sender=Sender(UserId(s["user_id"]), str(s["display_name"])),
+        data=str(d["data"]),
+        query_id=str(d["query_id"]),
+        sent_at=float(d["sent_at"]),
+    )
+
+
 def encode_event(event: InboundEvent) -> str:
     kind = _NAMES[type(event)]
     body: dict[str, Any]
@@ -127,6 +156,8 @@ def encode_event(event: InboundEvent) -> str:
         }
     elif isinstance(event, TargetGone):
         body = {"target": event.target, "reason": event.reason}
+    elif isinstance(event, ButtonPress):
+        body = _button_to_dict(event)
     else:
         body = {"old": event.old, "new": event.new}
     return json.dumps({"type": kind, **body}, ensure_ascii=False, separators=(",", ":"))
@@ -147,6 +178,8 @@ def decode_event(raw: str | bytes) -> InboundEvent:
             return TargetGone(TargetId(d["target"]), d["reason"])
         if kind == "target_migrated":
             return TargetMigrated(TargetId(d["old"]), TargetId(d["new"]))
+        if kind == "button":
+            return _button_from_dict(d)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"malformed inbound event: {exc}") from exc
     raise ValueError(f"unknown inbound event type {kind!r}")

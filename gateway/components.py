@@ -29,18 +29,23 @@ def components() -> list[tuple[str, Component]]:
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
     from gateway.outbox import run_workers
+    from gateway.staffroom.acting import on_inbound
+    from gateway.staffroom.feed import run_feed
 
     return [
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
-        ("funnel", run_funnel),
+        ("funnel", lambda rt: run_funnel(rt, [on_inbound])),
+        ("staffroom", run_feed),
     ]
 
 
 async def on_startup(rt: Runtime) -> None:
     """One-off work after Redis and the adapters are up, before components start."""
+    from gateway.staffroom.scope import check_scopes
     from gateway.targets import seed_targets
 
+    check_scopes(rt.config.staff_rooms)
     await seed_targets(rt)
     from gateway.funnel.consumer import prepare_funnel
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
+from gateway.staffroom.config import StaffRoomConfig
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
 CONFIG_ENV = "PALM_CONFIG"
@@ -221,6 +222,7 @@ class GatewayConfig(_Strict):
     platforms: PlatformsConfig = PlatformsConfig()
     targets: list[TargetSeed] = []
     outbox: OutboxConfig = OutboxConfig()
+    staff_rooms: list[StaffRoomConfig] = []
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

@@ -67,6 +67,17 @@ class Command(StrEnum):
     ASK = "ask"
     START = "start"
     HELP = "help"
+    # Staff-room commands (``gateway.staffroom``); elsewhere they mean nothing special.
+    CLAIM = "claim"
+    RESOLVE = "resolve"
+    QUEUE = "queue"
+    ANNOUNCE = "announce"
+    CONFIRM = "confirm"
+
+
+STAFF_COMMANDS = frozenset(
+    {Command.CLAIM, Command.RESOLVE, Command.QUEUE, Command.ANNOUNCE, Command.CONFIRM}
+)
 
 
 class AttachmentKind(StrEnum):
@@ -159,7 +170,26 @@ class TargetMigrated:
     new: TargetId
 
 
-InboundEvent = InboundMessage | TargetSeen | TargetGone | TargetMigrated
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """Someone pressed an inline button under one of the bot's messages.
+
+    ``message_id`` is the bot's message carrying the button, ``data`` the button's
+    value; ``query_id`` is what the platform wants answered (Telegram
+    ``callback_query.id``), within seconds, so it is answered directly, not queued.
+    """
+
+    platform: Platform
+    dedupe_key: str
+    target: TargetId
+    message_id: PlatformMessageId
+    sender: Sender
+    data: str
+    query_id: str
+    sent_at: float
+
+
+InboundEvent = InboundMessage | TargetSeen | TargetGone | TargetMigrated | ButtonPress
 
 
 # --- outbound, consumed by adapters ---------------------------------------
@@ -171,6 +201,16 @@ class OutboundAttachment:
     filename: str
     mime: str
     data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button under a message (Telegram ``inline_keyboard``); pressing it
+    comes back as a ``ButtonPress`` carrying ``data``. Platforms without buttons
+    ignore them."""
+
+    label: str
+    data: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +231,11 @@ class OutboundMessage:
     reply_to: PlatformMessageId | None = None
     priority: Priority = Priority.NORMAL
     plain: bool = False
+    buttons: tuple[Button, ...] | None = None
+    """One row of inline buttons; ``()`` on an edit removes them. ``None``: none on a
+    send, the platform's default on an edit (Telegram drops the buttons)."""
+    thread: bool = False
+    """``reply_to`` is a thread root: post in its thread (Matrix ``m.thread``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import nio
 from adapters.matrix import errors
 from adapters.matrix.client import SessionStore, login, make_client, whoami
 from adapters.matrix.normalize import Me
-from adapters.matrix.send import MatrixSender
+from adapters.matrix.send import MatrixSender, room_of
 from adapters.matrix.sync import SyncLoop, SyncState
 from gateway import metrics
 from gateway.adapter import AdapterContext, Route
@@ -31,6 +31,7 @@ from gateway.models import (
     RateRule,
     SendReceipt,
     TargetId,
+    UserId,
 )
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,36 @@ class MatrixAdapter:
     ) -> None:
         # Matrix has no age limit on redaction; sent_at matters only to Telegram.
         await self._need_sender().recall(target, message_ids)
+
+    # --- staff rooms (gateway.staffroom.acting.StaffRoomSupport) ----------------
+
+    async def is_member(self, target: TargetId, user: UserId) -> bool:
+        """Whether ``user`` is among the room's joined members now."""
+        if self._client is None:
+            raise RuntimeError("MatrixAdapter used before start()")
+        room = room_of(target)
+        try:
+            resp = await self._client.joined_members(room)
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "joined members")
+        if isinstance(resp, nio.JoinedMembersResponse):
+            return any(m.user_id == user for m in resp.members)
+        raise errors.from_nio(resp, action="joined members")
+
+    async def answer_button(self, query_id: str, text: str) -> None:
+        """Matrix has no buttons: nothing to answer."""
+
+    async def fetch_attachment(self, ref: str) -> bytes:
+        """The bytes behind an ``mxc://`` URI (to forward a resident's photo)."""
+        if self._client is None:
+            raise RuntimeError("MatrixAdapter used before start()")
+        try:
+            resp = await self._client.download(mxc=ref)
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "download")
+        if isinstance(resp, nio.MemoryDownloadResponse):
+            return bytes(resp.body)
+        raise errors.from_nio(resp, action="download")
 
     def _need_sender(self) -> MatrixSender:
         if self._sender is None:

@@ -55,6 +55,15 @@ _COMMANDS = {
     "help": Command.HELP,
 }
 _COMMAND_RE = re.compile(r"^/(report|报修|ask|start|help)(?:@\S+)?(?:\s+|$)", re.IGNORECASE)
+# Staff-room commands, also with ``!`` (Element treats a leading ``/`` as its own command).
+_STAFF_COMMANDS = {
+    "claim": Command.CLAIM,
+    "resolve": Command.RESOLVE,
+    "queue": Command.QUEUE,
+    "announce": Command.ANNOUNCE,
+    "confirm": Command.CONFIRM,
+}
+_STAFF_RE = re.compile(r"^[/!](claim|resolve|queue|announce|confirm)(?:\s+|$)", re.IGNORECASE)
 _GEO_RE = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 
 
@@ -203,9 +212,12 @@ def _mentions(content: Mapping[str, Any], text: str, me: Me) -> bool:
 
 def _command(text: str) -> tuple[Command | None, str]:
     m = _COMMAND_RE.match(text)
-    if not m:
-        return None, text
-    return _COMMANDS[m.group(1).lower()], text[m.end() :]
+    if m:
+        return _COMMANDS[m.group(1).lower()], text[m.end() :]
+    m = _STAFF_RE.match(text)
+    if m:
+        return _STAFF_COMMANDS[m.group(1).lower()], text[m.end() :]
+    return None, text
 
 
 def _attachment(msgtype: str, content: Mapping[str, Any]) -> Attachment | None:
@@ -269,6 +281,9 @@ def message_event(
     else:
         return None
     reply = _str(_dict(relates.get("m.in_reply_to")).get("event_id"))
+    if relates.get("rel_type") == "m.thread":
+        # In a thread, what it belongs to is the thread's root (a staff-room card).
+        reply = _str(relates.get("event_id")) or reply
     command, rest = _command(text)
     ts = _num(ev.get("origin_server_ts"))
     return InboundMessage(

@@ -53,7 +53,15 @@ def text_content(msg: OutboundMessage) -> dict[str, Any]:
         "format": HTML_FORMAT,
         "formatted_body": html,
     }
-    if msg.reply_to:
+    if msg.reply_to and msg.thread:
+        # In the thread of ``reply_to``; clients without threads see a plain reply.
+        content["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": msg.reply_to,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": msg.reply_to},
+        }
+    elif msg.reply_to:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": msg.reply_to}}
     return content
 

@@ -69,12 +69,16 @@ class MatrixSender:
                 room, text_content(msg), txn_id(msg.idempotency_key, "text"), "send"
             )
         ]
+        relation = text_content(msg).get("m.relates_to")
         for n, att in enumerate(msg.attachments):
             mxc = await self._upload(att)
+            content = attachment_content(att, mxc)
+            if relation:  # in the same thread (or reply) as the text
+                content["m.relates_to"] = relation
             ids.append(
                 await self._room_send(
                     room,
-                    attachment_content(att, mxc),
+                    content,
                     txn_id(msg.idempotency_key, "attachment", n),
                     "send attachment",
                 )

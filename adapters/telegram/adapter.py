@@ -39,6 +39,7 @@ from gateway.models import (
     RateRule,
     SendReceipt,
     TargetId,
+    UserId,
     split_target_id,
 )
 from gateway.ratelimit import RateLimiter
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 # getUpdates goes through do_api_request to get the raw JSON; PTB suggests the typed
 # method each time. Only that one suggestion is silenced.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+warnings.filterwarnings(
+    "ignore", message=r"Please use 'Bot\.getChatMember'", category=PTBUserWarning
+)
 
 READY_TIMEOUT = 5.0
 _LOGGERS_WITH_URLS = (
@@ -246,3 +250,44 @@ class TelegramAdapter:
         self, target: TargetId, message_ids: Sequence[PlatformMessageId], sent_at: float
     ) -> None:
         await self._need_sender().recall(target, message_ids, sent_at)
+
+    # --- staff rooms (gateway.staffroom.acting.StaffRoomSupport) ----------------
+
+    async def is_member(self, target: TargetId, user: UserId) -> bool:
+        """``getChatMember``: a member, an admin or the creator (or restricted but in).
+
+        Only ``status`` (and ``is_member``) is read, from the raw JSON: PTB's typed
+        ``ChatMember`` breaks whenever Telegram adds a required field to a variant.
+        """
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        _, chat = split_target_id(target)
+        try:
+            args = {"chat_id": int(chat), "user_id": int(user)}
+            member = await self._bot.do_api_request("getChatMember", api_kwargs=args)
+        except (ValueError, tg.BadRequest):
+            return False  # not a number, or "user not found": not a member
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+        status = member.get("status") if isinstance(member, dict) else None
+        if status in ("member", "administrator", "creator"):
+            return True
+        return status == "restricted" and member.get("is_member") is True
+
+    async def fetch_attachment(self, ref: str) -> bytes:
+        """``getFile`` + download: the bytes behind a ``file_id`` (bots: up to 20 MB)."""
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        try:
+            found = await self._bot.get_file(ref)
+            return bytes(await found.download_as_bytearray())
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+
+    async def answer_button(self, query_id: str, text: str) -> None:
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        try:
+            await self._bot.answer_callback_query(query_id, text=text[:200])
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc

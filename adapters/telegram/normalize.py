@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -20,6 +21,7 @@ from typing import Any, TypeGuard
 from gateway.models import (
     Attachment,
     AttachmentKind,
+    ButtonPress,
     ChatKind,
     Command,
     InboundEvent,
@@ -45,6 +47,11 @@ _COMMANDS = {
     "ask": Command.ASK,
     "start": Command.START,
     "help": Command.HELP,
+    "claim": Command.CLAIM,
+    "resolve": Command.RESOLVE,
+    "queue": Command.QUEUE,
+    "announce": Command.ANNOUNCE,
+    "confirm": Command.CONFIRM,
 }
 # Not latin, so Telegram never marks it as a bot_command entity: matched as plain text.
 _TEXT_COMMANDS = (("/报修", Command.REPORT),)
@@ -87,6 +94,8 @@ def _normalize(update: Mapping[str, Any], update_id: int, me: BotIdentity) -> li
         return _message(_map(update["edited_message"]), update_id, me, edited=True)
     if "my_chat_member" in update:
         return [_membership(_map(update["my_chat_member"]))]
+    if "callback_query" in update:
+        return [_button(_map(update["callback_query"]), update_id)]
     kinds = [k for k in update if k != "update_id"]
     raise _Skip(f"unhandled update type {kinds[:1]}")
 
@@ -208,6 +217,25 @@ def _message(
             edit_of=message_id if edited else None,
         )
     ]
+
+
+def _button(query: Mapping[str, Any], update_id: int) -> ButtonPress:
+    """A ``callback_query``: an inline button pressed under one of the bot's messages."""
+    msg = _opt_map(query, "message")
+    data = _str(query, "data")
+    if msg is None or data is None:
+        raise _Skip("callback query without its message or data (inline mode, a game)")
+    chat = _map(msg.get("chat"))
+    return ButtonPress(
+        platform=TELEGRAM,
+        dedupe_key=f"u{update_id}",
+        target=_target(_int(chat, "id")),
+        message_id=PlatformMessageId(str(_int(msg, "message_id"))),
+        sender=_sender(query),
+        data=data,
+        query_id=_str(query, "id") or "",
+        sent_at=time.time(),
+    )
 
 
 def _migration(msg: Mapping[str, Any], chat_id: int) -> TargetMigrated | None:

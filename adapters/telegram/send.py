@@ -21,7 +21,14 @@ from typing import Any
 import telegram.error as tg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 
 from adapters.telegram import limits
@@ -64,6 +71,19 @@ def plan(msg: OutboundMessage) -> list[Step]:
     caption, rest = (parts[0], parts[1:]) if parts else (None, [])
     media = [Step(caption if i == 0 else None, a) for i, a in enumerate(msg.attachments)]
     return media + [Step(p) for p in rest]
+
+
+def keyboard(msg: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """The message's buttons as one row of an inline keyboard, or none.
+
+    An edit without ``reply_markup`` removes the buttons (Telegram's rule), which is
+    what ``buttons=()`` asks for; an empty keyboard is not valid JSON to Telegram.
+    """
+    if not msg.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in msg.buttons]]
+    )
 
 
 def chat_of(target: TargetId) -> tuple[str, int | str]:
@@ -133,8 +153,9 @@ class TelegramSender:
             await self._permit(msg.target, chat, first)
             first = False
             reply = msg.reply_to if n == 0 else (ids[0] if ids else None)
+            markup = keyboard(msg) if n == len(steps) - 1 else None
             sent: Message = await self._call(
-                chat, partial(self._send_step, chat_id, step, reply), is_send=True
+                chat, partial(self._send_step, chat_id, step, reply, markup), is_send=True
             )
             ids.append(PlatformMessageId(str(sent.message_id)))
             if len(steps) > 1:
@@ -142,7 +163,11 @@ class TelegramSender:
         return SendReceipt(msg.target, tuple(ids), time.time())
 
     async def _send_step(
-        self, chat_id: int | str, step: Step, reply_to: PlatformMessageId | None
+        self,
+        chat_id: int | str,
+        step: Step,
+        reply_to: PlatformMessageId | None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> Message:
         reply = (
             ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
@@ -150,7 +175,11 @@ class TelegramSender:
         a = step.attachment
         if a is None:
             return await self._bot.send_message(
-                chat_id, step.html or "\u2063", parse_mode=ParseMode.HTML, reply_parameters=reply
+                chat_id,
+                step.html or "\u2063",
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
+                reply_markup=markup,
             )
         upload = InputFile(a.data, filename=a.filename)
         if as_photo(a):
@@ -160,9 +189,15 @@ class TelegramSender:
                 caption=step.html,
                 parse_mode=ParseMode.HTML,
                 reply_parameters=reply,
+                reply_markup=markup,
             )
         return await self._bot.send_document(
-            chat_id, upload, caption=step.html, parse_mode=ParseMode.HTML, reply_parameters=reply
+            chat_id,
+            upload,
+            caption=step.html,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=reply,
+            reply_markup=markup,
         )
 
     async def _done_steps(self, record: str) -> dict[int, PlatformMessageId]:
@@ -193,24 +228,36 @@ class TelegramSender:
                 f"{len(message_ids)}: recall it and send it again"
             )
         first = True
-        for step, mid in zip(steps, message_ids, strict=False):
-            if step.attachment is not None and step.html is None:
+        for n, (step, mid) in enumerate(zip(steps, message_ids, strict=False)):
+            markup = keyboard(msg) if n == len(steps) - 1 else None
+            if step.attachment is not None and step.html is None and markup is None:
                 continue  # a second photo has no caption to change
             await self._permit(target, chat, first)
             first = False
-            await self._edit_step(chat, chat_id, int(mid), step)
+            await self._edit_step(chat, chat_id, int(mid), step, markup)
         surplus = list(message_ids[len(steps) :])
         if surplus:
             await self.recall(target, surplus, time.time())
 
-    async def _edit_step(self, chat: str, chat_id: int | str, mid: int, step: Step) -> None:
+    async def _edit_step(
+        self,
+        chat: str,
+        chat_id: int | str,
+        mid: int,
+        step: Step,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         async def call() -> Any:
             if step.attachment is not None:
                 return await self._bot.edit_message_caption(
-                    chat_id, mid, caption=step.html, parse_mode=ParseMode.HTML
+                    chat_id, mid, caption=step.html, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
             return await self._bot.edit_message_text(
-                step.html or "\u2063", chat_id, mid, parse_mode=ParseMode.HTML
+                step.html or "\u2063",
+                chat_id,
+                mid,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
             )
 
         try:

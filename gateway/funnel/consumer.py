@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +42,27 @@ from gateway.models import (
 from gateway.outbox.store import lookup_msgref
 from gateway.rules import rulebook
 from gateway.runtime import Runtime
+from gateway.staffroom.config import staff_room_ids
 from gateway.targets import TargetDirectory
 from gateway.templates import pick_language, templates_for
 
 log = logging.getLogger("palm.funnel")
 
 GROUP = "funnel"
+
+InboundHook = Callable[[Runtime, InboundEvent], Awaitable[bool]]
+"""Looks at an event first; ``True``: it was handled, the funnel does nothing more
+(staff rooms). It must be idempotent: a redelivered entry runs it again."""
+
+
+async def create_group(rt: Runtime, stream: str, group: str) -> None:
+    """Create ``group`` on ``stream`` (and the stream) unless it exists; ``0``: a new
+    group also reads the entries written before it existed."""
+    try:
+        await rt.redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +78,16 @@ class ConsumerSettings:
 
 class FunnelConsumer:
     def __init__(
-        self, rt: Runtime, *, name: str | None = None, settings: ConsumerSettings | None = None
+        self,
+        rt: Runtime,
+        *,
+        name: str | None = None,
+        settings: ConsumerSettings | None = None,
+        hooks: Sequence[InboundHook] = (),
     ) -> None:
         self.rt = rt
+        self.hooks = tuple(hooks)
+        self.staff_rooms = staff_room_ids(rt.config.staff_rooms)
         self.name = name or rt.instance
         self.settings = settings or ConsumerSettings()
         self.stream = inbound_stream(rt.keys)
@@ -74,11 +97,7 @@ class FunnelConsumer:
         self._last_reclaim = 0.0
 
     async def start(self) -> None:
-        try:
-            await self.rt.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await create_group(self.rt, self.stream, GROUP)
 
     async def run(self) -> None:
         backoff = 0.5
@@ -191,13 +210,17 @@ class FunnelConsumer:
 
     # --- one event ------------------------------------------------------------
     async def _apply(self, event: InboundEvent) -> None:
+        for hook in self.hooks:
+            if await hook(self.rt, event):
+                return
         if isinstance(event, TargetSeen):
             await self.targets.upsert(event.target, event.kind, event.title, reason=event.reason)
         elif isinstance(event, TargetGone):
             await self.targets.mark_inactive(event.target, event.reason)
         elif isinstance(event, TargetMigrated):
             await self.targets.migrate(event.old, event.new)
-        else:
+        elif isinstance(event, InboundMessage) and event.target not in self.staff_rooms:
+            # A staff room's messages never open tickets (its hook acts on them).
             await self._message(event)
 
     async def snapshot(self, msg: InboundMessage) -> RoutingState:
@@ -268,8 +291,8 @@ def reload_funnel(rt: Runtime) -> None:
     log.info("rules reloaded", extra=rulebook(rt.config.rules_file).rules.summary())
 
 
-async def run_funnel(rt: Runtime) -> None:
+async def run_funnel(rt: Runtime, hooks: Sequence[InboundHook] = ()) -> None:
     """The ``palm run`` component."""
-    consumer = FunnelConsumer(rt)
+    consumer = FunnelConsumer(rt, hooks=hooks)
     await consumer.start()
     await consumer.run()

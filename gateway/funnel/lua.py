@@ -21,6 +21,9 @@ Redis, never a cluster. Layout (P = prefix)::
     P tickets:idx:all[:kind:<k>]
     P tickets:age:<status>                sorted sets by received time (oldest age)
     P tickets:counts                      hash of open-ticket counts: kind:*, category:*, priority:*
+    P tickets:target:<target>             set of the ids of the tickets from that chat (scopes;
+                                          see gateway.funnel.bytarget)
+    P tickets:events                      stream: {ticket, event, ...} per change (staff rooms)
 """
 
 from __future__ import annotations
@@ -63,6 +66,20 @@ local function load(id)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
   return t
+end
+-- One entry per change, written in the same atomic step as the change, so whoever
+-- follows tickets (staff rooms) misses none and sees none twice. Capped far above any
+-- real backlog; consumers delete what they handled.
+local function event(id, kind, extra)
+  local a = {'XADD', P .. 'tickets:events', 'MAXLEN', '~', '100000', '*', 'ticket', id,
+             'event', kind}
+  if extra then
+    for k, v in pairs(extra) do
+      table.insert(a, k)
+      table.insert(a, tostring(v))
+    end
+  end
+  redis.call(unpack(a))
 end
 local function history(id, now, actor, action, extra)
   local h = {at = tonumber(now), actor = actor, action = action}
@@ -135,6 +152,7 @@ if target_id then
     redis.call('HSET', tkey(target_id), 'priority', 'urgent')
     history(target_id, now, 'rules', 'priority', {to = 'urgent'})
   end
+  event(target_id, 'message', {index = n})
   if t.category == 'other' and fields.category ~= 'other' then
     redis.call('HINCRBY', P .. 'tickets:counts', 'category:other', -1)
     redis.call('HINCRBY', P .. 'tickets:counts', 'category:' .. fields.category, 1)
@@ -159,8 +177,10 @@ redis.call('RPUSH', tkey(id, 'messages'), ARGV[6])
 redis.call('HSET', bymsg, field, id .. '#0')
 if openf ~= '' then redis.call('HSET', P .. 'ticket:open', openf, id) end
 index_add(id, 'new', fields.kind, score(fields.priority, fields.received_at), fields.received_at)
+redis.call('SADD', P .. 'tickets:target:' .. fields.target, id)
 counts(fields, 1)
 history(id, now, 'resident', 'created', {status = 'new'})
+event(id, 'created')
 if fields.announcement and fields.announcement ~= '' then
   redis.call('SADD', P .. 'announcement:' .. fields.announcement .. ':replies', id)
 end
@@ -188,6 +208,7 @@ redis.call('HSET', tkey(id), 'status', 'claimed', 'assignee', actor, 'claimed_at
 local extra = {from = t.status, to = 'claimed'}
 if holder ~= '' then extra.previous_assignee = holder end
 history(id, now, actor, 'claimed', extra)
+event(id, 'claimed', {actor = actor})
 return {'ok', t.status, holder}
 """
 )
@@ -218,8 +239,10 @@ if t.status == 'new' then
   index_add(id, 'claimed', t.kind, score(t.priority, t.received_at), t.received_at)
   redis.call('HSET', tkey(id), 'status', 'claimed', 'assignee', actor, 'claimed_at', now)
   history(id, now, actor, 'claimed', {from = 'new', to = 'claimed', implicit = true})
+  event(id, 'claimed', {actor = actor})
 end
 history(id, now, actor, 'replied', {delivery_id = delivery})
+event(id, 'replied', {actor = actor, delivery = delivery})
 local first = ''
 if not t.first_response_at or t.first_response_at == '' then
   redis.call('HSET', tkey(id), 'first_response_at', now)
@@ -254,6 +277,7 @@ out.delivery_id = delivery
 out.state = 'queued'
 redis.call('HSET', tkey(id, 'outbound'), delivery, cjson.encode(out))
 history(id, now, actor, 'resolved', {from = t.status, to = 'resolved', note = note})
+event(id, 'resolved', {actor = actor})
 return {'ok', delivery}
 """
 )

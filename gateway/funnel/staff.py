@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from redis.asyncio.client import Pipeline
+
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.funnel.outbound import ticket_item, with_outbox_item
 from gateway.funnel.tickets import TicketStore
@@ -49,20 +51,34 @@ async def claim(rt: Runtime, tid: TicketId, actor: str, *, force: bool = False) 
     return {**ticket.to_json(), "previous_assignee": previous or None}
 
 
-async def reply(rt: Runtime, tid: TicketId, actor: str, text: str) -> dict[str, Any]:
+ONCE_TTL = 30 * 24 * 3600
+
+
+async def reply(
+    rt: Runtime, tid: TicketId, actor: str, text: str, *, once_key: str | None = None
+) -> dict[str, Any]:
+    """Answer the resident. With ``once_key`` (e.g. the platform message a staff room
+    member answered with), a second call with the same key changes nothing: the key is
+    set in the same transaction as the reply and its outbox item."""
     actor = _check_actor(actor)
     text = _check_text(text, "the reply")
     store = TicketStore(rt.redis, rt.keys)
     ticket = await store.get(tid)
+    if once_key is not None and await rt.redis.exists(once_key):
+        return {**ticket.to_json(), "duplicate": True}
     lang = pick_language(ticket.language, rt.config.locale)
     body = templates_for(rt.config.templates_file).reply(lang, tid, text)
     record = {"kind": "reply", "text": text, "actor": actor, "at": time.time()}
     number = await store.next_reply_number(tid)
     delivery_id = f"{tid}:reply:{number}"
     item = ticket_item(tid, delivery_id, ticket.target, body, ticket.first_message_id)
-    out = await with_outbox_item(
-        rt, item, lambda pipe: store.record_reply_on(pipe, tid, actor, record, number)
-    )
+
+    async def change(pipe: Pipeline) -> None:
+        await store.record_reply_on(pipe, tid, actor, record, number)
+        if once_key is not None:
+            pipe.set(once_key, delivery_id, ex=ONCE_TTL)
+
+    out = await with_outbox_item(rt, item, change)
     if out[0] == "missing":
         raise NotFound(f"no ticket {tid}")
     if out[2]:

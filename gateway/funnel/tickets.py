@@ -8,9 +8,10 @@ stays fast with 100k open tickets; a cursor is the last (score, id) seen.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 from gateway.codec import attachments_json, location_json
 from gateway.errors import Conflict, InputError, NotFound, StoreUnavailable
 from gateway.funnel import lua
+from gateway.funnel.bytarget import ScopedIndexes, walk_scope
 from gateway.funnel.routing import Decision, TicketKind, TicketRef
 from gateway.keys import Keys
 from gateway.models import ChatKind, InboundMessage, TicketId, UserId
@@ -364,8 +366,14 @@ class TicketStore:
         kind: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        within: Collection[str] | None = None,
     ) -> tuple[list[Ticket], str | None]:
-        """One page, urgent first then oldest, and the cursor of the next page (or None)."""
+        """One page, urgent first then oldest, and the cursor of the next page (or None).
+
+        ``within``: only tickets from these chats (a scope), read from the index
+        narrowed in Redis (``gateway.funnel.bytarget``), so the cost follows the scope's
+        tickets, not the whole queue.
+        """
         if status is not None and status not in {s.value for s in Status}:
             raise InputError(f"status: expected new, claimed or resolved, got {status!r}")
         if kind is not None and kind not in {k.value for k in TicketKind}:
@@ -373,22 +381,43 @@ class TicketStore:
         if not 1 <= limit <= 500:
             raise InputError("limit: must be between 1 and 500")
         key = self.index_key(status, kind)
-        if cursor:
-            score, last = _decode_cursor(cursor)
-            # Same-score members come in lexical order: skip those up to the last one.
-            raw: Any = await self._r.zrangebyscore(
-                key, score, "+inf", start=0, num=limit + 64, withscores=True
-            )
-            rows = [(str(m), float(s)) for m, s in raw if float(s) > score or str(m) > last]
-        else:
-            raw = await self._r.zrange(key, 0, limit, withscores=True)
-            rows = [(str(m), float(s)) for m, s in raw]
+        after = _decode_cursor(cursor) if cursor else None
+        if within is None:
+            return await self._page(await self._rows_after(key, after, limit + 1), limit)
+        # A wide scope: walk the index and stop at a full page. A narrow one: let Redis
+        # intersect the index with the scope's tickets (bounded by the scope, not the queue).
+        walked = await walk_scope(self._r, self._k, key, within, after, limit + 1)
+        if walked is not None:
+            return await self._page(walked, limit)
+        async with ScopedIndexes(self._r, self._k, within) as scoped:
+            ((narrowed, _),) = await scoped.narrow(key)
+            return await self._page(await self._rows_after(narrowed, after, limit + 1), limit)
+
+    async def _page(
+        self, rows: builtins.list[tuple[str, float]], limit: int
+    ) -> tuple[builtins.list[Ticket], str | None]:
+        """``rows``: up to ``limit + 1`` index entries; one more than a page means more."""
         page = rows[:limit]
-        pipe = self._r.pipeline(transaction=False)
-        for member, _ in page:
-            pipe.hgetall(self._k("ticket", member))
-        hashes = await pipe.execute()
-        tickets = [Ticket.from_hash(h) for h in hashes if h]
+        tickets = [Ticket.from_hash(h) for h in await self._hashes([m for m, _ in page]) if h]
         more = len(rows) > limit
         next_cursor = _encode_cursor(page[-1][1], page[-1][0]) if more and page else None
         return tickets, next_cursor
+
+    async def _rows_after(
+        self, key: str, after: tuple[float, str] | None, n: int
+    ) -> builtins.list[tuple[str, float]]:
+        """Up to ``n`` index entries after ``after`` (score, member), in index order."""
+        if after is None:
+            raw: Any = await self._r.zrange(key, 0, n - 1, withscores=True)
+            return [(str(m), float(s)) for m, s in raw]
+        score, last = after
+        # Same-score members come in lexical order: skip those up to the last one.
+        raw = await self._r.zrangebyscore(key, score, "+inf", start=0, num=n + 64, withscores=True)
+        rows = [(str(m), float(s)) for m, s in raw if float(s) > score or str(m) > last]
+        return rows[:n]
+
+    async def _hashes(self, members: builtins.list[str]) -> builtins.list[Any]:
+        pipe = self._r.pipeline(transaction=False)
+        for member in members:
+            pipe.hgetall(self._k("ticket", member))
+        return list(await pipe.execute())

@@ -10,12 +10,13 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway import announcements
+from gateway.accounts import Role, targets_in_scope, views
 from gateway.attachments import MAX_ATTACHMENTS, make_attachment
 from gateway.errors import InputError
-from gateway.http.api import ApiRequest, ApiRoute
+from gateway.http.route import ApiRequest, ApiRoute
 from gateway.models import OutboundAttachment, Priority
 from gateway.outbox import OutboxStore
-from gateway.tokens import Role
+from gateway.targets import TargetDirectory
 
 
 class AttachmentIn(BaseModel):
@@ -58,7 +59,8 @@ def _timestamp(value: datetime | None) -> float | None:
 async def create(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, AnnouncementCreate)
     body = req.body
-    ann, _ = await announcements.create(
+    await views.check_announce(req.rt, req.scope, body.to)
+    ann, new = await announcements.create(
         req.rt,
         text=body.text,
         to=body.to,
@@ -69,6 +71,8 @@ async def create(req: ApiRequest) -> dict[str, Any]:
         idempotency_key=req.http.headers.get("Idempotency-Key") or None,
         created_by=req.principal.name,
     )
+    if not new:
+        await views.check_replay(req.rt, req.scope, ann.id)
     return {"id": ann.id, "status": ann.status, "targets": ann.target_count}
 
 
@@ -76,21 +80,23 @@ async def list_all(req: ApiRequest) -> list[dict[str, Any]]:
     raw = req.query("limit", "50") or "50"
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InputError("limit must be a number from 1 to 1000")
-    return [a.to_json() for a in await announcements.list_recent(req.rt, int(raw))]
+    return [a.to_json() for a in await views.list_announcements(req.rt, req.scope, int(raw))]
 
 
 async def show(req: ApiRequest) -> dict[str, Any]:
-    return await announcements.detail(req.rt, req.path("id"))
+    return await views.announcement_detail(req.rt, req.scope, req.path("id"))
 
 
 async def edit(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, AnnouncementEdit)
+    await views.check_announcement(req.rt, req.scope, req.path("id"))
     results = await announcements.edit(req.rt, req.path("id"), req.body.text)
     ann = await announcements.get(req.rt, req.path("id"))
     return {"id": ann.id, "status": ann.status, "results": [r.to_json() for r in results]}
 
 
 async def recall(req: ApiRequest) -> dict[str, Any]:
+    await views.check_announcement(req.rt, req.scope, req.path("id"))
     results = await announcements.recall(req.rt, req.path("id"))
     ann = await announcements.get(req.rt, req.path("id"))
     return {"id": ann.id, "status": ann.status, "results": [r.to_json() for r in results]}
@@ -98,7 +104,9 @@ async def recall(req: ApiRequest) -> dict[str, Any]:
 
 async def dead_letters(req: ApiRequest) -> list[dict[str, Any]]:
     store = OutboxStore(req.rt)
-    return [d.to_json() for d in await store.many(await store.dead_letters())]
+    allowed = await targets_in_scope(TargetDirectory(req.rt.redis, req.rt.keys), req.scope)
+    dead = await store.many(await store.dead_letters())
+    return [d.to_json() for d in dead if allowed is None or d.target in allowed]
 
 
 def routes() -> list[ApiRoute]:

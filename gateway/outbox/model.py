@@ -28,6 +28,42 @@ FINAL = frozenset({SENT, FAILED, RECALLED})
 
 
 @dataclass(frozen=True, slots=True)
+class Anchor:
+    """An item that refers to an earlier delivery, whose platform message ids are only
+    known once it was sent: the worker waits for it (retrying), then edits that message
+    (``edit``) or replies to it (else; in its thread when the message says ``thread``).
+
+    Edits of one message may be taken by several workers at once; ``version`` (with
+    ``version_key``, a Redis hash field holding the newest version queued) lets an edit
+    that was overtaken by a newer one end without touching the message.
+    """
+
+    delivery_id: DeliveryId
+    edit: bool = False
+    version_key: str | None = None
+    version: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "delivery_id": self.delivery_id,
+            "edit": self.edit,
+            "version_key": self.version_key,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> Anchor | None:
+        if not isinstance(d, dict) or not d.get("delivery_id"):
+            return None
+        return cls(
+            DeliveryId(str(d["delivery_id"])),
+            bool(d.get("edit")),
+            d.get("version_key") or None,
+            int(d.get("version") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     delivery_id: DeliveryId
     """Globally unique and stable; also the message's ``idempotency_key``."""
@@ -36,6 +72,7 @@ class OutboxItem:
     origin_id: str
     """``A-17`` or ``T-42``."""
     message: OutboundMessage
+    anchor: Anchor | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from gateway.attachments import load_blob, store_blob
 from gateway.keys import Keys
 from gateway.models import (
     AttachmentKind,
+    Button,
     OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
@@ -39,7 +40,7 @@ from gateway.models import (
     split_target_id,
 )
 from gateway.outbox import lua
-from gateway.outbox.model import QUEUED, Delivery, OutboxItem, Taken, TargetStatus
+from gateway.outbox.model import QUEUED, Anchor, Delivery, OutboxItem, Taken, TargetStatus
 from gateway.runtime import Runtime
 
 MSGREF_TTL_SECONDS = 60 * 24 * 3600
@@ -84,10 +85,11 @@ class OutboxStore:
         for item in items:
             msg = item.message
             platform, _ = split_target_id(msg.target)
-            cache_key = (msg.text, msg.title, msg.reply_to, msg.plain, msg.attachments)
+            cache_key = (msg.text, msg.title, msg.reply_to, msg.plain, msg.attachments,
+                         msg.buttons, msg.thread, item.anchor)  # fmt: skip
             body = encoded.get(cache_key)
             if body is None:
-                body = await self._encode_body(msg)
+                body = await self._encode_body(msg, item.anchor)
                 encoded[cache_key] = body
             sha = hashlib.sha256(body.encode()).hexdigest()
             bodies[sha] = body
@@ -109,24 +111,28 @@ class OutboxStore:
             pipe.set(self.keys("outbox", "body", sha), body, nx=True)
         await self._enqueue(keys=[], args=args, client=pipe)
 
-    async def _encode_body(self, msg: OutboundMessage) -> str:
+    async def _encode_body(self, msg: OutboundMessage, anchor: Anchor | None = None) -> str:
         atts = []
         for a in msg.attachments:
             ref = await store_blob(self.rt, a.data)
             atts.append(
                 {"kind": a.kind.value, "filename": a.filename, "mime": a.mime, "blob": ref.sha}
             )
-        return json.dumps(
-            {
-                "text": msg.text,
-                "title": msg.title,
-                "reply_to": msg.reply_to,
-                "plain": msg.plain,
-                "attachments": atts,
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
+        body: dict[str, Any] = {
+            "text": msg.text,
+            "title": msg.title,
+            "reply_to": msg.reply_to,
+            "plain": msg.plain,
+            "attachments": atts,
+        }
+        # Only when set, so the bodies (and hashes) of everything else stay as they were.
+        if msg.buttons is not None:
+            body["buttons"] = [[b.label, b.data] for b in msg.buttons]
+        if msg.thread:
+            body["thread"] = True
+        if anchor is not None:
+            body["anchor"] = anchor.to_json()
+        return json.dumps(body, ensure_ascii=False, sort_keys=True)
 
     async def message(self, d: Delivery, *, text: str | None = None) -> OutboundMessage:
         """Rebuild the ``OutboundMessage`` of a delivery (with ``text`` replaced for edits)."""
@@ -146,7 +152,13 @@ class OutboxStore:
             reply_to=PlatformMessageId(body["reply_to"]) if body.get("reply_to") else None,
             priority=Priority(d.priority),
             plain=bool(body.get("plain")),
+            buttons=_buttons(body.get("buttons")),
+            thread=bool(body.get("thread")),
         )
+
+    async def anchor(self, d: Delivery) -> Anchor | None:
+        """The earlier delivery this one edits or replies to, if any."""
+        return Anchor.from_json((await self._body(d.body)).get("anchor"))
 
     async def _body(self, sha: str) -> dict[str, Any]:
         # Bodies are content-addressed (the key is their hash), so a cached one is never
@@ -367,6 +379,12 @@ async def lookup_msgref(
         return None
     origin, _, origin_id = str(raw).partition(":")
     return origin, origin_id
+
+
+def _buttons(raw: Any) -> tuple[Button, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    return tuple(Button(str(label), str(data)) for label, data in raw)
 
 
 def _pairs(flat: Any) -> dict[str, str]:

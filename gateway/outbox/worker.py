@@ -52,6 +52,7 @@ from gateway.errors import (
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
+from gateway.outbox.anchored import send_anchored
 from gateway.outbox.model import (
     FAILED,
     FINAL,
@@ -347,6 +348,7 @@ class _Worker:
             return _Outcome(FAILED, reason=f"target inactive: {known.reason}")
         kind = known.kind if known is not None else ChatKind.GROUP
         msg = await self.store.message(d)
+        anchor = await self.store.anchor(d)
         migrated = False
         failures = 0
         started = time.time()
@@ -357,7 +359,12 @@ class _Worker:
                 # "final": someone else finished it; "lost": our lease was taken over.
                 return _LOST if began == "lost" else _FINISHED
             try:
-                receipt = await self.adapter.send(replace(msg, target=target))
+                if anchor is None:
+                    receipt = await self.adapter.send(replace(msg, target=target))
+                else:
+                    receipt = await send_anchored(
+                        self.store, self.adapter, anchor, replace(msg, target=target)
+                    )
             except RateLimited as exc:
                 RATE_LIMITED.labels(platform=self.platform).inc()
                 if exc.scope:

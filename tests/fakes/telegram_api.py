@@ -48,6 +48,8 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakes import tg_rules
+from tests.fakes.tg_files import FileError, Files
+from tests.fakes.tg_inline import Callbacks, InlineError, Members, check_markup
 
 __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
 
@@ -129,6 +131,9 @@ class SentMessage:
     file_size: int = 0
     deleted: bool = False
     edits: int = 0
+    reply_markup: dict[str, Any] | None = None
+    text_history: list[str] = field(default_factory=list)
+    """Every text this message showed, the first included (edits append)."""
 
 
 @dataclass
@@ -193,12 +198,16 @@ class FakeTelegram:
         self._port = 0
         self._user_ids = itertools.count(10_000)
         self._session: aiohttp.ClientSession | None = None
+        self.members = Members()
+        self.callbacks = Callbacks()
+        self.files = Files()
 
     # --- life cycle -------------------------------------------------------
 
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         await self.go_up()
@@ -229,6 +238,17 @@ class FakeTelegram:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @property
+    def base_file_url(self) -> str:
+        """For ``telegram.Bot(..., base_file_url=fake.base_file_url)``."""
+        return f"http://127.0.0.1:{self._port}/file/bot"
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] not in self.bots:
+            return web.Response(status=401)
+        data = self.files.download(request.match_info["path"])
+        return web.Response(status=404) if data is None else web.Response(body=data)
 
     @property
     def base_url(self) -> str:
@@ -351,6 +371,9 @@ class FakeTelegram:
             }
             for n, w in enumerate((90, 320, 1280))
         ]
+        for size in sizes:  # downloadable with getFile, like Telegram's
+            pixels = f"fake-jpeg {size['width']}px ".encode() * size["width"]
+            self.files.put(size["file_id"], pixels[: size["file_size"]])
         extra: dict[str, Any] = {"photo": sizes}
         if caption:
             extra["caption"] = caption
@@ -395,6 +418,15 @@ class FakeTelegram:
         """The service message Telegram posts in the old group on upgrade."""
         msg = self.message(old_chat_id, None, migrate_to_chat_id=new_chat_id)
         return self.enqueue({"message": msg})
+
+    def press(self, chat_id: int, message_id: int, data: str, user: dict[str, Any]) -> str:
+        """A user presses an inline button under the bot's message: a ``callback_query``
+        update is queued; returns the query id (see ``callbacks.answers``)."""
+        b = self.bot
+        m = b.by_id[(chat_id, message_id)]
+        query = self.callbacks.new(user, self._message_json(b, m), data)
+        self.enqueue({"callback_query": query})
+        return str(query["id"])
 
     async def post_webhook(self, url: str, update: dict[str, Any], secret: str | None) -> int:
         """Deliver one update like Telegram's webhook does; returns the HTTP status."""
@@ -450,6 +482,8 @@ class FakeTelegram:
             chat_id = _opt_int(params.get("chat_id"))
             after_reset = await self._apply_faults(bot, request, method, chat_id)
             result = await self._dispatch(bot, method, params, chat_id)
+        except (InlineError, FileError) as err:
+            return web.json_response(ApiError(400, err.description).body(), status=400)
         except ApiError as err:
             return web.json_response(err.body(), status=err.code)
         except tg_rules.RuleError as err:
@@ -519,8 +553,18 @@ class FakeTelegram:
                 "pending_update_count": len(bot.updates),
                 "allowed_updates": bot.allowed_updates,
             }
+        if method == "answerCallbackQuery":
+            return self.callbacks.answer(p)
+        if method == "getFile":
+            return self.files.get_file(p)
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
+        if method == "getChatMember":
+            user_id = _opt_int(p.get("user_id"))
+            if user_id is None:
+                raise ApiError(400, "Bad Request: user_id is empty")
+            user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+            return self.members.member(chat_id, user)
         if method in SEND_METHODS:
             return self._send(bot, method, p, chat_id)
         if method in ("editMessageText", "editMessageCaption"):
@@ -560,8 +604,11 @@ class FakeTelegram:
                 else:
                     while bot.updates and bot.updates[0]["update_id"] < offset:
                         bot.updates.popleft()
+            allowed = p.get("allowed_updates")
+            if isinstance(allowed, list) and allowed:
+                bot.allowed_updates = [str(a) for a in allowed]
             deadline = time.monotonic() + timeout
-            while not bot.updates and time.monotonic() < deadline:
+            while time.monotonic() < deadline and not _drop_unwanted(bot):
                 bot.new_update.clear()
                 waiter: asyncio.Future[Any] = asyncio.ensure_future(bot.new_update.wait())
                 pending: set[asyncio.Future[Any]] = {waiter, mine}
@@ -575,6 +622,7 @@ class FakeTelegram:
                     mine.result()  # raises the 409
             if mine.done() and not mine.cancelled():
                 mine.result()
+            _drop_unwanted(bot)
             return list(itertools.islice(bot.updates, limit))
         finally:
             if not mine.done():
@@ -625,12 +673,15 @@ class FakeTelegram:
             raw = str(p.get("caption") or "")
             caption = tg_rules.check_caption(raw, parse_mode)
             text = None
+        markup = check_markup(p.get("reply_markup"))
         reply_to = tg_rules.check_reply(p, _reply_to(p), self._exists(bot, chat_id, _reply_to(p)))
         self._check_limits(bot, chat_id)
         mid = self._next_mid(bot, chat_id)
         sent = SentMessage(
             chat_id, mid, method, text, raw, time.time(), reply_to, caption, file_name, size
         )
+        sent.reply_markup = markup
+        sent.text_history.append(text if text is not None else caption or "")
         bot.messages.append(sent)
         bot.by_id[(chat_id, mid)] = sent
         return self._message_json(bot, sent)
@@ -661,6 +712,8 @@ class FakeTelegram:
             out["text"] = m.text
         if m.caption is not None:
             out["caption"] = m.caption
+        if m.reply_markup and m.reply_markup.get("inline_keyboard"):
+            out["reply_markup"] = m.reply_markup
         if m.method == "sendPhoto":
             out["photo"] = [
                 {
@@ -687,17 +740,24 @@ class FakeTelegram:
 
     def _edit(self, bot: FakeBot, method: str, p: dict[str, Any], chat_id: int) -> Any:
         m = self._find(bot, p, chat_id, "edit")
+        markup = check_markup(p.get("reply_markup"))
+        # Without reply_markup an edit removes the inline keyboard (as Telegram does).
+        markup_same = (markup or {}).get("inline_keyboard") == (m.reply_markup or {}).get(
+            "inline_keyboard"
+        ) or (not markup and not (m.reply_markup or {}).get("inline_keyboard"))
+        m.reply_markup = markup
         if method == "editMessageText":
             if m.text is None:
                 raise ApiError(400, "Bad Request: there is no text in the message to edit")
             new = tg_rules.check_text(str(p.get("text") or ""), p.get("parse_mode"))
-            if new == m.text:
+            if new == m.text and markup_same:
                 raise ApiError(
                     400,
                     "Bad Request: message is not modified: specified new "
                     "message content and reply markup are exactly the same",
                 )
             m.text = new
+            m.text_history.append(new)
         else:
             if m.method == "sendMessage":
                 raise ApiError(400, "Bad Request: there is no caption in the message to edit")
@@ -727,6 +787,23 @@ def _opt_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise ApiError(400, f"Bad Request: invalid integer {value!r}") from None
+
+
+_DEFAULT_UPDATES_OFF = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+def _drop_unwanted(bot: FakeBot) -> bool:
+    """Telegram never delivers update types not asked for: drop them; any left?"""
+    if any(not _wanted(u, bot.allowed_updates) for u in bot.updates):
+        bot.updates = deque(u for u in bot.updates if _wanted(u, bot.allowed_updates))
+    return bool(bot.updates)
+
+
+def _wanted(update: dict[str, Any], allowed: list[str]) -> bool:
+    """Telegram sends only the update types asked for in ``allowed_updates`` (by
+    default all but chat_member and the reactions)."""
+    kind = next((k for k in update if k != "update_id"), "")
+    return kind in allowed if allowed else kind not in _DEFAULT_UPDATES_OFF
 
 
 def _reply_to(p: dict[str, Any]) -> int | None:

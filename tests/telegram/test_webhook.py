@@ -102,4 +102,9 @@ async def test_set_webhook_registers_secret_and_updates(
     assert "palm.example.org" in out
     assert fake.bot.webhook_url == "https://palm.example.org/telegram/webhook"
     assert fake.bot.webhook_secret == SECRET
-    assert fake.bot.allowed_updates == ["message", "edited_message", "my_chat_member"]
+    assert fake.bot.allowed_updates == [
+        "message",
+        "edited_message",
+        "my_chat_member",
+        "callback_query",
+    ]

@@ -1,0 +1,197 @@
+"""``/queue`` and ``/announce EXPR | TEXT`` (+ ``/confirm``) in a staff room.
+
+An announcement from a room is a preview first: palm answers with the text and the
+matched chats per platform, and stores the draft for ``CONFIRM_SECONDS``. A member's
+``/confirm`` as a reply to the preview (or its **Send** button) creates it, with the
+confirmer as the actor; the preview's message id is the idempotency key, so a second
+confirmation (or a replay) never sends twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+from gateway import announcements, audience
+from gateway.accounts import check_audience
+from gateway.errors import GatewayError, InputError
+from gateway.models import (
+    Button,
+    DeliveryId,
+    InboundMessage,
+    OutboundMessage,
+    PlatformMessageId,
+    TargetId,
+    split_target_id,
+)
+from gateway.outbox import OutboxItem, enqueue, lookup_msgref
+from gateway.runtime import Runtime
+from gateway.staffroom import cards
+from gateway.staffroom.config import StaffRoomConfig, staff_room_ids
+from gateway.staffroom.notice import notice
+from gateway.staffroom.scope import permits, room_scope
+from gateway.targets import TargetDirectory
+
+QUEUE_LIMIT = 10
+SCAN_LIMIT = 1000
+"""Open tickets looked at (oldest first) to find ten in a room's scope."""
+CONFIRM_SECONDS = 600
+NAMED = 10
+"""Matched chats named per platform in a preview."""
+PREVIEW_ORIGIN = "staffroom-announce"
+
+
+# --- /queue -------------------------------------------------------------------
+
+
+async def oldest_open(rt: Runtime, room: StaffRoomConfig) -> list[dict[str, Any]]:
+    """The ten oldest open tickets in the room's scope (ticket hashes)."""
+    r = rt.redis
+    rows: list[tuple[str, float]] = []
+    for status in ("new", "claimed"):
+        raw: Any = await r.zrange(
+            rt.keys("tickets", "age", status), 0, SCAN_LIMIT - 1, withscores=True
+        )
+        rows += [(str(m), float(s)) for m, s in raw]
+    rows.sort(key=lambda x: x[1])
+    directory = TargetDirectory(r, rt.keys)
+    out: list[dict[str, Any]] = []
+    for tid, _ in rows:
+        h: Any = await r.hgetall(rt.keys("ticket", tid))
+        if not h:
+            continue
+        if room.scope is not None:
+            target = await directory.get(h["target"])
+            tags = target.tags if target is not None else ()
+            if not permits(room.scope, tags, group=h.get("chat_kind") == "group"):
+                continue
+        out.append(h)
+        if len(out) == QUEUE_LIMIT:
+            break
+    return out
+
+
+async def queue_text(rt: Runtime, room: StaffRoomConfig) -> str:
+    tickets = await oldest_open(rt, room)
+    if not tickets:
+        return "No open tickets."
+    now = time.time()
+    lines = [f"The {len(tickets)} oldest open tickets:"]
+    for h in tickets:
+        age = cards.took(now - float(h.get("received_at") or now), "en")
+        who = f" · {h['assignee']}" if h.get("assignee") else ""
+        words = " ".join(str(h.get("text", "")).split())[:60]
+        lines.append(
+            f"{h['id']} · {h.get('priority')} · {h.get('category')} · {age} · "
+            f"{h.get('resident_name', '?')}{who}: {words}"
+        )
+    return "\n".join(lines)
+
+
+# --- /announce ----------------------------------------------------------------
+
+
+def split_announce(raw: str) -> tuple[str, str]:
+    """``EXPR | TEXT``: ``|`` is also "or" in an expression, so the split is at the
+    last ``|`` whose left side is a valid expression."""
+    parts = raw.split("|")
+    for n in range(len(parts) - 1, 0, -1):
+        expr, text = "|".join(parts[:n]).strip(), "|".join(parts[n:]).strip()
+        try:
+            audience.parse(expr)
+        except GatewayError:
+            continue
+        if text:
+            return expr, text
+    raise InputError("usage: /announce EXPR | TEXT, for example /announce building:5 | Water off")
+
+
+async def _audience(rt: Runtime, room: StaffRoomConfig, expr: str) -> list[str]:
+    """The chats ``expr`` matches (never a staff room); 403 naming any outside the
+    room's scope, as for a scoped account."""
+    directory = TargetDirectory(rt.redis, rt.keys)
+    chosen = await audience.resolve(directory, expr, exclude=staff_room_ids(rt.config.staff_rooms))
+    await check_audience(directory, room_scope(room.scope), chosen)
+    return chosen
+
+
+async def _chat_lines(rt: Runtime, chosen: list[str]) -> str:
+    """One line per platform naming the matched chats (the first ``NAMED`` of them)."""
+    by_platform: dict[str, list[str]] = {}
+    for t in await TargetDirectory(rt.redis, rt.keys).many(chosen):
+        by_platform.setdefault(t.platform, []).append(t.title or t.id)
+    lines = []
+    for platform, names in sorted(by_platform.items()):
+        more = f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
+        lines.append(f"{platform}: {', '.join(names[:NAMED])}{more}")
+    return "\n".join(lines)
+
+
+def _pending_key(rt: Runtime, room: str, message_id: str) -> str:
+    return rt.keys("staffroom", "draft", room, message_id)
+
+
+async def preview(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> None:
+    try:
+        expr, text = split_announce(msg.text)
+        chosen = await _audience(rt, room, expr)
+    except GatewayError as exc:
+        await notice(rt, room.target, msg.message_id, f"/announce: {exc.message}", msg.message_id)
+        return
+    per = Counter(split_target_id(t)[0] for t in chosen)
+    matched = ", ".join(f"{p} {n}" for p, n in sorted(per.items()))
+    chats = await _chat_lines(rt, chosen)
+    body = (
+        f"Preview: to {expr} ({matched})\n{chats}\n\n{text}\n\n"
+        f"Reply /confirm (or press Send) within {CONFIRM_SECONDS // 60} minutes to send it."
+    )
+    draft = {"to": expr, "text": text, "at": time.time(), "by": msg.sender.display_name}
+    await rt.redis.set(
+        _pending_key(rt, room.target, msg.message_id),
+        json.dumps(draft, ensure_ascii=False),
+        ex=CONFIRM_SECONDS,
+    )
+    did = DeliveryId(f"sr:announce:{room.target}:{msg.message_id}")
+    telegram = split_target_id(room.target)[0] == "telegram"
+    out = OutboundMessage(
+        TargetId(room.target), body, did, reply_to=PlatformMessageId(msg.message_id), plain=True,
+        buttons=(Button("Send", cards.CONFIRM),) if telegram else None,
+    )  # fmt: skip
+    await enqueue(rt, [OutboxItem(did, PREVIEW_ORIGIN, f"{room.target}|{msg.message_id}", out)])
+
+
+async def confirm(
+    rt: Runtime, room: StaffRoomConfig, preview_id: str | None, actor: str, reply_key: str | None
+) -> str:
+    """Send the draft behind the preview ``preview_id``; returns what to tell the member
+    (also posted to the room when ``reply_key`` is given: a ``/confirm`` message)."""
+    text = await _confirm(rt, room, preview_id, actor)
+    if reply_key is not None:
+        await notice(rt, room.target, reply_key, text, reply_key)
+    return text
+
+
+async def _confirm(rt: Runtime, room: StaffRoomConfig, preview_id: str | None, actor: str) -> str:
+    if not preview_id:
+        return "/confirm works as a reply to an announcement preview."
+    origin = await lookup_msgref(rt, TargetId(room.target), PlatformMessageId(preview_id))
+    if origin is None or origin[0] != PREVIEW_ORIGIN:
+        return "/confirm works as a reply to an announcement preview."
+    _, _, source = origin[1].rpartition("|")
+    raw: Any = await rt.redis.get(_pending_key(rt, room.target, source))
+    if not raw:
+        return "This preview has expired (10 minutes): send /announce again."
+    draft = json.loads(raw)
+    try:
+        ann, _ = await announcements.create(
+            rt,
+            text=draft["text"],
+            to=draft["to"],
+            created_by=actor,
+            idempotency_key=f"staffroom:{room.target}:{source}",
+        )
+    except GatewayError as exc:
+        return f"Not sent: {exc.message}"
+    return f"{ann.id}: sending to {ann.target_count} chats (confirmed by {actor})"
