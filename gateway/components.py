@@ -26,6 +26,7 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 
 
 def components() -> list[tuple[str, Component]]:
+    from gateway.admission.leave import run_leaver
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
     from gateway.outbox import run_workers
@@ -34,6 +35,7 @@ def components() -> list[tuple[str, Component]]:
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
         ("funnel", run_funnel),
+        ("admission", run_leaver),
     ]
 
 

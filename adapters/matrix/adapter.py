@@ -157,6 +157,9 @@ class MatrixAdapter:
         # Matrix has no age limit on redaction; sent_at matters only to Telegram.
         await self._need_sender().recall(target, message_ids)
 
+    async def leave(self, target: TargetId) -> None:
+        await self._need_sender().leave(target)
+
     def _need_sender(self) -> MatrixSender:
         if self._sender is None:
             raise RuntimeError("MatrixAdapter used before start()")

@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from gateway.admission.gate import Admission
 from gateway.aio import checkpoint
 from gateway.codec import decode_event
 from gateway.errors import RetryableError
@@ -70,6 +71,7 @@ class FunnelConsumer:
         self.stream = inbound_stream(rt.keys)
         self.store = TicketStore(rt.redis, rt.keys)
         self.targets = TargetDirectory(rt.redis, rt.keys)
+        self.admission = Admission(rt)
         self._own_pending = True  # re-read our own pending entries first (after errors)
         self._last_reclaim = 0.0
 
@@ -192,11 +194,11 @@ class FunnelConsumer:
     # --- one event ------------------------------------------------------------
     async def _apply(self, event: InboundEvent) -> None:
         if isinstance(event, TargetSeen):
-            await self.targets.upsert(event.target, event.kind, event.title, reason=event.reason)
+            await self.admission.seen(event)
         elif isinstance(event, TargetGone):
-            await self.targets.mark_inactive(event.target, event.reason)
+            await self.admission.gone(event)
         elif isinstance(event, TargetMigrated):
-            await self.targets.migrate(event.old, event.new)
+            await self.admission.migrated(event)
         else:
             await self._message(event)
 
@@ -220,6 +222,9 @@ class FunnelConsumer:
         return RoutingState(announcement, ticket_ref, open_ticket, edited)
 
     async def _message(self, msg: InboundMessage) -> None:
+        if not await self.admission.admits(msg):
+            INBOUND.labels(platform=msg.platform, kind="not_admitted").inc()
+            return  # a pending or rejected chat: not stored, not logged
         decision = route(msg, await self.snapshot(msg))
         if decision.action is Action.IGNORE:
             INBOUND.labels(platform=msg.platform, kind="ignored").inc()
