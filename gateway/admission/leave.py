@@ -122,6 +122,7 @@ class Leaver:
             return 0
         await self.targets.mark_inactive(target, reason)
         await unqueue_leave(self.rt, target)
+        await self.rt.redis.delete(lock)  # added back and rejected again: leave again
         self._failures.pop(target, None)
         log.info("admission: left a rejected chat", extra={"target": target})
         return 1

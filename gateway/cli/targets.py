@@ -1,4 +1,5 @@
-"""palm targets list [--tag T] [--json] | tag ID TAG... | untag ID TAG..."""
+"""palm targets list [--tag T] [--json] | tag ID TAG... | untag ID TAG...
+| pending [--json] | approve ID [--tag T]... | reject ID"""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 from rich.table import Table
 
+from gateway.admission.cli import register_admission
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.errors import NotFound
-from gateway.targets import TargetDirectory, parse_target_id
+from gateway.targets import TargetDirectory, parse_target_id, target_state
 
 
 async def _list(args: argparse.Namespace, cli: CliContext) -> int:
@@ -20,7 +22,7 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
         return 0
     table = Table("id", "kind", "title", "tags", "state")
     for t in targets:
-        state = "active" if t.active else f"[red]inactive[/red]: {t.reason or ''}"
+        state = target_state(t)
         table.add_row(t.id, t.kind.value, t.title or "", " ".join(t.tags), state)
     cli.out.print(table)
     cli.out.print(f"{len(targets)} targets")
@@ -60,3 +62,4 @@ def register(sub: Any) -> None:
         p = add_command(group, name, help=f"{verb} tags", handler=handler)
         p.add_argument("id", help="target id, e.g. telegram:-1001234567890")
         p.add_argument("tags", nargs="+", metavar="TAG")
+    register_admission(group)

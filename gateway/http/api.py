@@ -58,6 +58,9 @@ def all_routes() -> list[ApiRoute]:
     routes += routes_tokens.routes()
     routes += routes_announcements.routes()
     routes += routes_targets.routes()
+    from gateway.admission import routes as routes_admission
+
+    routes += routes_admission.routes()
     from gateway.http import routes_queue, routes_tickets
 
     routes += routes_tickets.routes() + routes_queue.routes()

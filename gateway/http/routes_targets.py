@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.admission.routes import status_filter, status_of
 from gateway.http.api import ApiRequest, ApiRoute
 from gateway.targets import TargetDirectory, parse_target_id
 from gateway.tokens import Role
@@ -18,7 +19,9 @@ class TargetPatch(BaseModel):
 
 async def list_targets(req: ApiRequest) -> list[dict[str, Any]]:
     directory = TargetDirectory(req.rt.redis, req.rt.keys)
-    return [t.to_json() for t in await directory.list(req.query("tag") or None)]
+    status = status_filter(req.query("status"))
+    targets = await directory.list(req.query("tag") or None)
+    return [t.to_json() for t in targets if status is None or status_of(t) == status]
 
 
 async def patch_target(req: ApiRequest) -> dict[str, Any]:
@@ -31,7 +34,7 @@ async def patch_target(req: ApiRequest) -> dict[str, Any]:
 def routes() -> list[ApiRoute]:
     return [
         ApiRoute("GET", "/targets", Role.VIEWER, "Targets with kind, tags and state",
-                 list_targets, query=("tag",)),
+                 list_targets, query=("tag", "status")),
         ApiRoute("PATCH", "/targets/{id}", Role.ADMIN, "Replace a target's tags",
                  patch_target, body=TargetPatch),
     ]  # fmt: skip
