@@ -8,8 +8,13 @@ from redis.asyncio import Redis
 from gateway.config import GatewayConfig
 from gateway.keys import Keys
 from gateway.runtime import Runtime, instance_name
+from tests.e2e.conftest import fake_tg as fake_tg
+from tests.e2e.conftest import make_palm as make_palm
 from tests.funnel.conftest import Pipeline
 from tests.funnel.conftest import funnel as funnel  # the open-mode pipeline, re-exported
+from tests.matrix.conftest import admin as admin
+from tests.matrix.conftest import new_user as new_user
+from tests.matrix.conftest import synapse as synapse
 
 
 @pytest.fixture
