@@ -140,8 +140,9 @@ class MatrixAdapter:
         """
         rate = self._config.rate
         if rate.messages_per_second is None:
-            return (RateRule(self.rate_key, UNLIMITED, 1.0),)
-        return (RateRule(self.rate_key, rate.burst, rate.burst / rate.messages_per_second),)
+            return (RateRule(self.rate_key, UNLIMITED, 1.0, bot_wide=True),)
+        window = rate.burst / rate.messages_per_second
+        return (RateRule(self.rate_key, rate.burst, window, bot_wide=True),)
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         return await self._need_sender().send(msg)

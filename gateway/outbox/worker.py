@@ -40,6 +40,7 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.adapter import Adapter
+from gateway.admission.share import auto_reply_rules, is_auto_reply
 from gateway.aio import checkpoint
 from gateway.errors import (
     AmbiguousSend,
@@ -350,8 +351,12 @@ class _Worker:
         migrated = False
         failures = 0
         started = time.time()
+        auto = is_auto_reply(d.origin, d.delivery_id)
         while True:
-            await self.limiter.acquire(self.adapter.rate_rules(target, kind))
+            rules = self.adapter.rate_rules(target, kind)
+            if auto:  # acks and help texts: at most half of the bot's rate
+                rules = (*rules, *auto_reply_rules(rules))
+            await self.limiter.acquire(rules)
             began = await self.store.begin_send(d.delivery_id, owner)
             if began != "ok":
                 # "final": someone else finished it; "lost": our lease was taken over.
