@@ -20,7 +20,7 @@ async def _pending(args: argparse.Namespace, cli: CliContext) -> int:
     if args.json:
         cli.print_json([t.to_json() for t in targets])
         return 0
-    table = Table("id", "kind", "title", "since")
+    table = Table("id", "kind", "title", "updated")
     for t in targets:
         table.add_row(t.id, t.kind.value, escape(t.title or ""), _when(t.updated_at))
     cli.out.print(table)
