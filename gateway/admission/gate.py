@@ -49,9 +49,16 @@ class Admission:
         self.rt = rt
         self.targets = TargetDirectory(rt.redis, rt.keys)
 
-    def default_for(self, kind: ChatKind) -> str:
+    def configured(self) -> frozenset[str]:
+        """Chats the config names: they count as approved (``targets:`` seeds; other
+        config lists of chats palm must serve belong here too)."""
+        return frozenset(seed.id for seed in self.rt.config.targets)
+
+    def default_for(self, kind: ChatKind, target: str | None = None) -> str:
         """The admission of a chat palm sees for the first time."""
         if kind is ChatKind.DIRECT or self.rt.config.admission == "open":
+            return APPROVED
+        if target is not None and target in self.configured():
             return APPROVED
         return PENDING
 
@@ -63,7 +70,7 @@ class Admission:
             event.kind,
             event.title,
             reason=event.reason,
-            new_admission=self.default_for(event.kind),
+            new_admission=self.default_for(event.kind, event.target),
         )
         if created:
             log.info("chat registered", extra={"target": event.target, "admission": admission})
@@ -75,12 +82,12 @@ class Admission:
 
     async def gone(self, event: TargetGone) -> None:
         await self.targets.mark_inactive(
-            event.target, event.reason, new_admission=self.default_for(ChatKind.GROUP)
+            event.target, event.reason, new_admission=self.default_for(ChatKind.GROUP, event.target)
         )
 
     async def migrated(self, event: TargetMigrated) -> None:
         await self.targets.migrate(
-            event.old, event.new, new_admission=self.default_for(ChatKind.GROUP)
+            event.old, event.new, new_admission=self.default_for(ChatKind.GROUP, event.old)
         )
 
     async def admits(self, msg: InboundMessage) -> bool:
