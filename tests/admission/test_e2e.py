@@ -8,9 +8,11 @@ makes the bot leave (the fake sees leaveChat; Synapse shows the bot's membership
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.e2e.conftest import PalmFactory, eventually
@@ -104,3 +106,44 @@ async def test_pending_chats_wait_then_approve_or_reject(
         assert (listed[target]["admission"], listed[target]["state"]) == ("rejected", "inactive")
     assert (await stranger.members(room_ok)).get(bot.user_id) == "join"
     assert fake_tg.violations == 0
+
+
+FLOOD_GROUP = -100444
+
+
+async def test_report_flood_through_palm_run(fake_tg: FakeTelegram, make_palm: PalmFactory) -> None:
+    """Issue 10's second "done when", end to end: 500 /reports from one resident in a
+    group open 5 tickets, get 1 acknowledgement, and all 500 are kept on those tickets."""
+    palm = make_palm(
+        telegram=fake_tg, admission="approve",
+        targets=[{"id": f"telegram:{FLOOD_GROUP}", "tags": ["building:4"]}],
+    )  # fmt: skip
+    palm.start()
+    await palm.ready()
+    spammer = fake_tg.user(4242)
+    sent = [fake_tg.group_message(FLOOD_GROUP, f"/report leak {i}", sender=spammer)
+            for i in range(500)]  # fmt: skip
+    ids = {str(u["message"]["message_id"]) for u in sent}
+
+    async def stored() -> set[str]:
+        listed = await palm.cli_json("tickets", "list", "--limit", "100")
+        got: set[str] = set()
+        for t in listed["tickets"]:
+            detail = await palm.cli_json("tickets", "show", t["id"])
+            got |= {m["message_id"] for m in detail["conversation"] if m["direction"] == "in"}
+        return got
+
+    async def all_stored() -> bool:
+        return await stored() == ids
+
+    await eventually(all_stored, limit=90, what="all 500 flood messages on tickets")
+    listed = await palm.cli_json("tickets", "list", "--limit", "100")
+    assert len(listed["tickets"]) == 5
+    await eventually(lambda: len(fake_tg.sent_to(FLOOD_GROUP)) >= 1, what="the acknowledgement")
+    await asyncio.sleep(2.0)  # a second acknowledgement, if one were (wrongly) queued
+    acks = [m.text for m in fake_tg.sent_to(FLOOD_GROUP)]
+    assert len(acks) == 1, acks
+    async with aiohttp.ClientSession() as s, s.get(palm.base + "/metrics") as r:
+        metrics = await r.text()
+    assert 'palm_inbound_limited_total{platform="telegram",reason="messages"} 470.0' in metrics
+    assert 'palm_inbound_limited_total{platform="telegram",reason="tickets"} 25.0' in metrics
