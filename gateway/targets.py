@@ -295,13 +295,6 @@ class TargetDirectory:
         return {t: set(m) for t, m in zip(names, res, strict=True)}
 
 
-def target_state(t: Target) -> str:
-    """How ``palm targets list`` shows a target's state (rich markup)."""
-    if t.admission != APPROVED:
-        return f"[yellow]{t.admission}[/yellow]" + (f": {t.reason}" if t.reason else "")
-    return "active" if t.active else f"[red]inactive[/red]: {t.reason or ''}"
-
-
 def _target(target: str, data: dict[str, str], tags: set[str]) -> Target:
     platform, _ = split_target_id(target)
     return Target(

@@ -8,10 +8,10 @@ from typing import Any
 
 from rich.table import Table
 
-from gateway.admission.cli import register_admission
+from gateway.admission.cli import register_admission, target_state
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.errors import NotFound
-from gateway.targets import TargetDirectory, parse_target_id, target_state
+from gateway.targets import TargetDirectory, parse_target_id
 
 
 async def _list(args: argparse.Namespace, cli: CliContext) -> int:
