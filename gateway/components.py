@@ -32,10 +32,10 @@ def components() -> list[tuple[str, Component]]:
     from gateway.outbox import run_workers
 
     return [
+        ("admission", run_leaver),  # leaves rejected chats
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
         ("funnel", run_funnel),
-        ("admission", run_leaver),
     ]
 
 
