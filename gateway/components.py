@@ -26,6 +26,7 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 
 
 def components() -> list[tuple[str, Component]]:
+    from gateway.admission.leave import run_leaver
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
     from gateway.outbox import run_workers
@@ -33,6 +34,7 @@ def components() -> list[tuple[str, Component]]:
     from gateway.staffroom.feed import run_feed
 
     return [
+        ("admission", run_leaver),  # leaves rejected chats
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
         ("funnel", lambda rt: run_funnel(rt, [on_inbound])),

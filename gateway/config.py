@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.admission.config import AdmissionMode, FloodConfig
 from gateway.errors import ConfigError
 from gateway.staffroom.config import StaffRoomConfig
 
@@ -223,6 +224,9 @@ class GatewayConfig(_Strict):
     targets: list[TargetSeed] = []
     outbox: OutboxConfig = OutboxConfig()
     staff_rooms: list[StaffRoomConfig] = []
+    admission: AdmissionMode = "approve"
+    """New groups and rooms wait for an admin (``approve``) or are used at once (``open``)."""
+    flood: FloodConfig = FloodConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

@@ -45,6 +45,12 @@ FIRST_RESPONSE_SECONDS = Histogram(
     buckets=(30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
     registry=REGISTRY,
 )
+INBOUND_LIMITED = Counter(
+    "palm_inbound_limited_total",
+    "Inbound messages held back by a flood limit (reason: tickets, messages, acks, help)",
+    ["platform", "reason"],
+    registry=REGISTRY,
+)
 TELEGRAM_AMBIGUOUS = Counter(
     "palm_telegram_ambiguous_sends_total",
     "Telegram sends that timed out after the request may have reached Telegram",

@@ -131,6 +131,10 @@ class MatrixAdapter:
     def routes(self) -> Sequence[Route]:
         return ()
 
+    async def leave(self, target: TargetId) -> None:
+        """An admin rejected the room: leave it (see ``gateway.admission.leave``)."""
+        await self._need_sender().leave(target)
+
     def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
         """The bot's own limit when ``rate.messages_per_second`` is set.
 
@@ -141,8 +145,9 @@ class MatrixAdapter:
         """
         rate = self._config.rate
         if rate.messages_per_second is None:
-            return (RateRule(self.rate_key, UNLIMITED, 1.0),)
-        return (RateRule(self.rate_key, rate.burst, rate.burst / rate.messages_per_second),)
+            return (RateRule(self.rate_key, UNLIMITED, 1.0, bot_wide=True),)
+        window = rate.burst / rate.messages_per_second
+        return (RateRule(self.rate_key, rate.burst, window, bot_wide=True),)
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         return await self._need_sender().send(msg)

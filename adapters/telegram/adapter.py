@@ -227,6 +227,10 @@ class TelegramAdapter:
             return web.json_response({"ok": False, "error": "not started"}, status=503)
         return await self._webhook(request)
 
+    async def leave(self, target: TargetId) -> None:
+        """An admin rejected the chat: ``leaveChat`` (see ``gateway.admission.leave``)."""
+        await self._need_sender().leave(target)
+
     # --- sending ---------------------------------------------------------------
 
     def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:

@@ -17,6 +17,7 @@ __all__ = ["ApiRequest", "ApiRoute", "all_routes"]
 
 def all_routes() -> list[ApiRoute]:
     """Every /api/v1 endpoint."""
+    from gateway.admission import routes as routes_admission
     from gateway.http import (
         routes_accounts,
         routes_announcements,
@@ -31,6 +32,7 @@ def all_routes() -> list[ApiRoute]:
     routes += routes_accounts.routes()
     routes += routes_announcements.routes()
     routes += routes_targets.routes()
+    routes += routes_admission.routes()
     routes += routes_tickets.routes()
     routes += routes_queue.routes()
     return routes
