@@ -24,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InputError
+from gateway.tags import validate_tag
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
 CONFIG_ENV = "PALM_CONFIG"
@@ -194,10 +195,10 @@ class TargetSeed(_Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
-        for tag in v:
-            if not re.match(r"^[^\s&|!()*]+$", tag):
-                raise ValueError(f"tag {tag!r} may not contain spaces or & | ! ( ) *")
-        return v
+        try:
+            return [validate_tag(tag) for tag in v]
+        except InputError as exc:
+            raise ValueError(exc.message) from None
 
 
 class OutboxConfig(_Strict):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from redis.asyncio import Redis
 from gateway.errors import InputError, NotFound
 from gateway.keys import Keys
 from gateway.models import ChatKind, Platform, TargetId, split_target_id
+from gateway.tags import validate_tag
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -35,15 +37,6 @@ __all__ = ["Target", "TargetDirectory", "validate_tag"]
 
 ACTIVE = "active"
 INACTIVE = "inactive"
-_TAG_FORBIDDEN = set(" \t\r\n&|!()*")
-
-
-def validate_tag(tag: str) -> str:
-    """A tag is one word without audience operators, so expressions stay unambiguous."""
-    tag = tag.strip()
-    if not tag or any(c in _TAG_FORBIDDEN for c in tag) or len(tag) > 100:
-        raise InputError(f"tag {tag!r} must be 1-100 characters without spaces or & | ! ( ) *")
-    return tag
 
 
 def parse_target_id(raw: str) -> TargetId:
@@ -180,7 +173,9 @@ class TargetDirectory:
         await pipe.execute()
 
     async def untag(self, target: TargetId, tags: Iterable[str]) -> None:
-        clean = [t.strip() for t in tags if t.strip()]
+        # NFC like validate_tag, so the tag is found however it was typed; no other
+        # check, so a tag stored before the validator tightened can still be removed.
+        clean = [unicodedata.normalize("NFC", t.strip()) for t in tags if t.strip()]
         if not clean:
             return
         pipe = self._r.pipeline(transaction=True)

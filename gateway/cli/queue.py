@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from gateway.cli.context import CliContext, add_command, add_group
+from gateway.cli.show import cell
 from gateway.funnel.stats import queue_stats
 
 
@@ -32,7 +33,7 @@ def _render(stats: dict[str, Any]) -> Group:
         t.add_column(title)
         t.add_column("tickets", justify="right")
         for name, n in sorted(stats[key].items(), key=lambda kv: -kv[1]):
-            t.add_row(name, str(n))
+            t.add_row(cell(name), str(n))
         parts.append(t)
     return Group(*parts)
 

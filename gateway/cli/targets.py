@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from gateway.cli.context import CliContext, add_command, add_group
+from gateway.cli.show import cell, safe
 from gateway.errors import NotFound
 from gateway.targets import TargetDirectory, parse_target_id
 
@@ -20,8 +21,8 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
         return 0
     table = Table("id", "kind", "title", "tags", "state")
     for t in targets:
-        state = "active" if t.active else f"[red]inactive[/red]: {t.reason or ''}"
-        table.add_row(t.id, t.kind.value, t.title or "", " ".join(t.tags), state)
+        state = "active" if t.active else f"[red]inactive[/red]: {safe(t.reason)}"
+        table.add_row(cell(t.id), t.kind.value, cell(t.title), cell(" ".join(t.tags)), state)
     cli.out.print(table)
     cli.out.print(f"{len(targets)} targets")
     return 0
@@ -39,7 +40,7 @@ async def _retag(args: argparse.Namespace, cli: CliContext, add: bool) -> int:
             await directory.untag(target, args.tags)
         updated = await directory.get(target)
     assert updated is not None
-    cli.out.print(f"{updated.id}: {' '.join(updated.tags) or '(no tags)'}")
+    cli.out.print(cell(f"{updated.id}: {' '.join(updated.tags) or '(no tags)'}"))
     return 0
 
 

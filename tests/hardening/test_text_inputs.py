@@ -1,0 +1,95 @@
+"""Audience expressions, tags and terminal text under hostile input."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from gateway import audience
+from gateway.config import TargetSeed
+from gateway.errors import AudienceError, InputError
+from gateway.safety.argv import undecodable
+from gateway.safety.inert import visible
+from gateway.tags import validate_tag
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("!" * 1000 + "a", 33),
+        ("(" * 400 + "a" + ")" * 400, 33),
+        ("(" * 400, 33),
+        ("a & " + "!(" * 300 + "b", 37),
+    ],
+)
+def test_deep_audience_is_a_clear_error_at_a_column(text: str, column: int) -> None:
+    with pytest.raises(AudienceError) as caught:
+        audience.parse(text)
+    assert caught.value.column == column
+    assert "nests deeper than 32 levels" in caught.value.message
+
+
+def test_nesting_up_to_the_bound_still_parses_and_round_trips() -> None:
+    for text in ("!" * 32 + "a", "(" * 32 + "a" + ")" * 32, "!(" * 16 + "a" + ")" * 16):
+        expr = audience.parse(text)
+        assert audience.parse(audience.to_text(expr)) == expr
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("a & \ud800", 5),  # a lone surrogate (bad UTF-8 from argv or JSON)
+        ("a | b\x1bc", 5),  # ESC
+        ("x" * 65, 1),
+        ("ok & a\u200bb", 6),  # zero-width space: not printable
+    ],
+)
+def test_tags_in_expressions_are_validated(text: str, column: int) -> None:
+    with pytest.raises(AudienceError) as caught:
+        audience.parse(text)
+    assert caught.value.column == column
+
+
+def test_tags_in_expressions_are_nfc() -> None:
+    decomposed = unicodedata.normalize("NFD", "café")
+    assert audience.parse(decomposed) == audience.Tag("café")
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["", "a b", "a\u00a0b", "a\u3000b", "a\tb", "a\u2028b", "a&b", "(x)", "x" * 65,
+     "\ud800", "a\x1b", "a\u200bb", "a\u202eb"],
+)  # fmt: skip
+def test_one_tag_validator_refuses(tag: str) -> None:
+    with pytest.raises(InputError) as caught:
+        validate_tag(tag)
+    assert "\x1b" not in caught.value.message
+    assert "\ud800" not in caught.value.message
+    with pytest.raises(ValueError, match="tag"):
+        TargetSeed(id="telegram:-1", tags=[tag])
+
+
+def test_one_tag_validator_accepts_and_normalises() -> None:
+    assert validate_tag("building:5") == "building:5"
+    assert validate_tag("  楼栋:5号 ") == "楼栋:5号"
+    assert validate_tag(unicodedata.normalize("NFD", "résidence")) == "résidence"
+    assert validate_tag("x" * 64) == "x" * 64
+    seed = TargetSeed(id="telegram:-1", tags=[unicodedata.normalize("NFD", "é")])
+    assert seed.tags == ["é"]
+
+
+def test_visible_makes_controls_inert() -> None:
+    assert visible("a\x1b[2Jb") == "a\\x1b[2Jb"
+    assert visible("\x9b31m") == "\\x9b31m"
+    assert visible("x\u202ey") == "x\\u202ey"
+    assert visible("bad \udcff byte") == "bad \\xff byte"
+    assert visible("two\nlines\tok") == "two\nlines\tok"
+    assert visible("two\nlines", one_line=True) == "two\\x0alines"
+    assert visible("楼 [b]") == "楼 [b]"
+
+
+def test_undecodable_argv_is_named() -> None:
+    assert undecodable(["announce", "ok"]) is None
+    message = undecodable(["announce", "x", "--to", "b\udcff"])
+    assert message == "argument 4 is not valid UTF-8: b\\xff"
