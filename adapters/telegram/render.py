@@ -10,6 +10,7 @@ longer than a whole message is cut between spans, and a span between characters
 
 from __future__ import annotations
 
+import functools
 import html as htmllib
 import re
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from gateway.markdown import Block, Span, escape_html, parse, to_html
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+RENDER_CACHE = 64
+"""Distinct (text, title, limits) kept rendered; a fan-out needs one or two at a time."""
 
 
 def visible_len(text: str) -> int:
@@ -120,6 +123,14 @@ def render(
     ``first_limit=CAPTION_LIMIT`` renders a media caption plus follow-up messages.
     An empty text gives no parts.
     """
+    return list(_render(text, plain, title, first_limit, limit))
+
+
+@functools.lru_cache(maxsize=RENDER_CACHE)
+def _render(
+    text: str, plain: bool, title: str | None, first_limit: int, limit: int
+) -> tuple[str, ...]:
+    # Cached by content: an announcement to 300 chats is rendered once, not 300 times.
     parts: list[str] = []
     current: list[str] = []
     used = 0
@@ -133,4 +144,4 @@ def render(
         used += len(sep) + line.size
     if current and used > 0:
         parts.append("".join(current))
-    return [p for p in parts if p.strip()]
+    return tuple(p for p in parts if p.strip())
