@@ -18,6 +18,7 @@ from gateway.http.system import system_routes
 from gateway.runtime import Runtime
 from gateway.safety import jsonbody
 from gateway.safety.headers import visible_ascii
+from gateway.safety.inert import visible
 from gateway.tokens import TokenStore
 
 log = logging.getLogger("palm.http")
@@ -86,10 +87,21 @@ def _bearer(request: web.Request) -> str | None:
     return token
 
 
+def _known_query(request: web.Request, route: ApiRoute) -> None:
+    """Unknown query parameters are refused like unknown body fields: a typo such as
+    ``?stauts=new`` would otherwise silently list everything."""
+    unknown = sorted(set(request.query) - set(route.query))
+    if unknown:
+        allowed = ", ".join(route.query) or "none"
+        shown = visible(unknown[0], one_line=True)[:40]
+        raise InputError(f"unknown query parameter {shown!r} (allowed: {allowed})")
+
+
 def _endpoint(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
         principal = await TokenStore(rt.redis, rt.keys).authenticate(_bearer(request))
+        _known_query(request, route)
         if principal.role < route.role:
             raise Forbidden(
                 f"this needs the {route.role.label} role; the token has {principal.role.label}"
