@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError, InputError
+from gateway.safety.secrets import split_password
 from gateway.tags import validate_tag
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
@@ -53,9 +54,24 @@ def _secret_from(
 
 class RedisConfig(_Strict):
     url: str | None = None
-    """``redis://`` or ``unix://`` URL. Omit it for the embedded server under ``data_dir``."""
+    """``redis://`` or ``unix://`` URL. Omit it for the embedded server under ``data_dir``.
+    A password in it (``redis://:PW@host`` or ``?password=PW``) is moved to ``password``
+    on load, so ``url`` can be shown and logged as it is."""
+    password: SecretStr | None = None
+    """Held as a secret: masked in ``repr``, logs and error messages."""
     prefix: str = "palm:"
     """Every key palm writes starts with this."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_out_of_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            url, password = split_password(data["url"])
+            if password is not None:
+                if data.get("password") is not None:
+                    raise ValueError("give the password in url or in password, not both")
+                data = {**data, "url": url, "password": password}
+        return data
 
     @field_validator("url")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -46,11 +47,12 @@ class Runtime:
     """Started adapters by platform name; empty outside ``palm run``."""
 
 
-def _client(url: str, *, decode: bool) -> Redis:
+def _client(url: str, *, decode: bool, password: SecretStr | None = None) -> Redis:
     # Short retries ride out a Redis restart of a second or two; longer outages
     # surface as StoreUnavailable to the caller, which backs off on its own.
     return Redis.from_url(
         url,
+        password=password.get_secret_value() if password is not None else None,
         decode_responses=decode,
         socket_connect_timeout=5.0,
         socket_timeout=30.0,
@@ -68,8 +70,8 @@ async def open_runtime(config: GatewayConfig) -> AsyncIterator[Runtime]:
         embedded = EmbeddedRedis(config.data_dir)
         await embedded.start()
         url = embedded.url
-    redis = _client(url, decode=True)
-    redis_bytes = _client(url, decode=False)
+    redis = _client(url, decode=True, password=config.redis.password)
+    redis_bytes = _client(url, decode=False, password=config.redis.password)
     try:
         try:
             await redis.ping()
