@@ -27,6 +27,7 @@ from gateway.config import GatewayConfig
 from gateway.embedded import EmbeddedRedis
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
+from gateway.targets import migrate_tag_keys
 
 
 def instance_name() -> str:
@@ -77,7 +78,10 @@ async def open_runtime(config: GatewayConfig) -> AsyncIterator[Runtime]:
             await redis.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis at {_safe(url)} does not answer: {exc}") from exc
-        yield Runtime(config, redis, redis_bytes, Keys(config.redis.prefix), instance_name())
+        keys = Keys(config.redis.prefix)
+        # Every command, not only `palm run`, sees tags in the current key layout.
+        await migrate_tag_keys(redis, keys)
+        yield Runtime(config, redis, redis_bytes, keys, instance_name())
     finally:
         await redis.aclose()
         await redis_bytes.aclose()
