@@ -59,6 +59,8 @@ class RedisConfig(_Strict):
     on load, so ``url`` can be shown and logged as it is."""
     password: SecretStr | None = None
     """Held as a secret: masked in ``repr``, logs and error messages."""
+    password_env: str | None = None
+    """Or the name of the environment variable holding the password."""
     prefix: str = "palm:"
     """Every key palm writes starts with this."""
 
@@ -72,6 +74,16 @@ class RedisConfig(_Strict):
                     raise ValueError("give the password in url or in password, not both")
                 data = {**data, "url": url, "password": password}
         return data
+
+    @model_validator(mode="after")
+    def _resolve(self) -> RedisConfig:
+        if self.password_env is not None or self.password is not None:
+            password = _secret_from(
+                self.password, self.password_env,
+                inline_key="password (or in url)", env_key="password_env", required=False,
+            )  # fmt: skip
+            object.__setattr__(self, "password", password)
+        return self
 
     @field_validator("url")
     @classmethod
