@@ -290,6 +290,24 @@ def _describe(err: Any) -> tuple[str, str | None]:
     return msg, None
 
 
+def _surrogate_at(data: Any) -> str | None:
+    """The key path of the first string (key or value) holding a lone surrogate."""
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return _key_path(path)
+        elif isinstance(value, dict):
+            stack += [(path, k) for k in value]
+            stack += [((*path, str(k)), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [((*path, i), v) for i, v in enumerate(value)]
+    return None
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
     """Read and validate the config file; raise one ``ConfigError`` naming file and key."""
     file = resolve_config_path(path)
@@ -298,6 +316,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         raw = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not valid UTF-8 (byte {exc.start})", file=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
     try:
@@ -311,6 +331,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of keys", file=name)
+    if (bad_key := _surrogate_at(data)) is not None:
+        # YAML's "\ud800" escape makes a string no Redis key or value can hold.
+        raise ConfigError("a lone surrogate (\\ud800-\\udfff) is not text", file=name, key=bad_key)
     try:
         cfg = GatewayConfig.model_validate(data)
     except ValidationError as exc:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import pytest
 
 from gateway import audience
-from gateway.config import TargetSeed
-from gateway.errors import AudienceError, InputError
+from gateway.config import TargetSeed, load_config
+from gateway.errors import AudienceError, ConfigError, InputError
 from gateway.safety.argv import undecodable
 from gateway.safety.inert import visible
 from gateway.tags import validate_tag
@@ -93,3 +94,22 @@ def test_undecodable_argv_is_named() -> None:
     assert undecodable(["announce", "ok"]) is None
     message = undecodable(["announce", "x", "--to", "b\udcff"])
     assert message == "argument 4 is not valid UTF-8: b\\xff"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'targets:\n  - {id: "telegram:-1", title: "bad \\ud800 title"}\n',
+         "targets[0].title: a lone surrogate"),
+        (b'targets:\n  - {id: "telegram:-1\\udcff"}\n', "targets[0].id: a lone surrogate"),
+        (b"locale: zh\n# \xff\xfe\n", "not valid UTF-8 (byte 13)"),
+    ],
+)  # fmt: skip
+def test_config_with_surrogates_or_bad_utf8_is_a_config_error(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "palm.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
