@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from gateway.safety.inert import visible
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _KEYS = r"(?:access_token|refresh_token|token|secret|password|secret_token)"
 _SECRETS = re.compile(
@@ -61,7 +63,9 @@ class TextFormatter(logging.Formatter):
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
         parts = [ts, record.levelname, record.name, record.getMessage()]
         parts += [f"{k}={v}" for k, v in _fields(record).items()]
-        line = " ".join(str(p) for p in parts)
+        # One event, one line: a newline or ESC in a resident's text (a chat title in
+        # a message, a field) is shown escaped, never forged into a second log line.
+        line = " ".join(visible(str(p), one_line=True) for p in parts)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return redact(line)

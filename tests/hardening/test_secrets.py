@@ -202,3 +202,12 @@ def test_bad_http_requests_are_one_warning_without_traceback() -> None:
     line = TextFormatter().format(record)
     assert "Traceback" not in line
     assert "bad HTTP request refused (400): Invalid header value char" in line
+
+
+def test_text_log_lines_cannot_be_forged() -> None:
+    record = _record("chat title %s", title="x\n2026-11-30T00:00:00 INFO palm fake \x1b[2J")
+    record.args = ("evil\nINFO forged line",)
+    line = TextFormatter().format(record)
+    assert "\n" not in line
+    assert "\x1b" not in line
+    assert "evil\\x0aINFO forged line" in line
