@@ -148,3 +148,26 @@ async def test_lone_surrogates_and_bad_utf8_in_tags_are_400(
     resp = await _send(client, "PATCH", "/api/v1/targets/telegram:-1", admin, body)
     assert resp.status == 400
     _no_unhandled(caplog)
+
+
+async def test_the_last_resort_logs_once_and_answers_without_a_traceback(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not a fix for anything: the net under the fixes. A bug that reaches it is one
+    # ERROR line with the traceback in the log, and the error shape for the client.
+    app = build_app(runtime)
+
+    async def broken(_: object) -> None:
+        raise RuntimeError("a bug nobody found yet")
+
+    app.router.add_get("/broken", broken)
+    async with TestClient(TestServer(app)) as c:
+        resp = await c.get("/broken")
+        body = await resp.text()
+    assert resp.status == 500
+    assert "Traceback" not in body
+    assert "a bug nobody found yet" not in body
+    assert (await resp.json())["error"]["code"] == "internal"
+    records = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert len(records) == 1
+    assert records[0].exc_info is not None
