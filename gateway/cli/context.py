@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +19,7 @@ from rich.console import Console
 
 from gateway.config import GatewayConfig, load_config
 from gateway.runtime import Runtime, open_runtime
-from gateway.safety.inert import visible
+from gateway.safety.inert import json_inert, visible
 
 # Exit codes, as documented in the README.
 EXIT_OK = 0
@@ -28,8 +27,6 @@ EXIT_ERROR = 1  # bad input, not found, conflict, permanent failure
 EXIT_USAGE = 2  # bad arguments or bad config
 EXIT_FAILED_DELIVERIES = 3  # `palm announce`: some deliveries failed
 EXIT_UNAVAILABLE = 4  # Redis (or a platform) does not answer
-
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
 
 Handler = Callable[[argparse.Namespace, "CliContext"], Awaitable[int]]
 SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -55,9 +52,7 @@ class CliContext:
 
     def print_json(self, data: Any) -> None:
         text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-        # json escapes C0 controls itself; C1 (e.g. U+009B, CSI) and bidi overrides
-        # it leaves raw, and a terminal may act on them: \uXXXX is the same JSON.
-        sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) + "\n")
+        sys.stdout.write(json_inert(text) + "\n")
 
 
 class OneLineParser(argparse.ArgumentParser):
