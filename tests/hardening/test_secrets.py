@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from gateway.config import GatewayConfig, RedisConfig
 from gateway.embedded import EmbeddedRedis
 from gateway.errors import StoreUnavailable
+from gateway.http.server import build_app
 from gateway.logs import JsonFormatter, QuietBadRequests, TextFormatter, redact
-from gateway.runtime import open_runtime
+from gateway.runtime import Runtime, open_runtime
 from tests.conftest import redis_server_binary
 
 TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -211,3 +213,25 @@ def test_text_log_lines_cannot_be_forged() -> None:
     assert "\n" not in line
     assert "\x1b" not in line
     assert "evil\\x0aINFO forged line" in line
+
+
+class _LeakyAdapter:
+    """A platform whose readiness error quotes a request URL, token and all."""
+
+    platform = "telegram"
+
+    async def check_ready(self) -> str | None:
+        raise OSError(f"connect failed for https://api.telegram.org/bot{TG_TOKEN}/getMe")
+
+    def routes(self) -> tuple[()]:
+        return ()
+
+
+async def test_readyz_reasons_never_carry_a_token(runtime: Runtime) -> None:
+    app = build_app(runtime, [_LeakyAdapter()])  # type: ignore[list-item]
+    async with TestClient(TestServer(app)) as c:
+        resp = await c.get("/readyz")
+        body = await resp.text()
+    assert resp.status == 503
+    assert "connect failed" in body
+    assert TG_TOKEN.split(":")[1] not in body
