@@ -6,6 +6,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway import audience
 from gateway.config import TargetSeed, load_config
@@ -113,3 +115,36 @@ def test_config_with_surrogates_or_bad_utf8_is_a_config_error(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert message in str(caught.value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=300)
+    | st.lists(st.sampled_from(["!", "(", ")", "&", "|", "*", " ", "a", "b:5", "\x1b", "\ud800"]),
+               max_size=400).map("".join)
+)  # fmt: skip
+def test_any_audience_text_parses_or_is_an_audience_error(text: str) -> None:
+    try:
+        expr = audience.parse(text)
+    except AudienceError as exc:
+        column = exc.column
+    else:
+        column = 0
+    if column != 0:
+        assert column is None or 1 <= column <= len(text) + 1
+        return
+    assert audience.parse(audience.to_text(expr)) == expr
+    for tag in audience.tags_of(expr):
+        assert validate_tag(tag) == tag
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(), st.booleans())
+def test_visible_leaves_nothing_a_terminal_acts_on(text: str, one_line: bool) -> None:
+    shown = visible(text, one_line=one_line)
+    shown.encode("utf-8")  # no lone surrogate is left
+    allowed = "" if one_line else "\n\t"
+    for ch in shown:
+        code = ord(ch)
+        assert ch in allowed or not (code < 0x20 or 0x7F <= code <= 0x9F), repr(shown)
+        assert not 0x202A <= code <= 0x202E
