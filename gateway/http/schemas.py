@@ -59,9 +59,13 @@ ANNOUNCEMENT_DETAIL = extend(
     {"counts": COUNTS, "by_platform": {"type": "object", "additionalProperties": COUNTS},
      "replies": INT, "deliveries": array(DELIVERY)},
 )  # fmt: skip
+# Edit and recall: per-chat results when they are awaited, or the id of the queued
+# work when they are not (the console's 202); either way the announcement and status.
 ACTION_RESULTS = obj(
     {"id": STR, "status": STR,
-     "results": array(obj({"target": STR, "platform": STR, "result": STR, "reason": NSTR}))}
+     "results": array(obj({"target": STR, "platform": STR, "result": STR, "reason": NSTR})),
+     "work": STR},
+    "results", "work",
 )  # fmt: skip
 TICKET = obj(
     {"id": STR, "kind": {"enum": ["report", "reply", "message"]},
