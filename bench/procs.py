@@ -302,7 +302,7 @@ def seed_targets(url: str, targets: Sequence[tuple[str, str]], tags: Sequence[st
             if kind == "group":
                 pipe.sadd(k("targets", "active", "group"), target)
             if tags:
-                pipe.sadd(k("target", target, "tags"), *tags)
+                pipe.sadd(k("target-tags", target), *tags)
                 for t in tags:
                     pipe.sadd(k("tag", t), target)
         pipe.execute()

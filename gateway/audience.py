@@ -7,6 +7,12 @@ Grammar (``!`` binds tightest, then ``&``, then ``|``)::
     unary := '!' unary | atom
     atom  := '(' expr ')' | '*' | TAG          TAG: any run without spaces or & | ! ( ) *
 
+Nesting (``(`` and ``!``) is bounded at ``MAX_DEPTH`` levels, with an error at the
+column where it went deeper, so the recursive parser, printer and evaluator never
+hit Python's recursion limit (1,000 ``!`` or 400 ``(`` used to be a 500). A tag must
+pass ``gateway.tags.validate_tag`` (printable, no whitespace, at most 64 characters);
+it is taken in NFC, as tags are stored.
+
 A tag selects the *active* targets carrying it; ``*`` selects every active *group*
 target; ``!x`` is every active target not selected by ``x``. Errors carry the 1-based
 column where the parser stopped, e.g. ``building:5 &`` -> "expected a tag after '&'
@@ -16,15 +22,18 @@ typo in a tag never turns into a silent no-op.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from gateway.errors import AudienceError
+from gateway.tags import tag_problem
 from gateway.targets import TargetDirectory
 
 __all__ = ["All", "And", "Expr", "Not", "Or", "Tag", "parse", "resolve", "tags_of", "to_text"]
 
 _SPECIAL = frozenset("&|!()*")
 MAX_LENGTH = 2000
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,12 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0  # 0-based; columns in messages are pos + 1
+        self.depth = 0  # open '(' and '!' around the current position
+
+    def _deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self._fail(f"the expression nests deeper than {MAX_DEPTH} levels")
 
     def _skip(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -104,13 +119,17 @@ class _Parser:
 
     def _unary(self, after: str | None) -> Expr:
         if self._peek() == "!":
+            self._deeper()
             self.pos += 1
-            return Not(self._unary("!"))
+            inner = Not(self._unary("!"))
+            self.depth -= 1
+            return inner
         return self._atom(after)
 
     def _atom(self, after: str | None) -> Expr:
         ch = self._peek()
         if ch == "(":
+            self._deeper()
             opened = self.pos
             self.pos += 1
             inner = self._or("(")
@@ -121,6 +140,7 @@ class _Parser:
                     f"missing ')' to close the '(' of column {opened + 1}", column=self.pos + 1
                 )
             self.pos += 1
+            self.depth -= 1
             return inner
         if ch == "*":
             self.pos += 1
@@ -136,7 +156,11 @@ class _Parser:
             and self.text[self.pos] not in _SPECIAL
         ):
             self.pos += 1
-        return Tag(self.text[start : self.pos])
+        name = unicodedata.normalize("NFC", self.text[start : self.pos])
+        problem = tag_problem(name)
+        if problem:
+            raise AudienceError(problem, column=start + 1)
+        return Tag(name)
 
 
 def parse(text: str) -> Expr:

@@ -25,8 +25,10 @@ from pydantic import (
 )
 
 from gateway.admission.config import AdmissionMode, FloodConfig
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InputError
+from gateway.safety.secrets import split_password
 from gateway.staffroom.config import StaffRoomConfig
+from gateway.tags import validate_tag
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
 CONFIG_ENV = "PALM_CONFIG"
@@ -54,9 +56,36 @@ def _secret_from(
 
 class RedisConfig(_Strict):
     url: str | None = None
-    """``redis://`` or ``unix://`` URL. Omit it for the embedded server under ``data_dir``."""
+    """``redis://`` or ``unix://`` URL. Omit it for the embedded server under ``data_dir``.
+    A password in it (``redis://:PW@host`` or ``?password=PW``) is moved to ``password``
+    on load, so ``url`` can be shown and logged as it is."""
+    password: SecretStr | None = None
+    """Held as a secret: masked in ``repr``, logs and error messages."""
+    password_env: str | None = None
+    """Or the name of the environment variable holding the password."""
     prefix: str = "palm:"
     """Every key palm writes starts with this."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_out_of_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            url, password = split_password(data["url"])
+            if password is not None:
+                if data.get("password") is not None:
+                    raise ValueError("give the password in url or in password, not both")
+                data = {**data, "url": url, "password": password}
+        return data
+
+    @model_validator(mode="after")
+    def _resolve(self) -> RedisConfig:
+        if self.password_env is not None or self.password is not None:
+            password = _secret_from(
+                self.password, self.password_env,
+                inline_key="password (or in url)", env_key="password_env", required=False,
+            )  # fmt: skip
+            object.__setattr__(self, "password", password)
+        return self
 
     @field_validator("url")
     @classmethod
@@ -196,10 +225,10 @@ class TargetSeed(_Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
-        for tag in v:
-            if not re.match(r"^[^\s&|!()*]+$", tag):
-                raise ValueError(f"tag {tag!r} may not contain spaces or & | ! ( ) *")
-        return v
+        try:
+            return [validate_tag(tag) for tag in v]
+        except InputError as exc:
+            raise ValueError(exc.message) from None
 
 
 class OutboxConfig(_Strict):
@@ -267,6 +296,24 @@ def _describe(err: Any) -> tuple[str, str | None]:
     return msg, None
 
 
+def _surrogate_at(data: Any) -> str | None:
+    """The key path of the first string (key or value) holding a lone surrogate."""
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return _key_path(path)
+        elif isinstance(value, dict):
+            stack += [(path, k) for k in value]
+            stack += [((*path, str(k)), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [((*path, i), v) for i, v in enumerate(value)]
+    return None
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
     """Read and validate the config file; raise one ``ConfigError`` naming file and key."""
     file = resolve_config_path(path)
@@ -275,6 +322,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         raw = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not valid UTF-8 (byte {exc.start})", file=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
     try:
@@ -288,6 +337,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of keys", file=name)
+    if (bad_key := _surrogate_at(data)) is not None:
+        # YAML's "\ud800" escape makes a string no Redis key or value can hold.
+        raise ConfigError("a lone surrogate (\\ud800-\\udfff) is not text", file=name, key=bad_key)
     try:
         cfg = GatewayConfig.model_validate(data)
     except ValidationError as exc:

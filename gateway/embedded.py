@@ -8,6 +8,9 @@ Layout under ``data_dir/redis/``: ``redis.sock`` (unix socket, no TCP port),
   The lock holder stops it on the way out; an attached process leaves it running.
 * If nobody answers, take the lock and start a server, which loads whatever AOF a
   previous (maybe killed) server left, so nothing acknowledged is lost.
+* Private: ``data_dir`` and ``data_dir/redis`` are 0700, and the server runs with
+  umask 077, so its AOF, log and pid files are 0600 (files an older palm left looser
+  are tightened at start); the socket is 0700 (``unixsocketperm``).
 * The server gets ``PR_SET_PDEATHSIG``: if palm dies by ``kill -9`` the server is sent
   SIGTERM and shuts down cleanly (flushing its AOF) instead of lingering; the next
   ``palm run`` starts a fresh one on the same files.
@@ -23,6 +26,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -58,10 +62,37 @@ def find_redis_server() -> str:
     )
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _child_setup() -> None:  # runs in the child between fork and exec
+    os.umask(0o077)  # the AOF holds every ticket: readable by palm's user only
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) 0700, and make it 0700 if it was looser.
+
+    A looser directory that is shared (sticky, like /tmp) or not ours is left alone
+    with a warning: palm must never chmod a system directory someone named data_dir.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if not st.st_mode & 0o077:
+        return
+    if st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX:
+        path.chmod(0o700)
+    else:
+        log.warning("%s is readable by other users; palm keeps its data there", path)
+
+
+def tighten(root: Path) -> None:
+    """Files under ``root`` 0600 and directories 0700 (data from an older palm)."""
+    for sub in root.rglob("*"):
+        with contextlib.suppress(OSError):  # a file the server just removed, a socket
+            if sub.is_dir():
+                sub.chmod(0o700)
+            elif sub.is_file() and sub.stat().st_mode & 0o077:
+                sub.chmod(0o600)
 
 
 class EmbeddedRedis:
@@ -94,7 +125,8 @@ class EmbeddedRedis:
             await client.aclose()
 
     def _try_lock(self) -> bool:
-        f = open(self.dir / "owner.lock", "ab")  # noqa: SIM115 - held for the server's life
+        fd = os.open(self.dir / "owner.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        f = os.fdopen(fd, "ab")  # held for the server's life
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -105,7 +137,8 @@ class EmbeddedRedis:
 
     async def start(self) -> None:
         """Attach to a live server, or become the owner and start one."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir.parent)
+        private_dir(self.dir)
         deadline = time.monotonic() + self._start_timeout
         while True:
             if await self._answers():
@@ -123,6 +156,7 @@ class EmbeddedRedis:
         await self._spawn(deadline)
 
     async def _spawn(self, deadline: float) -> None:
+        tighten(self.dir)
         # A socket file left by a killed server would make redis-server refuse to bind.
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
@@ -144,7 +178,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup,
             start_new_session=True,  # a Ctrl-C for palm must not hit redis first
         )
         while not await self._answers():

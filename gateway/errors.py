@@ -10,6 +10,7 @@ what the caller does next, not by where the error came from::
     │   ├── NotFound             the id names nothing (404)
     │   ├── Conflict             the state forbids it, e.g. a ticket claimed by someone else (409)
     │   ├── Unauthorized         no token or a bad one (401)
+    │   ├── UnsupportedMedia     a body in a charset or type palm does not read (415)
     │   └── Forbidden            the token's role is too low (403)
     ├── RetryableError           nothing is wrong with the request: try it again later
     │   ├── RateLimited          the platform said 429; wait ``retry_after`` seconds
@@ -49,6 +50,7 @@ __all__ = [
     "StoreUnavailable",
     "TargetGone",
     "Unauthorized",
+    "UnsupportedMedia",
 ]
 
 
@@ -113,6 +115,11 @@ class Unauthorized(InputError):
 class Forbidden(InputError):
     code = "forbidden"
     http_status = 403
+
+
+class UnsupportedMedia(InputError):
+    code = "unsupported_media_type"
+    http_status = 415
 
 
 class RetryableError(GatewayError):

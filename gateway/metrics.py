@@ -39,6 +39,12 @@ RATE_LIMITED = Counter(
 INBOUND = Counter(
     "palm_inbound_total", "Inbound messages by kind", ["platform", "kind"], registry=REGISTRY
 )
+INBOUND_MALFORMED = Counter(
+    "palm_inbound_malformed_total",
+    "Inbound updates or events that could not be normalised (each also logged at warning)",
+    ["platform"],
+    registry=REGISTRY,
+)
 FIRST_RESPONSE_SECONDS = Histogram(
     "palm_ticket_first_response_seconds",
     "From a ticket arriving to its first staff reply",

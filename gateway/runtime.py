@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -26,6 +27,7 @@ from gateway.config import GatewayConfig
 from gateway.embedded import EmbeddedRedis
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
+from gateway.targets import migrate_tag_keys
 
 
 def instance_name() -> str:
@@ -46,11 +48,12 @@ class Runtime:
     """Started adapters by platform name; empty outside ``palm run``."""
 
 
-def _client(url: str, *, decode: bool) -> Redis:
+def _client(url: str, *, decode: bool, password: SecretStr | None = None) -> Redis:
     # Short retries ride out a Redis restart of a second or two; longer outages
     # surface as StoreUnavailable to the caller, which backs off on its own.
     return Redis.from_url(
         url,
+        password=password.get_secret_value() if password is not None else None,
         decode_responses=decode,
         socket_connect_timeout=5.0,
         socket_timeout=30.0,
@@ -68,14 +71,17 @@ async def open_runtime(config: GatewayConfig) -> AsyncIterator[Runtime]:
         embedded = EmbeddedRedis(config.data_dir)
         await embedded.start()
         url = embedded.url
-    redis = _client(url, decode=True)
-    redis_bytes = _client(url, decode=False)
+    redis = _client(url, decode=True, password=config.redis.password)
+    redis_bytes = _client(url, decode=False, password=config.redis.password)
     try:
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis at {_safe(url)} does not answer: {exc}") from exc
-        yield Runtime(config, redis, redis_bytes, Keys(config.redis.prefix), instance_name())
+        keys = Keys(config.redis.prefix)
+        # Every command, not only `palm run`, sees tags in the current key layout.
+        await migrate_tag_keys(redis, keys)
+        yield Runtime(config, redis, redis_bytes, keys, instance_name())
     finally:
         await redis.aclose()
         await redis_bytes.aclose()

@@ -3,13 +3,19 @@
 Layout (all under ``Keys``)::
 
     target:<id>           hash  platform, kind, title, state, reason, updated_at
-    target:<id>:tags      set   the target's tags
+    target-tags:<id>      set   the target's tags
+    schema:target-tags    "2" once tag sets written by older palms were moved
     targets:all           set   every known target id
     targets:active        set   ids that are active AND approved (what audiences select)
     targets:active:group  set   active approved group targets (what ``*`` means)
     targets:pending       set   ids awaiting an admin's approval
     tag:<tag>             set   ids carrying the tag (active or not)
     tags                  set   every tag in use
+
+The tags set used to be ``target:<id>:tags``, which is also the hash of a target whose
+id ends in ``:tags`` (a Matrix room on a server called ``tags``): the two collided.
+Each key family now has its own prefix; ``migrate_tag_keys`` moves old sets once, at
+start (an old set is a Redis *set*, a target's hash a *hash*, so they never mix up).
 
 Audience resolution only reads the index sets (``SMEMBERS``), never ``SCAN``s, so a
 directory of 100k targets resolves in one round trip per tag.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,6 +36,7 @@ from gateway import targets_lua as lua
 from gateway.errors import InputError, NotFound
 from gateway.keys import Keys
 from gateway.models import ChatKind, Platform, TargetId, split_target_id
+from gateway.tags import validate_tag
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -37,15 +45,6 @@ __all__ = ["Target", "TargetDirectory", "validate_tag"]
 
 ACTIVE = "active"
 INACTIVE = "inactive"
-_TAG_FORBIDDEN = set(" \t\r\n&|!()*")
-
-
-def validate_tag(tag: str) -> str:
-    """A tag is one word without audience operators, so expressions stay unambiguous."""
-    tag = tag.strip()
-    if not tag or any(c in _TAG_FORBIDDEN for c in tag) or len(tag) > 100:
-        raise InputError(f"tag {tag!r} must be 1-100 characters without spaces or & | ! ( ) *")
-    return tag
 
 
 def parse_target_id(raw: str) -> TargetId:
@@ -110,7 +109,7 @@ class TargetDirectory:
         return self._k("target", target)
 
     def _tags(self, target: str) -> str:
-        return self._k("target", target, "tags")
+        return self._k("target-tags", target)
 
     def _tag(self, tag: str) -> str:
         return self._k("tag", tag)
@@ -212,7 +211,9 @@ class TargetDirectory:
         await pipe.execute()
 
     async def untag(self, target: TargetId, tags: Iterable[str]) -> None:
-        clean = [t.strip() for t in tags if t.strip()]
+        # NFC like validate_tag, so the tag is found however it was typed; no other
+        # check, so a tag stored before the validator tightened can still be removed.
+        clean = [unicodedata.normalize("NFC", t.strip()) for t in tags if t.strip()]
         if not clean:
             return
         pipe = self._r.pipeline(transaction=True)
@@ -311,8 +312,41 @@ def _target(target: str, data: dict[str, str], tags: set[str]) -> Target:
     )
 
 
+_MIGRATED = "2"
+
+
+async def migrate_tag_keys(redis: Redis, keys: Keys) -> int:
+    """Move tag sets from ``target:<id>:tags`` to ``target-tags:<id>``; once (a marker).
+
+    Returns how many sets moved. Idempotent, and safe to run from several processes:
+    each move is one MULTI (merge into the new set, delete the old one).
+    """
+    marker = keys("schema", "target-tags")
+    if await redis.get(marker) == _MIGRATED:
+        return 0
+    ids = sorted(str(t) for t in await redis.smembers(keys("targets", "all")))
+    moved = 0
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        pipe = redis.pipeline(transaction=False)
+        for t in chunk:
+            pipe.type(keys("target", t, "tags"))
+        kinds = await pipe.execute()
+        pipe = redis.pipeline(transaction=True)
+        for t, kind in zip(chunk, kinds, strict=True):
+            if kind == "set":  # a "hash" there is the target whose id ends in ":tags"
+                old, new = keys("target", t, "tags"), keys("target-tags", t)
+                pipe.sunionstore(new, [new, old])
+                pipe.delete(old)
+                moved += 1
+        await pipe.execute()
+    await redis.set(marker, _MIGRATED)
+    return moved
+
+
 async def seed_targets(rt: Runtime) -> None:
     """Register ``config.targets`` (on start): add their tags, never remove any."""
+    await migrate_tag_keys(rt.redis, rt.keys)
     directory = TargetDirectory(rt.redis, rt.keys)
     for seed in rt.config.targets:
         target = TargetId(seed.id)

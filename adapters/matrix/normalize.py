@@ -1,7 +1,11 @@
 """Pure translation of Matrix ``/sync`` JSON into the core's inbound model.
 
 No I/O and no exceptions: every accessor checks types, so a malformed or unknown
-event is skipped, never a crash (a hypothesis test feeds arbitrary JSON). The sync
+event is skipped, never a crash (a hypothesis test feeds arbitrary JSON). Unknown
+event types are skipped quietly; a *malformed* one (not an object, no string ``type``,
+an ``m.room.message`` without a string sender, event id or msgtype, a room entry that
+is not an object) is counted in ``palm_inbound_malformed_total{platform="matrix"}`` and
+logged once at warning with the room and event id, never its content. The sync
 loop keeps the per-room facts (``RoomInfo``) between batches and does the I/O that
 follows from a batch (joining invited rooms, backfilling limited timelines).
 
@@ -12,11 +16,13 @@ invited). Anything else is a group.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from gateway.metrics import INBOUND_MALFORMED
 from gateway.models import (
     Attachment,
     AttachmentKind,
@@ -34,6 +40,8 @@ from gateway.models import (
     UserId,
     make_target_id,
 )
+
+log = logging.getLogger(__name__)
 
 PLATFORM = Platform("matrix")
 ENCRYPTED_REASON = "encrypted room: not supported yet"
@@ -136,8 +144,25 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _events(section: Any) -> list[Mapping[str, Any]]:
-    return _list(_dict(section).get("events"))
+def malformed(room_id: object, event_id: object, reason: str) -> None:
+    """Count and log (once, at warning) something that cannot be normalised."""
+    INBOUND_MALFORMED.labels(platform="matrix").inc()
+    room = room_id if isinstance(room_id, str) else "?"
+    event = event_id if isinstance(event_id, str) else "?"
+    log.warning("matrix event %r in %r cannot be normalised: %s", event[:255], room[:255], reason)
+
+
+def _events(section: Any, room_id: str) -> list[Mapping[str, Any]]:
+    raw = _dict(section).get("events")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        malformed(room_id, None, "events is not a list")
+        return []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            malformed(room_id, None, "an event that is not an object")
+    return _list(raw)
 
 
 # --- room state ---------------------------------------------------------------
@@ -250,7 +275,12 @@ def message_event(
 ) -> InboundMessage | None:
     """One ``m.room.message`` -> ``InboundMessage``; ``None`` when it is not one for us."""
     sender, event_id = _str(ev.get("sender")), _str(ev.get("event_id"))
-    if ev.get("type") != "m.room.message" or not sender or not event_id or sender == me.user_id:
+    if ev.get("type") != "m.room.message":
+        return None
+    if not sender or not event_id or not isinstance(ev.get("content"), Mapping):
+        malformed(room_id, event_id, "a message without sender, event_id or content")
+        return None
+    if sender == me.user_id:
         return None
     content = _dict(ev.get("content"))
     relates = _dict(content.get("m.relates_to"))
@@ -260,7 +290,12 @@ def message_event(
         content = _dict(content.get("m.new_content"))
         if not edit_of or not content:
             return None
+    if not content:
+        return None  # a redacted message keeps an empty content: nothing to take
     msgtype = _str(content.get("msgtype"))
+    if msgtype is None:
+        malformed(room_id, event_id, "a message without a string msgtype")
+        return None
     body = _str(content.get("body")) or ""
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
@@ -340,6 +375,9 @@ def room_events(
     target = make_target_id(PLATFORM, room_id)
     for ev in events:
         kind, key = _str(ev.get("type")), _str(ev.get("state_key"))
+        if kind is None:
+            malformed(room_id, ev.get("event_id"), "an event without a string type")
+            continue
         if key is not None:
             before = info
             info = apply_state(info, [ev], me)
@@ -379,12 +417,13 @@ def normalize_sync(
     backfills: list[Backfill] = []
     for room_id, room in _dict(rooms.get("join")).items():
         if not isinstance(room_id, str) or not isinstance(room, Mapping):
+            malformed(room_id, None, "a joined room that is not an object")
             continue
-        state = _events(room.get("state"))
+        state = _events(room.get("state"), room_id)
         timeline = _dict(room.get("timeline"))
         info = apply_state(known.get(room_id, RoomInfo()), state, me)
         info = apply_summary(info, _dict(room.get("summary")))
-        tl_events = _events(timeline)
+        tl_events = _events(timeline, room_id)
         out, info = room_events(room_id, tl_events, me, info, _names(state))
         prev = _str(timeline.get("prev_batch"))
         if timeline.get("limited") is True and prev:
@@ -393,9 +432,10 @@ def normalize_sync(
         infos[room_id] = info
     for room_id, room in _dict(rooms.get("leave")).items():
         if not isinstance(room_id, str) or not isinstance(room, Mapping):
+            malformed(room_id, None, "a left room that is not an object")
             continue
         info = known.get(room_id, RoomInfo())
-        tl = _events(_dict(room.get("timeline"))) + _events(room.get("state"))
+        tl = _events(_dict(room.get("timeline")), room_id) + _events(room.get("state"), room_id)
         mine = [
             e for e in tl if e.get("type") == "m.room.member" and e.get("state_key") == me.user_id
         ]
@@ -408,8 +448,9 @@ def normalize_sync(
     joins: list[str] = []
     for room_id, room in _dict(rooms.get("invite")).items():
         if not isinstance(room_id, str) or not isinstance(room, Mapping):
+            malformed(room_id, None, "an invited room that is not an object")
             continue
-        stripped = _events(room.get("invite_state"))
+        stripped = _events(room.get("invite_state"), room_id)
         invite = [
             e
             for e in stripped

@@ -7,6 +7,7 @@ The bot's own events are never read back as resident messages (see ``normalize``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -34,19 +35,26 @@ def txn_id(*parts: str | int) -> str:
     return f"palm.{digest[:40]}"
 
 
-def text_content(msg: OutboundMessage) -> dict[str, Any]:
-    """``body`` (plain) and ``formatted_body`` (HTML) for one outbound message."""
-    if msg.plain:
+@functools.lru_cache(maxsize=64)
+def _bodies(text: str, plain: bool, title: str | None) -> tuple[str, str]:
+    """(body, formatted_body), cached by content: a fan-out renders its text once."""
+    if plain:
         # Staff replies: shown exactly as written, every character escaped in the HTML.
-        body = msg.text
-        html = escape_html(msg.text).replace("\n", "<br>")
+        body = text
+        html = escape_html(text).replace("\n", "<br>")
     else:
-        blocks = parse(msg.text)
+        blocks = parse(text)
         body = to_plain(blocks)
         html = to_html(blocks, block_tags=True)
-    if msg.title:
-        body = f"{msg.title}\n\n{body}"
-        html = f"<p><b>{escape_html(msg.title)}</b></p>{html}"
+    if title:
+        body = f"{title}\n\n{body}"
+        html = f"<p><b>{escape_html(title)}</b></p>{html}"
+    return body, html
+
+
+def text_content(msg: OutboundMessage) -> dict[str, Any]:
+    """``body`` (plain) and ``formatted_body`` (HTML) for one outbound message."""
+    body, html = _bodies(msg.text, msg.plain, msg.title)
     content: dict[str, Any] = {
         "msgtype": "m.text",
         "body": body,

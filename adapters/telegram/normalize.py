@@ -1,8 +1,10 @@
 """Bot API updates (raw JSON dicts) -> the core's inbound events. Pure: no I/O.
 
-``normalize(update, me)`` never raises: anything it does not understand (an unknown
-update type, a malformed field) is skipped with a debug log that names the update id
-and the reason, never the content.
+``normalize(update, me)`` never raises. An update of no interest (an unknown update
+type, group chatter, a channel post) is skipped with a debug log. An update whose shape
+is wrong (not an object, a field of the wrong type) is *malformed*: it is counted in
+``palm_inbound_malformed_total{platform="telegram"}`` and logged once at warning with
+its update id and the reason, never the content.
 
 Group privacy: even with privacy mode off, group chatter that is not addressed to the
 bot (no command of ours, no mention, not a reply to one of the bot's messages) is
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from gateway.metrics import INBOUND_MALFORMED
 from gateway.models import (
     Attachment,
     AttachmentKind,
@@ -69,7 +72,11 @@ class BotIdentity:
 
 
 class _Skip(Exception):
-    """This update is of no interest (or malformed); the reason goes to the debug log."""
+    """This update is of no interest; the reason goes to the debug log."""
+
+
+class _Malformed(_Skip):
+    """This update's shape is wrong: counted and logged at warning."""
 
 
 def normalize(update: object, me: BotIdentity) -> list[InboundEvent]:
@@ -77,14 +84,21 @@ def normalize(update: object, me: BotIdentity) -> list[InboundEvent]:
     update_id = update.get("update_id") if isinstance(update, Mapping) else None
     try:
         if not isinstance(update, Mapping) or not _is_int(update_id):
-            raise _Skip("not an update object")
+            raise _Malformed("not an update object")
         return _normalize(update, int(update_id), me)
+    except _Malformed as why:
+        _malformed(update_id, str(why))
     except _Skip as why:
         log.debug("telegram update %s skipped: %s", update_id, why)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
-        # A shape this module did not expect; never let one update stop the poller.
-        log.debug("telegram update %s skipped: malformed (%s)", update_id, type(exc).__name__)
+    except Exception as exc:
+        _malformed(update_id, type(exc).__name__)
     return []
+
+
+def _malformed(update_id: object, reason: str) -> None:
+    INBOUND_MALFORMED.labels(platform="telegram").inc()
+    shown = update_id if _is_int(update_id) else "?"
+    log.warning("telegram update %s cannot be normalised: %s", shown, reason)
 
 
 def _normalize(update: Mapping[str, Any], update_id: int, me: BotIdentity) -> list[InboundEvent]:
@@ -109,7 +123,7 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 def _map(value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise _Skip("expected an object")
+        raise _Malformed("expected an object")
     return value
 
 
@@ -121,7 +135,7 @@ def _opt_map(parent: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
 def _int(parent: Mapping[str, Any], key: str) -> int:
     value = parent.get(key)
     if not _is_int(value):
-        raise _Skip(f"{key} is not an integer")
+        raise _Malformed(f"{key} is not an integer")
     return int(value)
 
 
@@ -133,7 +147,7 @@ def _str(parent: Mapping[str, Any], key: str) -> str | None:
 def _num(parent: Mapping[str, Any], key: str) -> float:
     value = parent.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Skip(f"{key} is not a number")
+        raise _Malformed(f"{key} is not a number")
     return float(value)
 
 
@@ -150,7 +164,7 @@ def _chat_kind(chat: Mapping[str, Any]) -> ChatKind:
         return ChatKind.DIRECT
     if kind in _GROUP_TYPES:
         return ChatKind.GROUP
-    raise _Skip(f"chat type {kind!r}")
+    raise _Malformed("unknown chat type")
 
 
 def _sender(msg: Mapping[str, Any]) -> Sender:
@@ -355,4 +369,4 @@ def _membership(update: Mapping[str, Any]) -> InboundEvent:
         return TargetGone(target, reason)
     if status in ("left", "restricted"):
         return TargetGone(target, "bot was removed from the chat")
-    raise _Skip(f"member status {status!r}")
+    raise _Malformed("unknown member status")

@@ -10,6 +10,7 @@ longer than a whole message is cut between spans, and a span between characters
 
 from __future__ import annotations
 
+import functools
 import html as htmllib
 import re
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from gateway.markdown import Block, Span, escape_html, parse, to_html
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+RENDER_CACHE = 64
+"""Distinct (text, title, limits) kept rendered; a fan-out needs one or two at a time."""
 
 
 def visible_len(text: str) -> int:
@@ -123,6 +126,14 @@ def render(
     ``first_limit=CAPTION_LIMIT`` renders a media caption plus follow-up messages.
     An empty text gives no parts.
     """
+    return list(_render(text, plain, title, first_limit, limit))
+
+
+@functools.lru_cache(maxsize=RENDER_CACHE)
+def _render(
+    text: str, plain: bool, title: str | None, first_limit: int, limit: int
+) -> tuple[str, ...]:
+    # Cached by content: an announcement to 300 chats is rendered once, not 300 times.
     parts: list[str] = []
     current: list[str] = []
     used = 0
@@ -137,4 +148,4 @@ def render(
     if current and used > 0:
         parts.append("".join(current))
     # Telegram refuses a message whose visible text is blank ("message text is empty").
-    return [p for p in parts if _visible(p).strip()]
+    return tuple(p for p in parts if _visible(p).strip())

@@ -8,16 +8,17 @@ header gets 401, a wrong one 403 (compared in constant time).
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from aiohttp import web
 
 from adapters.telegram.normalize import BotIdentity, normalize
 from gateway.adapter import InboundSink
-from gateway.errors import StoreUnavailable
+from gateway.errors import InputError, StoreUnavailable
 from gateway.metrics import INBOUND
 from gateway.models import InboundMessage
+from gateway.safety import jsonbody
+from gateway.safety.headers import visible_ascii
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,16 @@ class WebhookHandler:
         given = request.headers.get(SECRET_HEADER)
         if given is None:
             return _error(401, "missing secret token")
-        if not hmac.compare_digest(given.encode(), self._secret):
+        # A secret with bytes that are not visible ASCII is wrong by construction
+        # (Telegram allows A-Z a-z 0-9 _ -), and would not encode for the compare.
+        if not visible_ascii(given) or not hmac.compare_digest(given.encode(), self._secret):
             log.warning("telegram webhook: wrong secret token from %s", request.remote)
             return _error(403, "wrong secret token")
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _error(413, "body too large")
         try:
-            update = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+            update = jsonbody.loads(await request.read())
+        except InputError:
             return _error(400, "body is not JSON")
         events = normalize(update, self._me)
         try:

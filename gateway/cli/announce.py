@@ -23,6 +23,7 @@ from gateway.accounts import Role, views
 from gateway.attachments import MAX_ATTACHMENTS, attachment_from_file
 from gateway.cli.as_user import acting_user, add_as_user, scope_of
 from gateway.cli.context import EXIT_FAILED_DELIVERIES, CliContext, add_command
+from gateway.cli.show import cell
 from gateway.errors import InputError
 from gateway.models import Priority
 from gateway.outbox import OutboxStore
@@ -131,7 +132,7 @@ async def _summary(rt: Runtime, ann_id: str, cli: CliContext) -> int:
         return 0
     table = Table("target", "reason", "retryable", title="failed deliveries")
     for d in failed:
-        table.add_row(d.target, d.reason or "", "yes" if d.retryable else "no")
+        table.add_row(cell(d.target), cell(d.reason), "yes" if d.retryable else "no")
     cli.out.print(table)
     sys.stderr.write(f"palm: {len(failed)} of {len(deliveries)} deliveries failed\n")
     return EXIT_FAILED_DELIVERIES

@@ -16,10 +16,12 @@ from gateway.accounts import views
 from gateway.adapter import AdapterContext
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import EXIT_ERROR, CliContext, add_command, add_group
+from gateway.cli.show import cell, safe
 from gateway.inbound import RedisInboundSink
 from gateway.outbox import OutboxStore
 from gateway.outbox.actions import ActionResult
 from gateway.runtime import Runtime
+from gateway.safety.inert import visible
 
 
 def when(ts: float | None) -> str:
@@ -57,8 +59,8 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
     for a in items:
         text = a.text if len(a.text) <= 40 else a.text[:39] + "…"
         table.add_row(
-            a.id, when(a.created_at), a.status, a.priority.value, a.audience,
-            str(a.target_count), text.replace("\n", " "),
+            a.id, when(a.created_at), a.status, a.priority.value, cell(a.audience),
+            str(a.target_count), cell(text.replace("\n", " ")),
         )  # fmt: skip
     cli.out.print(table)
     return 0
@@ -71,11 +73,11 @@ async def _show(args: argparse.Namespace, cli: CliContext) -> int:
         cli.print_json(data)
         return 0
     cli.out.print(
-        f"[bold]{data['id']}[/bold]  {data['status']}  {data['priority']}  to {data['to']}"
+        f"[bold]{data['id']}[/bold]  {data['status']}  {data['priority']}  to {safe(data['to'])}"
     )
     if data["title"]:
-        cli.out.print(f"title: {data['title']}")
-    cli.out.print(data["text"])
+        cli.out.print(cell(f"title: {data['title']}"))
+    cli.out.print(visible(data["text"]), markup=False)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items())) or "no deliveries"
     cli.out.print(f"deliveries: {counts}; replies: {data['replies']}")
     if data["send_at"]:
@@ -83,8 +85,8 @@ async def _show(args: argparse.Namespace, cli: CliContext) -> int:
     table = Table("target", "state", "attempts", "message ids", "sent", "reason")
     for d in data["deliveries"]:
         table.add_row(
-            d["target"], d["state"], str(d["attempts"]), " ".join(d["message_ids"]),
-            when(d["sent_at"]), d["reason"] or "",
+            cell(d["target"]), d["state"], str(d["attempts"]), cell(" ".join(d["message_ids"])),
+            when(d["sent_at"]), cell(d["reason"]),
         )  # fmt: skip
     cli.out.print(table)
     return 0
@@ -99,7 +101,7 @@ def print_results(
         table = Table("target", "result", "reason")
         for r in results:
             color = "green" if r.ok else "red"
-            table.add_row(r.target, f"[{color}]{r.result}[/{color}]", r.reason or "")
+            table.add_row(cell(r.target), f"[{color}]{r.result}[/{color}]", cell(r.reason))
         cli.out.print(table)
         done = sum(1 for r in results if r.ok)
         cli.out.print(f"{done} of {len(results)} done")
@@ -131,7 +133,7 @@ async def _dead(args: argparse.Namespace, cli: CliContext) -> int:
         return 0
     table = Table("delivery", "target", "reason", "updated")
     for d in dead:
-        table.add_row(d.delivery_id, d.target, d.reason or "", when(d.updated_at))
+        table.add_row(d.delivery_id, cell(d.target), cell(d.reason), when(d.updated_at))
     cli.out.print(table)
     return 0
 

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from gateway.config import GatewayConfig, load_config
 from gateway.runtime import Runtime, open_runtime
+from gateway.safety.inert import json_inert, visible
 
 # Exit codes, as documented in the README.
 EXIT_OK = 0
@@ -50,13 +51,16 @@ class CliContext:
             yield rt
 
     def print_json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write(json_inert(text) + "\n")
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit code 2)."""
 
     def error(self, message: str) -> Any:
+        # The message quotes the bad argument, which may hold ESC or bad UTF-8.
+        message = visible(message, one_line=True)
         sys.stderr.write(f"{self.prog}: {message} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 

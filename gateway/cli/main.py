@@ -22,6 +22,8 @@ from gateway.cli.context import (
     OneLineParser,
 )
 from gateway.errors import ConfigError, GatewayError, RetryableError
+from gateway.safety.argv import undecodable
+from gateway.safety.inert import visible
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +62,8 @@ def _command_modules() -> list[ModuleType]:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"palm: {message}\n")
+    # Messages quote what the user or a resident wrote: show its controls, on one line.
+    sys.stderr.write(f"palm: {visible(message, one_line=True)}\n")
     return code
 
 
@@ -71,6 +74,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    bad = undecodable(sys.argv[1:] if argv is None else argv)
+    if bad is not None:
+        return _fail(bad, EXIT_USAGE)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -13,6 +13,7 @@ from rich.table import Table
 from gateway.accounts import views
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
+from gateway.cli.show import cell
 
 
 def _render(stats: dict[str, Any]) -> Group:
@@ -33,7 +34,7 @@ def _render(stats: dict[str, Any]) -> Group:
         t.add_column(title)
         t.add_column("tickets", justify="right")
         for name, n in sorted(stats[key].items(), key=lambda kv: -kv[1]):
-            t.add_row(name, str(n))
+            t.add_row(cell(name), str(n))
         parts.append(t)
     return Group(*parts)
 

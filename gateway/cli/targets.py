@@ -12,6 +12,7 @@ from gateway.accounts import views
 from gateway.admission.cli import register_admission, target_state
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
+from gateway.cli.show import cell
 from gateway.errors import NotFound
 from gateway.targets import TargetDirectory, parse_target_id
 
@@ -25,7 +26,7 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
     table = Table("id", "kind", "title", "tags", "state")
     for t in targets:
         state = target_state(t)
-        table.add_row(t.id, t.kind.value, t.title or "", " ".join(t.tags), state)
+        table.add_row(cell(t.id), t.kind.value, cell(t.title), cell(" ".join(t.tags)), state)
     cli.out.print(table)
     cli.out.print(f"{len(targets)} targets")
     return 0
@@ -43,7 +44,7 @@ async def _retag(args: argparse.Namespace, cli: CliContext, add: bool) -> int:
             await directory.untag(target, args.tags)
         updated = await directory.get(target)
     assert updated is not None
-    cli.out.print(f"{updated.id}: {' '.join(updated.tags) or '(no tags)'}")
+    cli.out.print(cell(f"{updated.id}: {' '.join(updated.tags) or '(no tags)'}"))
     return 0
 
 

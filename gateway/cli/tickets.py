@@ -17,8 +17,10 @@ from rich.table import Table
 from gateway.accounts import views
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
+from gateway.cli.show import cell, safe
 from gateway.funnel import staff
 from gateway.funnel.tickets import Ticket, TicketStore, parse_ticket_id
+from gateway.safety.inert import visible
 
 STAFF_ENV = "PALM_STAFF_NAME"
 
@@ -43,8 +45,8 @@ def _table(tickets: list[Ticket]) -> Table:
     for t in tickets:
         prio = "[bold red]urgent[/]" if t.priority == "urgent" else "normal"
         table.add_row(
-            t.id, prio, t.status, t.kind, t.category, _age(t.received_at),
-            t.resident_name, t.assignee or "", t.text[:60],
+            t.id, prio, t.status, t.kind, cell(t.category), _age(t.received_at),
+            cell(t.resident_name), cell(t.assignee), cell(t.text[:60]),
         )  # fmt: skip
     return table
 
@@ -66,17 +68,18 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
 def _print_detail(cli: CliContext, d: dict[str, Any]) -> None:
     res = d["resident"]
     cli.out.print(
-        f"[bold]{d['id']}[/]  {d['priority']} {d['kind']} / {d['category']}  {d['status']}"
+        f"[bold]{d['id']}[/]  {d['priority']} {d['kind']} / {safe(d['category'])}  {d['status']}"
     )
     cli.out.print(
-        f"resident: {res['display_name']} ({res['platform']} {res['user_id']}) in {d['target']}"
+        cell(f"resident: {res['display_name']} ({res['platform']} {res['user_id']})")
+        + cell(f" in {d['target']}")
     )
     if d["assignee"]:
-        cli.out.print(f"assignee: {d['assignee']}")
+        cli.out.print(cell(f"assignee: {d['assignee']}"))
     if d["announcement"]:
         cli.out.print(f"reply to announcement {d['announcement']}")
     if d["note"]:
-        cli.out.print(f"note: {d['note']}")
+        cli.out.print(cell(f"note: {d['note']}"))
     cli.out.print("")
     for m in d["conversation"]:
         when = time.strftime(
@@ -84,11 +87,11 @@ def _print_detail(cli: CliContext, d: dict[str, Any]) -> None:
         )
         who = m["sender"]["display_name"] if m["direction"] == "in" else f"staff {m['actor']}"
         extra = f" [{len(m['attachments'])} attachment(s)]" if m.get("attachments") else ""
-        cli.out.print(f"{when}  {who}: {m['text']}{extra}", markup=False)
+        cli.out.print(visible(f"{when}  {who}: {m['text']}{extra}"), markup=False)
     cli.out.print("")
     for o in d["outbound"]:
         cli.out.print(
-            f"sent {o['delivery_id']}: {o.get('state', 'queued')} {o.get('reason') or ''}"
+            cell(f"sent {o['delivery_id']}: {o.get('state', 'queued')} {o.get('reason') or ''}")
         )
 
 
@@ -109,7 +112,7 @@ async def _claim(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
         t = await staff.claim(rt, tid, actor(args), force=args.force)
     taken = f" (taken over from {t['previous_assignee']})" if t["previous_assignee"] else ""
-    cli.out.print(f"{tid} claimed by {t['assignee']}{taken}")
+    cli.out.print(cell(f"{tid} claimed by {t['assignee']}{taken}"))
     return 0
 
 
@@ -117,7 +120,7 @@ async def _reply(args: argparse.Namespace, cli: CliContext) -> int:
     tid = parse_ticket_id(args.id)
     async with cli.runtime() as rt:
         t = await staff.reply(rt, tid, actor(args), args.text)
-    cli.out.print(f"{tid}: reply queued for {t['target']} ({t['delivery_id']})")
+    cli.out.print(cell(f"{tid}: reply queued for {t['target']} ({t['delivery_id']})"))
     return 0
 
 

@@ -16,6 +16,7 @@ from gateway.errors import InputError
 from gateway.http.route import ApiRequest, ApiRoute
 from gateway.models import OutboundAttachment, Priority
 from gateway.outbox import OutboxStore
+from gateway.safety.headers import visible_ascii
 from gateway.targets import TargetDirectory
 
 
@@ -52,6 +53,20 @@ def _attachments(items: list[AttachmentIn]) -> list[OutboundAttachment]:
     return out
 
 
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def _idempotency_key(req: ApiRequest) -> str | None:
+    raw = req.http.headers.get("Idempotency-Key")
+    if not raw:
+        return None
+    if not visible_ascii(raw) or len(raw) > MAX_IDEMPOTENCY_KEY:
+        raise InputError(
+            f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters, no spaces"
+        )
+    return raw
+
+
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -68,7 +83,7 @@ async def create(req: ApiRequest) -> dict[str, Any]:
         priority=Priority(body.priority),
         send_at=_timestamp(body.send_at),
         attachments=_attachments(body.attachments),
-        idempotency_key=req.http.headers.get("Idempotency-Key") or None,
+        idempotency_key=_idempotency_key(req),
         created_by=req.principal.name,
     )
     if not new:

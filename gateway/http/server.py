@@ -12,12 +12,15 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.accounts import TokenStore
 from gateway.adapter import Adapter
-from gateway.errors import Forbidden, GatewayError, InputError
+from gateway.errors import Forbidden, GatewayError, InputError, Unauthorized
 from gateway.http.api import all_routes
 from gateway.http.openapi import openapi_document
 from gateway.http.route import ApiRequest, ApiRoute
 from gateway.http.system import system_routes
 from gateway.runtime import Runtime
+from gateway.safety import jsonbody
+from gateway.safety.headers import visible_ascii
+from gateway.safety.inert import visible
 
 log = logging.getLogger("palm.http")
 
@@ -55,15 +58,15 @@ async def _errors(
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
         return error_response(exc.status, code, exc.reason)
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
+        # Last resort only: every input known to reach here was fixed at its cause
+        # (tests/hardening). One log line with the traceback, never a body with it.
+        log.exception("unhandled error", extra={"method": request.method, "path": request.path})
         return error_response(500, "internal", "internal error; see the palm log")
 
 
 async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError("the request body is not valid JSON") from None
+    jsonbody.check_charset(request.charset)
+    raw = jsonbody.loads(await request.read())
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -76,13 +79,30 @@ async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel
 def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    if token and not visible_ascii(token):
+        # Not hashable as-is (lone surrogates from bad UTF-8), and no token looks like it.
+        raise Unauthorized("malformed bearer token")
+    return token
+
+
+def _known_query(request: web.Request, route: ApiRoute) -> None:
+    """Unknown query parameters are refused like unknown body fields: a typo such as
+    ``?stauts=new`` would otherwise silently list everything."""
+    unknown = sorted(set(request.query) - set(route.query))
+    if unknown:
+        allowed = ", ".join(route.query) or "none"
+        shown = visible(unknown[0], one_line=True)[:40]
+        raise InputError(f"unknown query parameter {shown!r} (allowed: {allowed})")
 
 
 def _endpoint(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
         principal = await TokenStore(rt.redis, rt.keys).authenticate(_bearer(request))
+        _known_query(request, route)
         if principal.role < route.role:
             raise Forbidden(
                 f"this needs the {route.role.label} role; the token has {principal.role.label}"

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from gateway.adapter import Adapter
+from gateway.logs import redact
 from gateway.metrics import PLATFORM_UP, REGISTRY
 from gateway.runtime import Runtime
 
@@ -56,11 +57,12 @@ def system_routes(
                 await rt.redis.ping()
             checks["redis"] = "ok"
         except (RedisError, OSError, TimeoutError) as exc:
-            checks["redis"] = f"unreachable: {exc}"
+            checks["redis"] = redact(f"unreachable: {exc}")
         for adapter in adapters:
             problem = await _platform_status(adapter)
             PLATFORM_UP.labels(platform=adapter.platform).set(0 if problem else 1)
-            checks[adapter.platform] = problem or "ok"
+            # /readyz needs no token: a library's message must not carry one out.
+            checks[adapter.platform] = redact(problem) if problem else "ok"
         ok = all(v == "ok" for v in checks.values())
         return web.json_response(
             {"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503
