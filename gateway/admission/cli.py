@@ -11,6 +11,7 @@ from rich.table import Table
 
 from gateway.admission.gate import Admission
 from gateway.cli.context import CliContext, add_command
+from gateway.cli.show import safe
 from gateway.targets import Target, parse_target_id
 from gateway.targets_lua import APPROVED
 
@@ -18,7 +19,7 @@ from gateway.targets_lua import APPROVED
 def target_state(t: Target) -> str:
     """How ``palm targets list`` shows a target's state (rich markup; the reason, which
     may quote a platform, is escaped)."""
-    reason = escape(t.reason or "")
+    reason = safe(t.reason or "")
     if t.admission != APPROVED:
         return f"[yellow]{t.admission}[/yellow]" + (f": {reason}" if reason else "")
     return "active" if t.active else f"[red]inactive[/red]: {reason}"
