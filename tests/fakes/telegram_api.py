@@ -102,6 +102,7 @@ FAULTS: dict[str, tuple[int, str]] = {
     "migrated": (400, "Bad Request: group chat was upgraded to a supergroup chat"),
     "conflict": (409, "Conflict: terminated by other getUpdates request"),
     "retry_after": (429, ""),
+    "rejected": (400, "Bad Request: can't parse entities: unsupported start tag"),
 }
 
 
