@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
+from gateway.ops.config import TakeoverConfig
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
 CONFIG_ENV = "PALM_CONFIG"
@@ -257,6 +258,7 @@ class GatewayConfig(_Strict):
     platforms: PlatformsConfig = PlatformsConfig()
     targets: list[TargetSeed] = []
     outbox: OutboxConfig = OutboxConfig()
+    takeover: TakeoverConfig = TakeoverConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

@@ -7,9 +7,6 @@ otherwise and stopped again on exit).
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,11 +23,9 @@ from gateway.config import GatewayConfig
 from gateway.embedded import EmbeddedRedis
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
+from gateway.ops.liveness import instance_name
 
-
-def instance_name() -> str:
-    """A name for this process, unique across hosts and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+__all__ = ["Runtime", "instance_name", "open_runtime"]
 
 
 @dataclass(slots=True)

@@ -92,7 +92,11 @@ class TelegramAdapter:
         head = self._token.partition(":")[0]
         self._bot_id = int(head) if head.isdigit() else 0
         # Long enough that a whole long poll fits in 3/4 of it (see lease.py, poller.py).
-        self._lease_seconds = lease_seconds or max(30.0, (config.poll_timeout + 4) / 0.75 + 1)
+        self._lease_seconds = (
+            lease_seconds
+            or gw_config.takeover.telegram_lease_seconds
+            or max(30.0, (config.poll_timeout + 4) / 0.75 + 1)
+        )
         self._redact = _RedactToken(self._token)
         self._bot: Bot | None = None
         self._me: BotIdentity | None = None
@@ -175,6 +179,7 @@ class TelegramAdapter:
             ctx.keys("telegram", self._bot_id, "poll-lease"),
             ctx.instance,
             self._lease_seconds,
+            same_host_takeover=self._gw.takeover.same_host,
         )
         poller = Poller(
             self._bot,
