@@ -28,12 +28,14 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 def components() -> list[tuple[str, Component]]:
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
+    from gateway.ops.menu import run_command_menu
     from gateway.outbox import run_workers
 
     return [
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
         ("funnel", run_funnel),
+        ("command-menu", run_command_menu),
     ]
 
 

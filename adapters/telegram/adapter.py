@@ -20,6 +20,7 @@ from telegram import Bot
 from telegram.warnings import PTBUserWarning
 
 from adapters.telegram import limits
+from adapters.telegram.commands import set_command_menu
 from adapters.telegram.errors import TOKEN_REJECTED, translate
 from adapters.telegram.lease import Lease
 from adapters.telegram.normalize import BotIdentity
@@ -41,6 +42,7 @@ from gateway.models import (
     TargetId,
     split_target_id,
 )
+from gateway.ops.menu import CommandMenu
 from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -216,6 +218,13 @@ class TelegramAdapter:
             reason = None
         PLATFORM_UP.labels(platform="telegram").set(0 if reason else 1)
         return reason
+
+    async def set_command_menu(self, menu: CommandMenu) -> bool:
+        """The bot's ``/`` menu (``gateway.ops.menu``), registered when it changed."""
+        if self._bot is None or self._ctx is None:
+            raise RuntimeError("TelegramAdapter.set_command_menu() before start()")
+        key = self._ctx.keys("telegram", self._bot_id, "command-menu")
+        return await set_command_menu(self._bot, self._ctx.redis, key, menu)
 
     def routes(self) -> Sequence[Route]:
         webhook = self._config.webhook

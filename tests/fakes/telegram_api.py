@@ -37,6 +37,7 @@ import html.parser
 import itertools
 import json
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -171,6 +172,9 @@ class FakeBot:
     active_poll: asyncio.Future[None] | None = None
     new_update: asyncio.Event = field(default_factory=asyncio.Event)
     requests: dict[str, int] = field(default_factory=dict)
+    commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+    """setMyCommands: (scope type, language_code or "") -> the commands."""
+    command_calls: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _TextOf(html.parser.HTMLParser):
@@ -556,6 +560,8 @@ class FakeTelegram:
                 "pending_update_count": len(bot.updates),
                 "allowed_updates": bot.allowed_updates,
             }
+        if method in ("setMyCommands", "getMyCommands", "deleteMyCommands"):
+            return _my_commands(bot, method, p)
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if method in SEND_METHODS:
@@ -775,3 +781,45 @@ def _reply_to(p: dict[str, Any]) -> int | None:
     if isinstance(rp, dict):
         return _opt_int(rp.get("message_id"))
     return _opt_int(p.get("reply_to_message_id"))
+
+
+_SCOPES = {
+    "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
+    "chat_administrators", "chat_member",
+}  # fmt: skip
+
+
+def _command_key(p: dict[str, Any]) -> tuple[str, str]:
+    """(scope type, language_code) as the Bot API docs define them (default scope, no code)."""
+    scope = p.get("scope") or {"type": "default"}
+    if not isinstance(scope, dict) or scope.get("type") not in _SCOPES:
+        raise ApiError(400, "Bad Request: can't parse BotCommandScope")
+    lang = str(p.get("language_code") or "")
+    if lang and not re.fullmatch(r"[a-z]{2}", lang):
+        raise ApiError(400, "Bad Request: LANG_CODE_INVALID")
+    return str(scope["type"]), lang
+
+
+def _my_commands(bot: FakeBot, method: str, p: dict[str, Any]) -> Any:
+    """setMyCommands / getMyCommands / deleteMyCommands, validated like the Bot API:
+    at most 100 commands, names of 1-32 lowercase Latin letters, digits and underscores,
+    descriptions of 1-256 characters."""
+    key = _command_key(p)
+    if method == "getMyCommands":
+        return bot.commands.get(key, [])
+    if method == "deleteMyCommands":
+        bot.commands.pop(key, None)
+        return True
+    commands = p.get("commands")
+    if not isinstance(commands, list) or len(commands) > 100:
+        raise ApiError(400, "Bad Request: commands must be an array of at most 100 BotCommand")
+    for c in commands:
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))):
+            raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        if not 1 <= len(str(c.get("description", ""))) <= 256:
+            raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+    bot.commands[key] = [
+        {"command": c["command"], "description": c["description"]} for c in commands
+    ]
+    bot.command_calls.append(key)
+    return True
