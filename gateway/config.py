@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
-from gateway.ops.config import TakeoverConfig
+from gateway.ops.config import SentinelConfig, TakeoverConfig
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
 CONFIG_ENV = "PALM_CONFIG"
@@ -81,6 +81,17 @@ class RedisConfig(_Strict):
     """``redis://`` or ``unix://`` URL. Omit it for the embedded server under ``data_dir``."""
     prefix: str = "palm:"
     """Every key palm writes starts with this."""
+    sentinel: SentinelConfig | None = None
+    """Find the primary through Redis Sentinel instead of ``url`` (and follow failovers)."""
+    replica_acks: Annotated[int, Field(ge=0, le=16)] = 0
+    """Wait (Redis ``WAIT``) for this many replicas before confirming an inbound update
+    to a platform and after recording a send, so a failover loses nothing confirmed."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RedisConfig:
+        if self.url is not None and self.sentinel is not None:
+            raise ValueError("give either url or sentinel, not both")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -24,6 +24,7 @@ from gateway.embedded import EmbeddedRedis
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.ops.liveness import instance_name
+from gateway.ops.replication import describe, sentinel_clients
 
 __all__ = ["Runtime", "instance_name", "open_runtime"]
 
@@ -59,17 +60,23 @@ def _client(url: str, *, decode: bool) -> Redis:
 async def open_runtime(config: GatewayConfig) -> AsyncIterator[Runtime]:
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
-    if url is None:
-        embedded = EmbeddedRedis(config.data_dir)
-        await embedded.start()
-        url = embedded.url
-    redis = _client(url, decode=True)
-    redis_bytes = _client(url, decode=False)
+    sentinel = config.redis.sentinel
+    if sentinel is not None:
+        redis, redis_bytes = sentinel_clients(sentinel)
+        where = describe(sentinel)
+    else:
+        if url is None:
+            embedded = EmbeddedRedis(config.data_dir)
+            await embedded.start()
+            url = embedded.url
+        redis = _client(url, decode=True)
+        redis_bytes = _client(url, decode=False)
+        where = _safe(url)
     try:
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis at {_safe(url)} does not answer: {exc}") from exc
+            raise StoreUnavailable(f"redis at {where} does not answer: {exc}") from exc
         yield Runtime(config, redis, redis_bytes, Keys(config.redis.prefix), instance_name())
     finally:
         await redis.aclose()

@@ -52,6 +52,7 @@ from gateway.errors import (
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
+from gateway.ops.replication import wait_replicas
 from gateway.outbox.model import (
     FAILED,
     FINAL,
@@ -305,7 +306,23 @@ class _Worker:
             message_ids=outcome.message_ids,
             ack=ack,
         )
+        if changed and self.rt.config.redis.replica_acks:
+            await self._replicated(delivery_id)
         return _ack_if(await self._finish(d, changed=changed) and ack is None)
+
+    async def _replicated(self, delivery_id: str) -> None:
+        """``redis.replica_acks``: the recorded send is on the replicas before we go on.
+
+        The message is out already: if the replicas lag, a failover now could make the
+        delivery go out again, so say so and carry on (nothing better can be done).
+        """
+        try:
+            await wait_replicas(self.rt.redis, self.rt.keys, self.rt.config.redis.replica_acks)
+        except StoreUnavailable as exc:
+            log.warning(
+                "recorded send not on the replicas yet",
+                extra={"delivery": delivery_id, "error": exc.message},
+            )
 
     async def _finish(self, d: Delivery | None, *, changed: bool) -> bool:
         """Metrics, logs and the origin's hook; ``True`` when the entry may be acked."""
