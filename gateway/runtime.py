@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import MasterNotFoundError
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -75,6 +76,8 @@ async def open_runtime(config: GatewayConfig) -> AsyncIterator[Runtime]:
     try:
         try:
             await redis.ping()
+        except MasterNotFoundError as exc:  # its text is a repr of the whole client
+            raise StoreUnavailable(f"redis at {where}: no sentinel names a primary") from exc
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis at {where} does not answer: {exc}") from exc
         yield Runtime(config, redis, redis_bytes, Keys(config.redis.prefix), instance_name())
