@@ -38,7 +38,7 @@ from gateway.models import (
     TargetSeen,
     TicketId,
 )
-from gateway.ops.liveness import holder_is_dead
+from gateway.ops.takeover import claim_from_dead
 from gateway.outbox.store import lookup_msgref
 from gateway.rules import rulebook
 from gateway.runtime import Runtime
@@ -163,28 +163,10 @@ class FunnelConsumer:
     async def _claim_from_dead(self) -> int:
         """Claim and process every entry of a consumer of this host whose process is gone."""
         handled = 0
-        consumers: Any = await self.rt.redis.xinfo_consumers(self.stream, GROUP)
-        for consumer in consumers:
-            name = str(consumer["name"])
-            if name == self.name or not holder_is_dead(name):
-                continue
-            while True:
-                rows: Any = await self.rt.redis.xpending_range(
-                    self.stream, GROUP, min="-", max="+", count=self.settings.batch,
-                    consumername=name,
-                )  # fmt: skip
-                ids = [row["message_id"] for row in rows]
-                if not ids:
-                    break
-                claimed: Any = await self.rt.redis.xclaim(
-                    self.stream, GROUP, self.name, min_idle_time=0, message_ids=ids
-                )
-                log.info("funnel: took over %d entries of %s (that process is gone)",
-                         len(ids), name)  # fmt: skip
-                if not claimed:  # deleted entries leave the pending list when claimed
-                    await self.rt.redis.xack(self.stream, GROUP, *ids)
-                handled += await self._handle_claimed(list(claimed))
-            await self.rt.redis.xgroup_delconsumer(self.stream, GROUP, name)
+        while claimed := await claim_from_dead(
+            self.rt.redis, self.stream, GROUP, self.name, count=self.settings.batch
+        ):
+            handled += await self._handle_claimed(claimed)
         return handled
 
     async def _deliveries(self, entry_id: str) -> int:

@@ -53,6 +53,7 @@ from gateway.errors import (
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
 from gateway.ops.replication import wait_replicas
+from gateway.ops.takeover import claim_from_dead
 from gateway.outbox.model import (
     FAILED,
     FINAL,
@@ -145,6 +146,7 @@ class _Worker:
         """Entry id -> stream of every entry this worker holds (leased)."""
         # Spread the reclaim scans of many workers over time.
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
+        self._next_dead_check = 0.0  # at once: a restart finds its predecessor's work
 
     async def run(self) -> None:
         try:
@@ -186,6 +188,19 @@ class _Worker:
     # --- reading --------------------------------------------------------------
     async def _next(self) -> list[tuple[str, str, str]]:
         now = time.monotonic()
+        if self.rt.config.takeover.same_host and now >= self._next_dead_check:
+            self._next_dead_check = now + self.cfg.claim_idle_seconds / 2
+            for stream in self.streams:
+                # 1 s idle at least: the workers of one process do not claim the same
+                # entry from each other (a claim resets the idle time).
+                dead = await claim_from_dead(
+                    self.rt.redis, stream, GROUP, self.consumer, count=PREFETCH,
+                    min_idle_ms=1000,
+                )  # fmt: skip
+                found = [(stream, eid, f["d"]) for eid, f in dead if f and "d" in f]
+                if found:
+                    self._next_dead_check = now + 1.0  # the dead may have left more
+                    return found
         if now >= self._next_claim:
             self._next_claim = now + self.cfg.claim_idle_seconds / 2
             for stream in self.streams:

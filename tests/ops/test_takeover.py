@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -152,3 +153,38 @@ async def test_matrix_restart_acknowledges_within_3s(
 
 async def _eq(value: Any, expected: int) -> bool:
     return bool(await value == expected)
+
+
+async def test_broadcast_resumes_at_once_after_kill_9(
+    fake_tg: FakeTelegram, make_palm: PalmFactory
+) -> None:
+    """The dead process's held deliveries are taken over at the restart, not after
+    ``claim_idle_seconds`` (60 s here)."""
+    chats = [-(1003000000000 + i) for i in range(60)]
+    palm = make_palm(
+        telegram=fake_tg, outbox={"workers": 8, "claim_idle_seconds": 60},
+        targets=[{"id": f"telegram:{c}", "tags": ["all"]} for c in chats],
+    )  # fmt: skip
+    palm.start()
+    await palm.ready()
+    fake_tg.fail("latency", method="sendMessage", delay=0.2)  # keep deliveries in flight
+    done = await palm.cli("announce", "Lift maintenance on Friday", "--to", "all", "--no-wait")
+    assert done.returncode == 0, done.stderr
+    await eventually(lambda: len(fake_tg.messages) >= 10, what="the broadcast under way")
+    palm.kill9()
+    palm.start()
+    await palm.ready(limit=60)
+    ready_at = time.monotonic()
+    got = {m.chat_id for m in fake_tg.messages if m.text == "Lift maintenance on Friday"}
+    await eventually(
+        lambda: {m.chat_id for m in fake_tg.messages} >= set(chats), limit=30,
+        what="every chat served",
+    )  # fmt: skip
+    took = time.monotonic() - ready_at
+    print(f"TAKEOVER outbox: {60 - len(got)} deliveries finished {took:.2f} s after readiness")
+    assert took < 15.0, palm.tail()
+    ann = done.stdout.split()[0]
+    shown = await palm.cli_json("announcements", "show", ann)
+    copies = Counter(m.chat_id for m in fake_tg.messages)
+    extra = sum(n - 1 for n in copies.values())
+    assert extra <= sum(1 for d in shown["deliveries"] if d["possible_duplicate"])
