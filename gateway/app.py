@@ -48,7 +48,8 @@ async def _component(name: str, work: Awaitable[None]) -> None:
 
 
 async def _start_adapters(rt: Runtime, adapters: list[Adapter]) -> None:
-    ctx = AdapterContext(rt.redis, rt.keys, RedisInboundSink(rt.redis, rt.keys), rt.instance)
+    sink = RedisInboundSink(rt.redis, rt.keys, replica_acks=rt.config.redis.replica_acks)
+    ctx = AdapterContext(rt.redis, rt.keys, sink, rt.instance)
     for adapter in adapters:
         await adapter.start(ctx)
         rt.adapters[adapter.platform] = adapter

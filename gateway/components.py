@@ -29,6 +29,7 @@ def components() -> list[tuple[str, Component]]:
     from gateway.admission.leave import run_leaver
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
+    from gateway.ops.menu import run_command_menu
     from gateway.outbox import run_workers
     from gateway.staffroom.acting import on_inbound
     from gateway.staffroom.feed import run_feed
@@ -39,6 +40,7 @@ def components() -> list[tuple[str, Component]]:
         ("scheduler", run_scheduler),
         ("funnel", lambda rt: run_funnel(rt, [on_inbound])),
         ("staffroom", run_feed),
+        ("command-menu", run_command_menu),
     ]
 
 

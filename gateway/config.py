@@ -20,12 +20,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from gateway.admission.config import AdmissionMode, FloodConfig
 from gateway.errors import ConfigError, InputError
+from gateway.ops.config import SentinelConfig, TakeoverConfig
 from gateway.safety.secrets import split_password
 from gateway.staffroom.config import StaffRoomConfig
 from gateway.tags import validate_tag
@@ -38,15 +40,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ALL_PLATFORMS = frozenset({"telegram", "matrix"})
+
+
+def _needs_secrets(info: ValidationInfo, platform: str) -> bool:
+    """Whether this load must resolve ``platform``'s secrets (``load_config(secrets=...)``).
+
+    Commands that never talk to a platform load the config without its secrets, so
+    ``palm tickets list`` works in a shell that has no bot token.
+    """
+    wanted = (info.context or {}).get("secrets", ALL_PLATFORMS)
+    return platform in wanted
+
+
 def _secret_from(
-    inline: SecretStr | None, env: str | None, *, inline_key: str, env_key: str, required: bool
+    inline: SecretStr | None,
+    env: str | None,
+    *,
+    inline_key: str,
+    env_key: str,
+    required: bool,
+    resolve: bool = True,
 ) -> SecretStr | None:
-    """Resolve a secret given inline or by environment variable name."""
+    """Resolve a secret given inline or by environment variable name.
+
+    With ``resolve`` false an unset variable is no error (the secret stays ``None``).
+    """
     if inline is not None and env is not None:
         raise ValueError(f"give either {inline_key} or {env_key}, not both")
     if env is not None:
         value = os.environ.get(env)
         if not value:
+            if not resolve:
+                return None
             raise ValueError(f"[{env_key}] environment variable {env} is not set")
         return SecretStr(value)
     if inline is None and required:
@@ -65,6 +91,17 @@ class RedisConfig(_Strict):
     """Or the name of the environment variable holding the password."""
     prefix: str = "palm:"
     """Every key palm writes starts with this."""
+    sentinel: SentinelConfig | None = None
+    """Find the primary through Redis Sentinel instead of ``url`` (and follow failovers)."""
+    replica_acks: Annotated[int, Field(ge=0, le=16)] = 0
+    """Wait (Redis ``WAIT``) for this many replicas before confirming an inbound update
+    to a platform and after recording a send, so a failover loses nothing confirmed."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RedisConfig:
+        if self.url is not None and self.sentinel is not None:
+            raise ValueError("give either url or sentinel, not both")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -126,10 +163,12 @@ class TelegramWebhookConfig(_Strict):
     secret: SecretStr | None = None
 
     @model_validator(mode="after")
-    def _resolve(self) -> TelegramWebhookConfig:
+    def _resolve(self, info: ValidationInfo) -> TelegramWebhookConfig:
+        resolve = _needs_secrets(info, "telegram")
         resolved = _secret_from(
-            self.secret, self.secret_env, inline_key="secret", env_key="secret_env", required=True
-        )
+            self.secret, self.secret_env, inline_key="secret", env_key="secret_env",
+            required=resolve, resolve=resolve,
+        )  # fmt: skip
         object.__setattr__(self, "secret", resolved)
         return self
 
@@ -147,10 +186,12 @@ class TelegramConfig(_Strict):
     or fail the delivery as ambiguous."""
 
     @model_validator(mode="after")
-    def _resolve(self) -> TelegramConfig:
+    def _resolve(self, info: ValidationInfo) -> TelegramConfig:
+        resolve = _needs_secrets(info, "telegram")
         token = _secret_from(
-            self.token, self.token_env, inline_key="token", env_key="token_env", required=True
-        )
+            self.token, self.token_env, inline_key="token", env_key="token_env",
+            required=resolve, resolve=resolve,
+        )  # fmt: skip
         object.__setattr__(self, "token", token)
         if self.mode == "webhook" and self.webhook is None:
             raise ValueError("mode: webhook needs a webhook: {secret_env: ...} section")
@@ -182,13 +223,15 @@ class MatrixConfig(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _resolve(self) -> MatrixConfig:
+    def _resolve(self, info: ValidationInfo) -> MatrixConfig:
+        resolve = _needs_secrets(info, "matrix")
         token = _secret_from(
             self.access_token,
             self.access_token_env,
             inline_key="access_token",
             env_key="access_token_env",
             required=False,
+            resolve=resolve,
         )
         password = _secret_from(
             self.password,
@@ -196,8 +239,13 @@ class MatrixConfig(_Strict):
             inline_key="password",
             env_key="password_env",
             required=False,
+            resolve=resolve,
         )
-        if token is None and password is None:
+        named = any(
+            v is not None
+            for v in (self.access_token, self.access_token_env, self.password, self.password_env)
+        )
+        if token is None and password is None and (resolve or not named):
             raise ValueError("give access_token_env (or password_env for a first login)")
         object.__setattr__(self, "access_token", token)
         object.__setattr__(self, "password", password)
@@ -256,6 +304,7 @@ class GatewayConfig(_Strict):
     admission: AdmissionMode = "approve"
     """New groups and rooms wait for an admin (``approve``) or are used at once (``open``)."""
     flood: FloodConfig = FloodConfig()
+    takeover: TakeoverConfig = TakeoverConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 
@@ -314,8 +363,14 @@ def _surrogate_at(data: Any) -> str | None:
     return None
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
-    """Read and validate the config file; raise one ``ConfigError`` naming file and key."""
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, secrets: frozenset[str] = ALL_PLATFORMS
+) -> GatewayConfig:
+    """Read and validate the config file; raise one ``ConfigError`` naming file and key.
+
+    ``secrets`` names the platforms whose secrets must resolve (a missing environment
+    variable is an error); the others' secrets are left ``None`` when unset.
+    """
     file = resolve_config_path(path)
     name = str(file)
     try:
@@ -341,7 +396,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         # YAML's "\ud800" escape makes a string no Redis key or value can hold.
         raise ConfigError("a lone surrogate (\\ud800-\\udfff) is not text", file=name, key=bad_key)
     try:
-        cfg = GatewayConfig.model_validate(data)
+        cfg = GatewayConfig.model_validate(data, context={"secrets": secrets})
     except ValidationError as exc:
         errs = exc.errors(include_input=False)
         first = errs[0]

@@ -26,6 +26,7 @@ from gateway.codec import encode_event
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.models import ButtonPress, InboundEvent, InboundMessage
+from gateway.ops.replication import wait_replicas
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 """Telegram keeps unconfirmed updates for 24 h; a week leaves room for long outages."""
@@ -72,9 +73,11 @@ class _Call:
 class RedisInboundSink:
     """``gateway.adapter.InboundSink`` backed by a Redis stream."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, replica_acks: int = 0) -> None:
         self._redis = redis
         self._keys = keys
+        self._replica_acks = replica_acks
+        """``redis.replica_acks``: accepted means on this many replicas too (``WAIT``)."""
         self._script = redis.register_script(_ACCEPT_LUA)
         self._seen_prefix = keys("inbound", "seen", "")
         self._stream = inbound_stream(keys)
@@ -117,7 +120,8 @@ class RedisInboundSink:
             argv += call.pairs
         try:
             flags = await self._script(keys=[self._stream], args=argv)
-        except (RedisError, OSError) as exc:
+            await wait_replicas(self._redis, self._keys, self._replica_acks)
+        except (RedisError, OSError, StoreUnavailable) as exc:
             _fail(group, f"cannot store inbound events: {exc}", exc)
             return
         except BaseException as exc:

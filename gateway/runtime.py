@@ -7,9 +7,6 @@ otherwise and stopped again on exit).
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import MasterNotFoundError
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -27,12 +25,11 @@ from gateway.config import GatewayConfig
 from gateway.embedded import EmbeddedRedis
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
+from gateway.ops.liveness import instance_name
+from gateway.ops.replication import describe, sentinel_clients
 from gateway.targets import migrate_tag_keys
 
-
-def instance_name() -> str:
-    """A name for this process, unique across hosts and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+__all__ = ["Runtime", "instance_name", "open_runtime"]
 
 
 @dataclass(slots=True)
@@ -67,17 +64,25 @@ def _client(url: str, *, decode: bool, password: SecretStr | None = None) -> Red
 async def open_runtime(config: GatewayConfig) -> AsyncIterator[Runtime]:
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
-    if url is None:
-        embedded = EmbeddedRedis(config.data_dir)
-        await embedded.start()
-        url = embedded.url
-    redis = _client(url, decode=True, password=config.redis.password)
-    redis_bytes = _client(url, decode=False, password=config.redis.password)
+    sentinel = config.redis.sentinel
+    if sentinel is not None:
+        redis, redis_bytes = sentinel_clients(sentinel, password=config.redis.password)
+        where = describe(sentinel)
+    else:
+        if url is None:
+            embedded = EmbeddedRedis(config.data_dir)
+            await embedded.start()
+            url = embedded.url
+        redis = _client(url, decode=True, password=config.redis.password)
+        redis_bytes = _client(url, decode=False, password=config.redis.password)
+        where = _safe(url)
     try:
         try:
             await redis.ping()
+        except MasterNotFoundError as exc:  # its text is a repr of the whole client
+            raise StoreUnavailable(f"redis at {where}: no sentinel names a primary") from exc
         except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis at {_safe(url)} does not answer: {exc}") from exc
+            raise StoreUnavailable(f"redis at {where} does not answer: {exc}") from exc
         keys = Keys(config.redis.prefix)
         # Every command, not only `palm run`, sees tags in the current key layout.
         await migrate_tag_keys(redis, keys)

@@ -7,6 +7,7 @@ checked at load, not when a resident is waiting for the answer.
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 from typing import Literal
@@ -39,6 +40,20 @@ class LanguageTemplates(BaseModel):
     awaiting_approval: str = ""
     """Said once in a new group or room until an admin approves it ('' = the built-in
     text, so a templates file from before admission still loads)."""
+    commands: dict[str, str] = {}
+    """The bot's command menu (Telegram ``setMyCommands``): command -> description."""
+
+    @model_validator(mode="after")
+    def _commands(self) -> LanguageTemplates:
+        for name, description in self.commands.items():
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name):
+                raise ValueError(
+                    f"commands: {name!r}: 1-32 lowercase Latin letters, digits or _ "
+                    "(Telegram's rule for bot commands)"
+                )
+            if not 1 <= len(description) <= 256:
+                raise ValueError(f"commands: {name}: the description needs 1-256 characters")
+        return self
 
     @model_validator(mode="after")
     def _placeholders(self) -> LanguageTemplates:
@@ -100,6 +115,9 @@ class Templates:
 
     def awaiting_approval(self, lang: Lang) -> str:
         return self._get(lang).awaiting_approval or _AWAITING_APPROVAL[lang]
+
+    def commands(self, lang: Lang) -> dict[str, str]:
+        return dict(self._get(lang).commands)
 
 
 def load_templates(path: Path) -> Templates:

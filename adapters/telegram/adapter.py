@@ -20,6 +20,7 @@ from telegram import Bot
 from telegram.warnings import PTBUserWarning
 
 from adapters.telegram import limits
+from adapters.telegram.commands import set_command_menu
 from adapters.telegram.errors import TOKEN_REJECTED, translate
 from adapters.telegram.lease import Lease
 from adapters.telegram.normalize import BotIdentity
@@ -42,6 +43,7 @@ from gateway.models import (
     UserId,
     split_target_id,
 )
+from gateway.ops.menu import CommandMenu
 from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,11 @@ class TelegramAdapter:
         head = self._token.partition(":")[0]
         self._bot_id = int(head) if head.isdigit() else 0
         # Long enough that a whole long poll fits in 3/4 of it (see lease.py, poller.py).
-        self._lease_seconds = lease_seconds or max(30.0, (config.poll_timeout + 4) / 0.75 + 1)
+        self._lease_seconds = (
+            lease_seconds
+            or gw_config.takeover.telegram_lease_seconds
+            or max(30.0, (config.poll_timeout + 4) / 0.75 + 1)
+        )
         self._redact = _RedactToken(self._token)
         self._bot: Bot | None = None
         self._me: BotIdentity | None = None
@@ -179,6 +185,7 @@ class TelegramAdapter:
             ctx.keys("telegram", self._bot_id, "poll-lease"),
             ctx.instance,
             self._lease_seconds,
+            same_host_takeover=self._gw.takeover.same_host,
         )
         poller = Poller(
             self._bot,
@@ -215,6 +222,13 @@ class TelegramAdapter:
             reason = None
         PLATFORM_UP.labels(platform="telegram").set(0 if reason else 1)
         return reason
+
+    async def set_command_menu(self, menu: CommandMenu) -> bool:
+        """The bot's ``/`` menu (``gateway.ops.menu``), registered when it changed."""
+        if self._bot is None or self._ctx is None:
+            raise RuntimeError("TelegramAdapter.set_command_menu() before start()")
+        key = self._ctx.keys("telegram", self._bot_id, "command-menu")
+        return await set_command_menu(self._bot, self._ctx.redis, key, menu)
 
     def routes(self) -> Sequence[Route]:
         webhook = self._config.webhook

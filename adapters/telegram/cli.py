@@ -48,7 +48,7 @@ async def set_webhook(config: TelegramConfig, url: str) -> str:
 
 
 async def _set_webhook_cmd(args: argparse.Namespace, cli: CliContext) -> int:
-    config = cli.config.platforms.telegram
+    config = cli.config_with_secrets(frozenset({"telegram"})).platforms.telegram
     if config is None:
         raise gw.ConfigError("not configured", key="platforms.telegram")
     print(await set_webhook(config, args.url))

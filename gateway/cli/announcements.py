@@ -113,12 +113,14 @@ def print_results(
 
 
 async def _edit(args: argparse.Namespace, cli: CliContext) -> int:
+    cli.config_with_secrets()  # it talks to the platforms itself
     async with cli.runtime() as rt, platform_adapters(rt):
         results = await announcements.edit(rt, args.id, args.text)
     return print_results(cli, results, args.json, "edited")
 
 
 async def _recall(args: argparse.Namespace, cli: CliContext) -> int:
+    cli.config_with_secrets()  # it talks to the platforms itself
     async with cli.runtime() as rt, platform_adapters(rt):
         results = await announcements.recall(rt, args.id)
     return print_results(cli, results, args.json, "recalled")

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from gateway.config import GatewayConfig, load_config
+from gateway.config import ALL_PLATFORMS, GatewayConfig, load_config
 from gateway.runtime import Runtime, open_runtime
 from gateway.safety.inert import json_inert, visible
 
@@ -40,8 +40,17 @@ class CliContext:
 
     @property
     def config(self) -> GatewayConfig:
+        """The config without platform secrets: enough for commands that only use Redis."""
         if self._config is None:
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, secrets=frozenset())
+        return self._config
+
+    def config_with_secrets(self, platforms: frozenset[str] = ALL_PLATFORMS) -> GatewayConfig:
+        """The config with ``platforms``' secrets resolved (a missing one is a ConfigError).
+
+        For ``palm run`` and the commands that talk to a platform themselves.
+        """
+        self._config = load_config(self.config_path, secrets=platforms)
         return self._config
 
     @asynccontextmanager

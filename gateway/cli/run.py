@@ -14,7 +14,7 @@ log = logging.getLogger("palm.app")
 
 
 async def _run(args: argparse.Namespace, cli: CliContext) -> int:
-    config = cli.config  # validated before anything starts
+    config = cli.config_with_secrets()  # validated before anything starts
     setup_logging(args.log_level or config.log.level, args.log_format or config.log.format)
     log.info("starting", extra={"config": str(config.source), "data_dir": str(config.data_dir)})
     try:

@@ -41,6 +41,7 @@ from gateway.models import (
     TargetSeen,
     TicketId,
 )
+from gateway.ops.takeover import claim_from_dead
 from gateway.outbox.store import lookup_msgref
 from gateway.rules import rulebook
 from gateway.runtime import Runtime
@@ -91,7 +92,9 @@ class FunnelConsumer:
         self.hooks = tuple(hooks)
         self.staff_rooms = staff_room_ids(rt.config.staff_rooms)
         self.name = name or rt.instance
-        self.settings = settings or ConsumerSettings()
+        self.settings = settings or ConsumerSettings(
+            claim_idle=rt.config.takeover.funnel_claim_idle_seconds
+        )
         self.stream = inbound_stream(rt.keys)
         self.store = TicketStore(rt.redis, rt.keys)
         self.targets = TargetDirectory(rt.redis, rt.keys)
@@ -143,8 +146,12 @@ class FunnelConsumer:
         return list(reply[0][1]) if reply else []
 
     async def reclaim(self) -> int:
-        """Take over entries of consumers that died, and process them."""
-        handled = 0
+        """Take over entries of consumers that died, and process them.
+
+        Consumers of this host whose process is gone are taken over at once
+        (``gateway.ops.liveness``); the others once their entries are ``claim_idle`` old.
+        """
+        handled = await self._claim_from_dead() if self.rt.config.takeover.same_host else 0
         cursor = "0-0"
         while True:
             res: Any = await self.rt.redis.xautoclaim(
@@ -159,17 +166,31 @@ class FunnelConsumer:
             deleted = res[2] if len(res) > 2 else []
             if deleted:  # gone from the stream but still pending: just settle them
                 await self.rt.redis.xack(self.stream, GROUP, *deleted)
-            for entry_id, fields in claimed:
-                if fields is None:
-                    await self.rt.redis.xack(self.stream, GROUP, entry_id)
-                    continue
-                if await self._deliveries(entry_id) > self.settings.max_deliveries:
-                    await self._dead_letter(entry_id, fields, "handed out too often")
-                    continue
-                await self.handle(entry_id, fields)
-                handled += 1
+            handled += await self._handle_claimed(claimed)
             if cursor in ("0-0", b"0-0"):
                 return handled
+
+    async def _handle_claimed(self, claimed: list[tuple[str, dict[str, Any] | None]]) -> int:
+        handled = 0
+        for entry_id, fields in claimed:
+            if fields is None:
+                await self.rt.redis.xack(self.stream, GROUP, entry_id)
+                continue
+            if await self._deliveries(entry_id) > self.settings.max_deliveries:
+                await self._dead_letter(entry_id, fields, "handed out too often")
+                continue
+            await self.handle(entry_id, fields)
+            handled += 1
+        return handled
+
+    async def _claim_from_dead(self) -> int:
+        """Claim and process every entry of a consumer of this host whose process is gone."""
+        handled = 0
+        while claimed := await claim_from_dead(
+            self.rt.redis, self.stream, GROUP, self.name, count=self.settings.batch
+        ):
+            handled += await self._handle_claimed(claimed)
+        return handled
 
     async def _deliveries(self, entry_id: str) -> int:
         rows: Any = await self.rt.redis.xpending_range(

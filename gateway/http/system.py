@@ -29,9 +29,10 @@ def metric_refreshers() -> list[Refresher]:
     computed from Redis at scrape time, not kept in process memory.
     """
     from gateway.funnel.stats import refresh_queue_metrics
+    from gateway.ops.health import refresh_health
     from gateway.outbox.metrics import refresh_outbox_pending
 
-    return [refresh_queue_metrics, refresh_outbox_pending]
+    return [refresh_health, refresh_queue_metrics, refresh_outbox_pending]
 
 
 async def _platform_status(adapter: Adapter) -> str | None:
@@ -73,7 +74,10 @@ def system_routes(
             try:
                 await refresh(rt)
             except (RedisError, OSError) as exc:
+                # The refreshers all read Redis: with it gone, the scrape answers at once
+                # (the last values, and palm_redis_up 0) rather than after every retry.
                 log.warning("metrics refresh failed", extra={"error": str(exc)})
+                break
         body = generate_latest(REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -53,6 +53,8 @@ from gateway.errors import (
 )
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
+from gateway.ops.replication import wait_replicas
+from gateway.ops.takeover import claim_from_dead
 from gateway.outbox.anchored import send_anchored
 from gateway.outbox.model import (
     FAILED,
@@ -152,6 +154,7 @@ class _Worker:
         """Entry id -> stream of every entry this worker holds (leased)."""
         # Spread the reclaim scans of many workers over time.
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
+        self._next_dead_check = 0.0  # at once: a restart finds its predecessor's work
 
     async def run(self) -> None:
         try:
@@ -193,6 +196,19 @@ class _Worker:
     # --- reading --------------------------------------------------------------
     async def _next(self) -> list[tuple[str, str, str]]:
         now = time.monotonic()
+        if self.rt.config.takeover.same_host and now >= self._next_dead_check:
+            self._next_dead_check = now + self.cfg.claim_idle_seconds / 2
+            for stream in self.streams:
+                # 1 s idle at least: the workers of one process do not claim the same
+                # entry from each other (a claim resets the idle time).
+                dead = await claim_from_dead(
+                    self.rt.redis, stream, GROUP, self.consumer, count=PREFETCH,
+                    min_idle_ms=1000,
+                )  # fmt: skip
+                found = [(stream, eid, f["d"]) for eid, f in dead if f and "d" in f]
+                if found:
+                    self._next_dead_check = now + 1.0  # the dead may have left more
+                    return found
         if now >= self._next_claim:
             self._next_claim = now + self.cfg.claim_idle_seconds / 2
             for stream in self.streams:
@@ -319,7 +335,23 @@ class _Worker:
             message_ids=outcome.message_ids,
             ack=ack,
         )
+        if changed and self.rt.config.redis.replica_acks:
+            await self._replicated(delivery_id)
         return _ack_if(await self._finish(d, changed=changed) and ack is None)
+
+    async def _replicated(self, delivery_id: str) -> None:
+        """``redis.replica_acks``: the recorded send is on the replicas before we go on.
+
+        The message is out already: if the replicas lag, a failover now could make the
+        delivery go out again, so say so and carry on (nothing better can be done).
+        """
+        try:
+            await wait_replicas(self.rt.redis, self.rt.keys, self.rt.config.redis.replica_acks)
+        except StoreUnavailable as exc:
+            log.warning(
+                "recorded send not on the replicas yet",
+                extra={"delivery": delivery_id, "error": exc.message},
+            )
 
     async def _finish(self, d: Delivery | None, *, changed: bool) -> bool:
         """Metrics, logs and the origin's hook; ``True`` when the entry may be acked."""

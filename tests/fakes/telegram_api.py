@@ -39,6 +39,7 @@ import asyncio
 import itertools
 import json
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ FAULTS: dict[str, tuple[int, str]] = {
     "migrated": (400, "Bad Request: group chat was upgraded to a supergroup chat"),
     "conflict": (409, "Conflict: terminated by other getUpdates request"),
     "retry_after": (429, ""),
+    "rejected": (400, "Bad Request: can't parse entities: unsupported start tag"),
 }
 
 
@@ -163,6 +165,10 @@ class FakeBot:
     requests: dict[str, int] = field(default_factory=dict)
     left_chats: list[int] = field(default_factory=list)
     """Chats the bot left with ``leaveChat``, in order (sends there get 403)."""
+
+    commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+    """setMyCommands: (scope type, language_code or "") -> the commands."""
+    command_calls: list[tuple[str, str]] = field(default_factory=list)
 
 
 def visible_text(raw: str, parse_mode: str | None) -> str:
@@ -596,6 +602,9 @@ class FakeTelegram:
             return self.callbacks.answer(p)
         if method == "getFile":
             return self.files.get_file(p)
+
+        if method in ("setMyCommands", "getMyCommands", "deleteMyCommands"):
+            return _my_commands(bot, method, p)
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if method == "getChatMember":
@@ -854,3 +863,45 @@ def _reply_to(p: dict[str, Any]) -> int | None:
     if isinstance(rp, dict):
         return _opt_int(rp.get("message_id"))
     return _opt_int(p.get("reply_to_message_id"))
+
+
+_SCOPES = {
+    "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
+    "chat_administrators", "chat_member",
+}  # fmt: skip
+
+
+def _command_key(p: dict[str, Any]) -> tuple[str, str]:
+    """(scope type, language_code) as the Bot API docs define them (default scope, no code)."""
+    scope = p.get("scope") or {"type": "default"}
+    if not isinstance(scope, dict) or scope.get("type") not in _SCOPES:
+        raise ApiError(400, "Bad Request: can't parse BotCommandScope")
+    lang = str(p.get("language_code") or "")
+    if lang and not re.fullmatch(r"[a-z]{2}", lang):
+        raise ApiError(400, "Bad Request: LANG_CODE_INVALID")
+    return str(scope["type"]), lang
+
+
+def _my_commands(bot: FakeBot, method: str, p: dict[str, Any]) -> Any:
+    """setMyCommands / getMyCommands / deleteMyCommands, validated like the Bot API:
+    at most 100 commands, names of 1-32 lowercase Latin letters, digits and underscores,
+    descriptions of 1-256 characters."""
+    key = _command_key(p)
+    if method == "getMyCommands":
+        return bot.commands.get(key, [])
+    if method == "deleteMyCommands":
+        bot.commands.pop(key, None)
+        return True
+    commands = p.get("commands")
+    if not isinstance(commands, list) or len(commands) > 100:
+        raise ApiError(400, "Bad Request: commands must be an array of at most 100 BotCommand")
+    for c in commands:
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))):
+            raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        if not 1 <= len(str(c.get("description", ""))) <= 256:
+            raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+    bot.commands[key] = [
+        {"command": c["command"], "description": c["description"]} for c in commands
+    ]
+    bot.command_calls.append(key)
+    return True

@@ -1,0 +1,1 @@
+"""Operations: health gauges for alerting, ``palm doctor``, the bot's command menu."""
