@@ -18,6 +18,7 @@ from gateway.ops.doctor import (
     redis_persistence,
 )
 from gateway.runtime import Runtime
+from gateway.staffroom.config import StaffRoomConfig
 from tests.conftest import write_config
 from tests.core.helpers import PALM, REPO, free_port
 from tests.e2e.conftest import fake_tg
@@ -165,13 +166,10 @@ def test_clock_disk_and_persistence_lines(tmp_path: Path) -> None:
 
 
 async def test_staff_room_line(runtime: Runtime) -> None:
-    class Room:
-        id = "telegram:-100999"
-
-    class WithRooms:
-        staff_rooms = (Room(),)
-
-    rt = Runtime(WithRooms(), runtime.redis, runtime.redis_bytes, runtime.keys, "x")  # type: ignore[arg-type]
+    config = runtime.config.model_copy(
+        update={"staff_rooms": [StaffRoomConfig(target="telegram:-100999")]}
+    )
+    rt = Runtime(config, runtime.redis, runtime.redis_bytes, runtime.keys, "x")
     found = await check_staff_rooms(rt)
     assert found.line() == (
         "FAIL  staff rooms: telegram:-100999: the bot is not in it — fix: add the bot to each "
