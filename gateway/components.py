@@ -28,6 +28,7 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 def components() -> list[tuple[str, Component]]:
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
+    from gateway.households.chat import on_inbound as households_hook
     from gateway.outbox import run_workers
     from gateway.staffroom.acting import on_inbound
     from gateway.staffroom.feed import run_feed
@@ -35,7 +36,7 @@ def components() -> list[tuple[str, Component]]:
     return [
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
-        ("funnel", lambda rt: run_funnel(rt, [on_inbound])),
+        ("funnel", lambda rt: run_funnel(rt, [on_inbound, households_hook])),
         ("staffroom", run_feed),
     ]
 

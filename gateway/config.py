@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
+from gateway.households.config import HouseholdsConfig
 from gateway.staffroom.config import StaffRoomConfig
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
@@ -223,6 +224,7 @@ class GatewayConfig(_Strict):
     targets: list[TargetSeed] = []
     outbox: OutboxConfig = OutboxConfig()
     staff_rooms: list[StaffRoomConfig] = []
+    households: HouseholdsConfig = HouseholdsConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

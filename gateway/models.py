@@ -73,6 +73,8 @@ class Command(StrEnum):
     QUEUE = "queue"
     ANNOUNCE = "announce"
     CONFIRM = "confirm"
+    # ``/unit 5-302`` (``/房号``): a resident binds to a household (``gateway.households``).
+    UNIT = "unit"
 
 
 STAFF_COMMANDS = frozenset(

@@ -53,8 +53,12 @@ _COMMANDS = {
     "ask": Command.ASK,
     "start": Command.START,
     "help": Command.HELP,
+    "unit": Command.UNIT,
+    "房号": Command.UNIT,
 }
-_COMMAND_RE = re.compile(r"^/(report|报修|ask|start|help)(?:@\S+)?(?:\s+|$)", re.IGNORECASE)
+_COMMAND_RE = re.compile(
+    r"^/(report|报修|ask|start|help|unit|房号)(?:@\S+)?(?:\s+|$)", re.IGNORECASE
+)
 # Staff-room commands, also with ``!`` (Element treats a leading ``/`` as its own command).
 _STAFF_COMMANDS = {
     "claim": Command.CLAIM,

@@ -21,6 +21,7 @@ def all_routes() -> list[ApiRoute]:
         routes_accounts,
         routes_announcements,
         routes_queue,
+        routes_residents,
         routes_targets,
         routes_tickets,
         routes_tokens,
@@ -33,4 +34,5 @@ def all_routes() -> list[ApiRoute]:
     routes += routes_targets.routes()
     routes += routes_tickets.routes()
     routes += routes_queue.routes()
+    routes += routes_residents.routes()
     return routes
