@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.confirm.config import ConfirmConfig
 from gateway.errors import ConfigError
 from gateway.households.config import HouseholdsConfig
 from gateway.staffroom.config import StaffRoomConfig
@@ -225,6 +226,7 @@ class GatewayConfig(_Strict):
     outbox: OutboxConfig = OutboxConfig()
     staff_rooms: list[StaffRoomConfig] = []
     households: HouseholdsConfig = HouseholdsConfig()
+    confirmations: ConfirmConfig = ConfirmConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

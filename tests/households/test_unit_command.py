@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.confirm.conftest import palm_in_room
 from tests.e2e.conftest import PalmFactory, eventually
 from tests.fakes.synapse import Synapse, User
 from tests.fakes.telegram_api import FakeTelegram
-from tests.staffroom.conftest import matrix_config
 
 
 @pytest.mark.synapse
@@ -24,15 +24,7 @@ async def test_unit_commands_on_both_platforms(
     bot: User = await new_user("palmbot")
     wang: User = await new_user("wang")
     room = await wang.create_room(invite=[bot.user_id], name="Building 5")
-    palm = make_palm(telegram=fake_tg, matrix=matrix_config(synapse, bot))
-    palm.env["PALM_TEST_MATRIX_PASSWORD"] = bot.password
-    palm.start()
-    await palm.ready()
-
-    async def joined() -> bool:
-        return (await wang.members(room)).get(bot.user_id) == "join"
-
-    await eventually(joined, limit=30, what="the bot to join")
+    palm = await palm_in_room(make_palm, fake_tg, synapse, bot, wang, room)
     group = -100555
     li = fake_tg.user(7001, language="zh")
     zhao = fake_tg.user(7002, language="en")
