@@ -223,6 +223,15 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """A person named in a message by platform user id, so they are notified
+    (Telegram: a text mention; Matrix: a pill and ``m.mentions.user_ids``)."""
+
+    user_id: UserId
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to post into one chat.
 
@@ -245,6 +254,8 @@ class OutboundMessage:
     send, the platform's default on an edit (Telegram drops the buttons)."""
     thread: bool = False
     """``reply_to`` is a thread root: post in its thread (Matrix ``m.thread``)."""
+    mentions: tuple[Mention, ...] = ()
+    """Named after the text, comma-separated, each a mention of that user."""
 
 
 @dataclass(frozen=True, slots=True)
