@@ -43,6 +43,10 @@ def _by_building(cli: CliContext, report: Rollup) -> None:
                    "(they can send /unit 5-302)")  # fmt: skip
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _line(cli: CliContext, text: str) -> None:
     # Plain lines, never wrapped or cut: the names are what staff act on.
     cli.out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -56,7 +60,8 @@ async def _remind(args: argparse.Namespace, cli: CliContext) -> int:
         return 0
     for r in results:
         if r.result == "sent":
-            _line(cli, f"{r.target}: reminded {r.names} residents in {r.messages} messages")
+            _line(cli, f"{r.target}: reminded {_n(r.names, 'resident')} in "
+                       f"{_n(r.messages, 'message')}")  # fmt: skip
         elif r.result == "too soon":
             when = dt.datetime.fromtimestamp(r.next_at or 0, dt.UTC).strftime("%H:%M UTC")
             _line(cli, f"{r.target}: reminded within the hour; next at {when}")

@@ -78,6 +78,7 @@ async def test_confirm_across_platforms_rollup_and_households(
     assert [p["resident"] for p in mx["pending"]] == [f"matrix:{carol.user_id}"]
     assert (tg["confirmed"], tg["known"], tg["members"]) == (2, 2, 120)
     text = (await palm.cli("announcements", "confirmations", ann)).stdout
+    print(text)  # the README's example
     assert "2/3 confirmed" in text
     assert "2 confirmed, 2 seen, 120 members" in text
     # None of these replies, reactions or presses became a ticket.
@@ -85,8 +86,9 @@ async def test_confirm_across_platforms_rollup_and_households(
 
     # remind mentions exactly carol, in a reply to the notice; Telegram has no one left.
     done = await palm.cli("announcements", "remind", ann)
+    print(done.stdout)
     assert done.returncode == 0, done.stderr
-    assert f"matrix:{room}: reminded 1 residents in 1 messages" in done.stdout
+    assert f"matrix:{room}: reminded 1 resident in 1 message" in done.stdout
     assert f"telegram:{GROUP}: everyone known there has confirmed" in done.stdout
 
     async def reminder() -> dict[str, Any] | None:
@@ -102,6 +104,7 @@ async def test_confirm_across_platforms_rollup_and_households(
     assert sent["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": event["event_id"]}}
     assert len(fake_tg.sent_to(GROUP)) == 1  # no reminder where everyone confirmed
     again_too_soon = await palm.cli("announcements", "remind", ann)
+    print(again_too_soon.stderr)
     assert again_too_soon.returncode == 1
     assert "the next reminder can go at" in again_too_soon.stderr
     assert again_too_soon.stderr.count("\n") == 1
@@ -130,6 +133,7 @@ async def test_confirm_across_platforms_rollup_and_households(
     assert [p["unit"] for p in buildings["6"]["pending"]] == ["6-102"]
     assert report["unbound_pending"] == 0
     text = (await palm.cli("announcements", "confirmations", ann, "--by", "building")).stdout
+    print(text)
     assert "building:5  2 of 2 households confirmed" in text
     assert "building:6  1 of 2 households confirmed" in text
     assert "not yet: 6-102 (telegram:8009)" in text
