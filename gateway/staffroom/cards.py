@@ -7,6 +7,7 @@ ticket's fields at every change, so an edit always shows the whole current state
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ _TEXT = {
         "attachments": "attachments",
         "new": "new: reply to this message to answer the resident; /claim, /resolve NOTE",
         "claimed": "being handled by {who}",
-        "answered": "answered by {who}",
+        "answered": "answered by {who} at {when}",
         "resolved": "resolved by {who} after {took}",
         "note": "note",
         "claim": "Claim",
@@ -41,7 +42,7 @@ _TEXT = {
         "attachments": "个附件",
         "new": "新工单:回复本消息即可答复居民;/claim 认领,/resolve 备注 解决",
         "claimed": "{who} 正在处理",
-        "answered": "{who} 已答复",
+        "answered": "{who} 已答复({when})",
         "resolved": "{who} 已解决,用时 {took}",
         "note": "备注",
         "claim": "认领",
@@ -83,6 +84,8 @@ class CardView:
     attachments: int
     assignee: str
     answered_by: str
+    answered_at: float
+    """The first staff answer (``first_response_at``); 0 before."""
     note: str
     received_at: float
     resolved_at: float
@@ -108,6 +111,7 @@ class CardView:
             attachments=attachments,
             assignee=h.get("assignee", ""),
             answered_by=answered_by,
+            answered_at=num("first_response_at"),
             note=h.get("note", ""),
             received_at=num("received_at"),
             resolved_at=num("resolved_at"),
@@ -143,15 +147,21 @@ def status_line(v: CardView, lang: str) -> str:
             took=took(v.resolved_at - v.received_at, lang),
         )
         if v.answered_by:
-            line += " · " + _t(lang, "answered", who=v.answered_by)
+            line += " · " + _answered(v, lang)
         if v.note:
             line += f"\n{_t(lang, 'note')}: {v.note}"
         return line
     if v.answered_by:
-        return "💬 " + _t(lang, "answered", who=v.answered_by)
+        return "💬 " + _answered(v, lang)
     if v.status == "claimed":
         return "🔧 " + _t(lang, "claimed", who=v.assignee or "?")
     return "🆕 " + _t(lang, "new")
+
+
+def _answered(v: CardView, lang: str) -> str:
+    """Who answered last, and when the first answer came (palm's local time)."""
+    when = time.strftime("%H:%M", time.localtime(v.answered_at)) if v.answered_at else "?"
+    return _t(lang, "answered", who=v.answered_by, when=when)
 
 
 def card_buttons(v: CardView, lang: str) -> tuple[Button, ...]:

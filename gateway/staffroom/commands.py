@@ -38,6 +38,8 @@ QUEUE_LIMIT = 10
 SCAN_LIMIT = 1000
 """Open tickets looked at (oldest first) to find ten in a room's scope."""
 CONFIRM_SECONDS = 600
+NAMED = 10
+"""Matched chats named per platform in a preview."""
 PREVIEW_ORIGIN = "staffroom-announce"
 
 
@@ -115,6 +117,18 @@ async def _audience(rt: Runtime, room: StaffRoomConfig, expr: str) -> list[str]:
     return chosen
 
 
+async def _chat_lines(rt: Runtime, chosen: list[str]) -> str:
+    """One line per platform naming the matched chats (the first ``NAMED`` of them)."""
+    by_platform: dict[str, list[str]] = {}
+    for t in await TargetDirectory(rt.redis, rt.keys).many(chosen):
+        by_platform.setdefault(t.platform, []).append(t.title or t.id)
+    lines = []
+    for platform, names in sorted(by_platform.items()):
+        more = f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
+        lines.append(f"{platform}: {', '.join(names[:NAMED])}{more}")
+    return "\n".join(lines)
+
+
 def _pending_key(rt: Runtime, room: str, message_id: str) -> str:
     return rt.keys("staffroom", "draft", room, message_id)
 
@@ -128,8 +142,9 @@ async def preview(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> No
         return
     per = Counter(split_target_id(t)[0] for t in chosen)
     matched = ", ".join(f"{p} {n}" for p, n in sorted(per.items()))
+    chats = await _chat_lines(rt, chosen)
     body = (
-        f"Preview: to {expr} ({matched})\n\n{text}\n\n"
+        f"Preview: to {expr} ({matched})\n{chats}\n\n{text}\n\n"
         f"Reply /confirm (or press Send) within {CONFIRM_SECONDS // 60} minutes to send it."
     )
     draft = {"to": expr, "text": text, "at": time.time(), "by": msg.sender.display_name}

@@ -157,10 +157,16 @@ class Feed:
             items += await self._attachments(view, rooms, index, h.get("platform", ""))
         elif event in ("claimed", "replied", "resolved"):
             version = entry_version(entry_id)
-            items = [await self._edit(view, r, entry_id, version) for r in rooms]
+            # Only rooms that have the card: one configured after the ticket came has
+            # none (and a card posted later is rendered from the state of then anyway).
+            carded = [r for r in rooms if await self._has_card(view.ticket, r.target)]
+            items = [await self._edit(view, r, entry_id, version) for r in carded]
             if event != "replied" and h.get("chat_kind") == ChatKind.GROUP.value:
                 items += await self._group_status(view, h, event, version)
         await enqueue(self.rt, items)
+
+    async def _has_card(self, tid: str, room: str) -> bool:
+        return bool(await self.rt.redis.exists(self.rt.keys("outbox", "d", card_id(tid, room))))
 
     async def _message_at(self, tid: str, index: int) -> dict[str, Any] | None:
         raw: Any = await self.rt.redis.lindex(self.rt.keys("ticket", tid, "messages"), index)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from tests.e2e.conftest import Palm, PalmFactory, eventually, fake_tg, make_palm
 from tests.fakes.synapse import Synapse, User
 from tests.fakes.telegram_api import FakeTelegram
@@ -64,3 +66,12 @@ async def matrix_staff_room(
 
     await eventually(joined, limit=30, what="the bot to join the staff room")
     return MatrixStaffRoom(palm, bot, staff, room)
+
+
+async def upload_image(user: User, data: bytes, name: str = "leak.jpg") -> str:
+    """Upload ``data`` as ``user`` to the homeserver's media repository; the mxc URI."""
+    url = f"{user.synapse.url}/_matrix/media/v3/upload?filename={name}"
+    headers = {"Authorization": f"Bearer {user.token}", "Content-Type": "image/jpeg"}
+    async with aiohttp.ClientSession() as http, http.post(url, data=data, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        return str((await r.json())["content_uri"])

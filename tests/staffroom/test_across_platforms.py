@@ -12,7 +12,7 @@ from tests.e2e.conftest import PalmFactory, eventually
 from tests.fakes.synapse import Synapse, User
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.tg_inline import buttons_of
-from tests.staffroom.conftest import matrix_config, matrix_staff_room, thread
+from tests.staffroom.conftest import matrix_config, matrix_staff_room, thread, upload_image
 
 
 async def _bot_events(user: User, room: str, bot: str) -> list[dict[str, Any]]:
@@ -156,6 +156,21 @@ async def test_matrix_resident_telegram_staff_group(
     fake_tg.members.set(group, 9003)
     await eventually(lambda: again in fake_tg.callbacks.answers, what="the second claim")
     assert fake_tg.callbacks.answers[again] == f"{tid}: already claimed by Li Wei"
+
+    # The resident's photo (a follow-up in the direct room) follows the card on Telegram.
+    photo = b"\xff\xd8 kitchen pipe " * 400
+    mxc = await upload_image(resident, photo)
+    info = {"mimetype": "image/jpeg", "size": len(photo)}
+    await resident.send(dm, "leak.jpg", msgtype="m.image", extra={"url": mxc, "info": info})
+
+    def photo_forwarded() -> bool:
+        return any(m.method == "sendPhoto" for m in fake_tg.sent_to(group))
+
+    await eventually(photo_forwarded, limit=30, what="the resident's photo under the card")
+    (forwarded,) = [m for m in fake_tg.sent_to(group) if m.method == "sendPhoto"]
+    assert forwarded.reply_to == card.message_id
+    assert forwarded.file_size == len(photo)
+    assert forwarded.caption == f"{tid} · 📎 1/1"
 
     fake_tg.group_message(group, "A plumber comes at 3 pm", sender=staff, reply_to=card.message_id)
 

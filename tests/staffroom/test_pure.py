@@ -3,6 +3,7 @@ adapters' normalisers make of buttons, threads and staff commands."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ def test_card_text_and_buttons_follow_the_ticket() -> None:
     claimed = _view(status="claimed", assignee="Li")
     assert cards.status_line(claimed, "en") == "🔧 being handled by Li"
     assert [b.label for b in cards.card_buttons(claimed, "zh")] == ["解决"]
+    answered = cards.CardView.from_hash(
+        {"id": "T-1", "status": "claimed", "assignee": "Li", "first_response_at": "1800"},
+        answered_by="Li",
+    )
+    at = time.strftime("%H:%M", time.localtime(1800))
+    assert cards.status_line(answered, "en") == f"💬 answered by Li at {at}"
     done = _view(status="resolved", resolved_by="Li", resolved_at="6400", note="rescued")
     assert cards.status_line(done, "en") == "✅ resolved by Li after 1 h 30 min\nnote: rescued"
     assert cards.card_buttons(done, "en") == ()

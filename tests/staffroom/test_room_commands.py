@@ -22,7 +22,7 @@ async def test_follow_ups_queue_and_announce_from_a_staff_group(
         telegram=fake_tg, locale="en",
         staff_rooms=[{"target": f"telegram:{STAFF}", "scope": "*"}],
         targets=[
-            {"id": f"telegram:{BUILDING}", "tags": ["building:9"]},
+            {"id": f"telegram:{BUILDING}", "tags": ["building:9"], "title": "Tower 9"},
             # Tagged like the building, yet never an audience: it is a staff room.
             {"id": f"telegram:{STAFF}", "tags": ["building:9"]},
         ],
@@ -68,7 +68,7 @@ async def test_follow_ups_queue_and_announce_from_a_staff_group(
     await eventually(lambda: len(_in_staff(fake_tg, "Preview")) == 1, what="the preview")
     (preview,) = _in_staff(fake_tg, "Preview")
     assert preview.text is not None
-    assert preview.text.startswith("Preview: to building:9 (telegram 1)")
+    assert preview.text.startswith("Preview: to building:9 (telegram 1)\ntelegram: Tower 9\n")
     assert buttons_of(preview.reply_markup) == [("Send", "confirm")]
     assert not (await palm.cli_json("announcements", "list"))
 

@@ -1,0 +1,73 @@
+"""/announce drafts on the real Redis: a preview is confirmed once, within 10 minutes,
+and a scoped room cannot reach outside its scope."""
+
+from __future__ import annotations
+
+from gateway.models import (
+    ChatKind,
+    InboundMessage,
+    Platform,
+    PlatformMessageId,
+    Sender,
+    TargetId,
+    UserId,
+)
+from gateway.runtime import Runtime
+from gateway.staffroom import commands
+from gateway.staffroom.config import StaffRoomConfig
+from gateway.targets import TargetDirectory
+
+ROOM = StaffRoomConfig(target="telegram:-1001230001", scope="compound:a")
+
+
+def _msg(text: str, mid: str) -> InboundMessage:
+    return InboundMessage(
+        platform=Platform("telegram"), dedupe_key=f"u{mid}", target=TargetId(ROOM.target),
+        chat_kind=ChatKind.GROUP, message_id=PlatformMessageId(mid),
+        sender=Sender(UserId("9"), "Li"), text=text, sent_at=0.0,
+    )  # fmt: skip
+
+
+async def _chats(rt: Runtime) -> None:
+    d = TargetDirectory(rt.redis, rt.keys)
+    for chat, tags in (("telegram:-1", ["compound:a", "building:1"]), ("telegram:-2", ["x"])):
+        await d.upsert(TargetId(chat), ChatKind.GROUP, chat)
+        await d.tag(TargetId(chat), tags)
+
+
+async def _sent_preview(rt: Runtime, mid: str, preview_id: str) -> None:
+    """What the outbox records once the preview is sent: its message -> its draft."""
+    ref = f"{commands.PREVIEW_ORIGIN}:{ROOM.target}|{mid}"
+    await rt.redis.set(rt.keys("msgref", ROOM.target, preview_id), ref)
+
+
+async def test_confirm_once_and_only_within_ten_minutes(runtime: Runtime) -> None:
+    await _chats(runtime)
+    await commands.preview(runtime, ROOM, _msg("building:1 | Water off at 9", "5"))
+    draft = runtime.keys("staffroom", "draft", ROOM.target, "5")
+    assert 590 < await runtime.redis.ttl(draft) <= 600
+    await _sent_preview(runtime, "5", "50")
+    first = await commands.confirm(runtime, ROOM, "50", "Zhao", None)
+    assert first == "A-1: sending to 1 chats (confirmed by Zhao)"
+    again = await commands.confirm(runtime, ROOM, "50", "Qian", None)
+    assert again.startswith("A-1: ")  # the same announcement, not a second one
+
+    await commands.preview(runtime, ROOM, _msg("building:1 | Water back at 12", "6"))
+    await _sent_preview(runtime, "6", "60")
+    await runtime.redis.delete(runtime.keys("staffroom", "draft", ROOM.target, "6"))  # 10 min on
+    late = await commands.confirm(runtime, ROOM, "60", "Zhao", None)
+    assert late == "This preview has expired (10 minutes): send /announce again."
+    assert await commands.confirm(runtime, ROOM, None, "Zhao", None) == (
+        "/confirm works as a reply to an announcement preview."
+    )
+
+
+async def test_a_scoped_room_cannot_announce_outside_its_scope(runtime: Runtime) -> None:
+    await _chats(runtime)
+    await commands.preview(runtime, ROOM, _msg("building:1 | x | Hello", "8"))
+    assert not await runtime.redis.exists(runtime.keys("staffroom", "draft", ROOM.target, "8"))
+    notice = await runtime.redis.hget(runtime.keys("outbox", "d", f"sr:{ROOM.target}:8"), "state")
+    assert notice == "queued"  # the refusal goes back to the room, naming the chat:
+    body = await runtime.redis.hget(runtime.keys("outbox", "d", f"sr:{ROOM.target}:8"), "body")
+    text = await runtime.redis.get(runtime.keys("outbox", "body", str(body)))
+    assert "outside your scope 'compound:a': telegram:-2" in str(text)
