@@ -62,3 +62,6 @@ async def test_edit_keeps_the_button_and_recall_stops_counting(
             assert r.status == 409
         async with s.get(f"{api}/A-999/confirmations") as r:
             assert r.status == 404
+        async with s.get(f"{palm.base}/metrics") as r:
+            metrics = await r.text()
+    assert 'palm_confirmations_total{platform="telegram"} 1.0' in metrics
