@@ -49,6 +49,20 @@ async def test_edit_keeps_the_button_and_recall_stops_counting(
         await eventually(lambda: first in fake_tg.callbacks.answers, limit=30, what="answer")
         assert fake_tg.callbacks.answers[first] == "Confirmed, thank you ✅"
 
+        # A reply of "ok" to the notice confirms (no ticket); 收到 to ordinary news is
+        # an ordinary reply and becomes a ticket as before.
+        fake_tg.group_message(GROUP, "ok", sender=fake_tg.user(4003), reply_to=notice.message_id)
+        fake_tg.group_message(GROUP, "收到", sender=fake_tg.user(4004), reply_to=news.message_id)
+
+        async def reply_ticket() -> list[dict[str, object]]:
+            return list((await palm.cli_json("tickets", "list"))["tickets"])
+
+        await eventually(reply_ticket, limit=30, what="the reply ticket")
+        (ticket,) = await reply_ticket()
+        assert (ticket["kind"], ticket["target"]) == ("reply", f"telegram:{GROUP}")
+        async with s.get(f"{api}/{ann}/confirmations") as r:
+            assert (await r.json())["confirmed"] == 2
+
         recalled = await palm.cli("announcements", "recall", ann)
         assert recalled.returncode == 0, recalled.stderr
         late = fake_tg.press(GROUP, notice.message_id, "palm:confirm", fake_tg.user(4002))
@@ -57,11 +71,11 @@ async def test_edit_keeps_the_button_and_recall_stops_counting(
         async with s.get(f"{api}/{ann}/confirmations") as r:
             assert r.status == 200
             report = await r.json()
-        assert (report["status"], report["confirmed"]) == ("recalled", 1)
+        assert (report["status"], report["confirmed"]) == ("recalled", 2)
         async with s.post(f"{api}/{ann}/remind") as r:
             assert r.status == 409
         async with s.get(f"{api}/A-999/confirmations") as r:
             assert r.status == 404
         async with s.get(f"{palm.base}/metrics") as r:
             metrics = await r.text()
-    assert 'palm_confirmations_total{platform="telegram"} 1.0' in metrics
+    assert 'palm_confirmations_total{platform="telegram"} 2.0' in metrics
