@@ -26,7 +26,9 @@ from pydantic import (
 )
 
 from gateway.admission.config import AdmissionMode, FloodConfig
+from gateway.confirm.config import ConfirmConfig
 from gateway.errors import ConfigError, InputError
+from gateway.households.config import HouseholdsConfig
 from gateway.ops.config import SentinelConfig, TakeoverConfig
 from gateway.safety.secrets import split_password
 from gateway.staffroom.config import StaffRoomConfig
@@ -305,6 +307,8 @@ class GatewayConfig(_Strict):
     """New groups and rooms wait for an admin (``approve``) or are used at once (``open``)."""
     flood: FloodConfig = FloodConfig()
     takeover: TakeoverConfig = TakeoverConfig()
+    households: HouseholdsConfig = HouseholdsConfig()
+    confirmations: ConfirmConfig = ConfirmConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

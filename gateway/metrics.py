@@ -45,6 +45,12 @@ INBOUND_MALFORMED = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+CONFIRMATIONS = Counter(
+    "palm_confirmations_total",
+    "Residents' first confirmation of a notice",
+    ["platform"],
+    registry=REGISTRY,
+)
 FIRST_RESPONSE_SECONDS = Histogram(
     "palm_ticket_first_response_seconds",
     "From a ticket arriving to its first staff reply",

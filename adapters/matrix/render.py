@@ -55,12 +55,20 @@ def _bodies(text: str, plain: bool, title: str | None) -> tuple[str, str]:
 def text_content(msg: OutboundMessage) -> dict[str, Any]:
     """``body`` (plain) and ``formatted_body`` (HTML) for one outbound message."""
     body, html = _bodies(msg.text, msg.plain, msg.title)
+    if msg.mentions:
+        body += "\n" + ", ".join(m.name for m in msg.mentions)
+        html += "<br>" + ", ".join(
+            f'<a href="https://matrix.to/#/{escape_html(m.user_id)}">{escape_html(m.name)}</a>'
+            for m in msg.mentions
+        )
     content: dict[str, Any] = {
         "msgtype": "m.text",
         "body": body,
         "format": HTML_FORMAT,
         "formatted_body": html,
     }
+    if msg.mentions:  # the intentional-mentions field: these users are notified
+        content["m.mentions"] = {"user_ids": [m.user_id for m in msg.mentions]}
     if msg.reply_to and msg.thread:
         # In the thread of ``reply_to``; clients without threads see a plain reply.
         content["m.relates_to"] = {

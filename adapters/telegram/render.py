@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gateway.markdown import Block, Span, escape_html, parse, to_html
+from gateway.models import OutboundMessage
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -149,3 +150,11 @@ def _render(
         parts.append("".join(current))
     # Telegram refuses a message whose visible text is blank ("message text is empty").
     return tuple(p for p in parts if _visible(p).strip())
+
+
+def mentions_html(msg: OutboundMessage) -> str:
+    """``msg.mentions`` as HTML inline mentions (``tg://user?id=``): Telegram turns
+    each into a ``text_mention`` entity, which notifies users without a username."""
+    return ", ".join(
+        f'<a href="tg://user?id={int(m.user_id)}">{escape_html(m.name)}</a>' for m in msg.mentions
+    )

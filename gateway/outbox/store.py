@@ -32,11 +32,13 @@ from gateway.keys import Keys
 from gateway.models import (
     AttachmentKind,
     Button,
+    Mention,
     OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
     Priority,
     TargetId,
+    UserId,
     split_target_id,
 )
 from gateway.outbox import lua
@@ -130,6 +132,8 @@ class OutboxStore:
             body["buttons"] = [[b.label, b.data] for b in msg.buttons]
         if msg.thread:
             body["thread"] = True
+        if msg.mentions:
+            body["mentions"] = [[m.user_id, m.name] for m in msg.mentions]
         if anchor is not None:
             body["anchor"] = anchor.to_json()
         return json.dumps(body, ensure_ascii=False, sort_keys=True)
@@ -154,6 +158,7 @@ class OutboxStore:
             plain=bool(body.get("plain")),
             buttons=_buttons(body.get("buttons")),
             thread=bool(body.get("thread")),
+            mentions=tuple(Mention(UserId(u), n) for u, n in body.get("mentions") or ()),
         )
 
     async def anchor(self, d: Delivery) -> Anchor | None:

@@ -51,6 +51,7 @@ from aiohttp import web
 from tests.fakes import tg_rules
 from tests.fakes.tg_files import FileError, Files
 from tests.fakes.tg_inline import Callbacks, InlineError, Members, check_markup
+from tests.fakes.tg_mentions import text_mentions
 
 __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
 
@@ -136,6 +137,8 @@ class SentMessage:
     reply_markup: dict[str, Any] | None = None
     text_history: list[str] = field(default_factory=list)
     """Every text this message showed, the first included (edits append)."""
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    """``text_mention`` entities (``tests.fakes.tg_mentions``)."""
 
 
 @dataclass
@@ -607,6 +610,8 @@ class FakeTelegram:
             return _my_commands(bot, method, p)
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
+        if method == "getChatMemberCount":  # Bot API: returns Int
+            return self.members.count(chat_id)
         if method == "getChatMember":
             user_id = _opt_int(p.get("user_id"))
             if user_id is None:
@@ -733,6 +738,7 @@ class FakeTelegram:
             chat_id, mid, method, text, raw, time.time(), reply_to, caption, file_name, size
         )
         sent.reply_markup = markup
+        sent.entities = text_mentions(raw, parse_mode) if text is not None else []
         sent.text_history.append(text if text is not None else caption or "")
         bot.messages.append(sent)
         bot.by_id[(chat_id, mid)] = sent
