@@ -41,7 +41,7 @@ from gateway.models import (
     TargetId,
 )
 from gateway.outbox import OutboxItem, OutboxStore
-from gateway.outbox.actions import ActionResult, apply
+from gateway.outbox.actions import ActionResult, OnResult, apply
 from gateway.outbox.model import FAILED, QUEUED
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
@@ -318,11 +318,19 @@ async def detail(rt: Runtime, ann_id: str) -> dict[str, Any]:
     }
 
 
-async def edit(rt: Runtime, ann_id: str, text: str) -> list[ActionResult]:
+async def check_edit(rt: Runtime, ann_id: str, text: str) -> Announcement:
+    """What ``edit`` refuses, checked without doing anything (the API answers 202 after)."""
     ann = await get(rt, ann_id)
     _check_text(text, None)
     if ann.status == RECALLED:
         raise Conflict(f"{ann.id} was recalled; it cannot be edited")
+    return ann
+
+
+async def edit(
+    rt: Runtime, ann_id: str, text: str, on_result: OnResult | None = None
+) -> list[ActionResult]:
+    ann = await check_edit(rt, ann_id, text)
     await rt.redis.hset(_key(rt, ann.id), mapping={"text": text, "edited_at": repr(time.time())})
     if ann.status == SCHEDULED:
         return []  # nothing went out yet: the new text is what will go out
@@ -343,19 +351,25 @@ async def edit(rt: Runtime, ann_id: str, text: str) -> list[ActionResult]:
         for d in deliveries
     ]
     rest = [d for d, r in zip(deliveries, results, strict=True) if r is None]
-    done = iter(await apply(rt, rest, "edit", text=text))
+    if on_result is not None:
+        for early in results:
+            if early is not None:
+                await on_result(early)
+    done = iter(await apply(rt, rest, "edit", text=text, on_result=on_result))
     await rt.redis.hset(_key(rt, ann.id), "status", EDITED)
     return [r if r is not None else next(done) for r in results]
 
 
-async def recall(rt: Runtime, ann_id: str) -> list[ActionResult]:
+async def recall(
+    rt: Runtime, ann_id: str, on_result: OnResult | None = None
+) -> list[ActionResult]:
     ann = await get(rt, ann_id)
     if ann.status == SCHEDULED:
         await rt.redis.zrem(rt.keys("announcements", "scheduled"), ann.id)
         await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
         return []
     deliveries = await OutboxStore(rt).of_origin(ORIGIN, ann.id)
-    results = await apply(rt, deliveries, "recall")
+    results = await apply(rt, deliveries, "recall", on_result=on_result)
     await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
     return results
 

@@ -28,12 +28,16 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 def components() -> list[tuple[str, Component]]:
     from gateway.announcements import run_scheduler
     from gateway.funnel.consumer import run_funnel
+    from gateway.console.samples import run_sampler
     from gateway.outbox import run_workers
+    from gateway.work import run_work
 
     return [
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
         ("funnel", run_funnel),
+        ("work", run_work),
+        ("console.samples", run_sampler),
     ]
 
 

@@ -24,6 +24,7 @@ from gateway.aio import checkpoint
 from gateway.codec import decode_event
 from gateway.errors import RetryableError
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
+from gateway.console.events import ticket_event
 from gateway.funnel.routing import Action, RoutingState, route
 from gateway.funnel.tickets import TicketStore
 from gateway.inbound import inbound_stream
@@ -238,6 +239,8 @@ class FunnelConsumer:
         kind = decision.kind.value if decision.kind else decision.action.value
         if applied.outcome != "duplicate":
             INBOUND.labels(platform=msg.platform, kind=kind).inc()
+            if applied.ticket is not None:
+                await ticket_event(self.rt, applied.ticket, msg.target, applied.outcome)
         if applied.created and applied.ticket is not None:
             # Also on a redelivered entry: the deterministic delivery id makes it a no-op
             # if the first attempt got as far as enqueuing it.
