@@ -360,9 +360,7 @@ async def edit(
     return [r if r is not None else next(done) for r in results]
 
 
-async def recall(
-    rt: Runtime, ann_id: str, on_result: OnResult | None = None
-) -> list[ActionResult]:
+async def recall(rt: Runtime, ann_id: str, on_result: OnResult | None = None) -> list[ActionResult]:
     ann = await get(rt, ann_id)
     if ann.status == SCHEDULED:
         await rt.redis.zrem(rt.keys("announcements", "scheduled"), ann.id)

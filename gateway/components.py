@@ -27,8 +27,8 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 
 def components() -> list[tuple[str, Component]]:
     from gateway.announcements import run_scheduler
-    from gateway.funnel.consumer import run_funnel
     from gateway.console.samples import run_sampler
+    from gateway.funnel.consumer import run_funnel
     from gateway.outbox import run_workers
     from gateway.work import run_work
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from gateway.accounts import Role, TokenStore
 from gateway.cli.context import CliContext, add_command, add_group
-from gateway.tokens import Role, TokenStore
 
 
 async def _create(args: argparse.Namespace, cli: CliContext) -> int:

@@ -6,19 +6,12 @@ every request, so disabling an account or changing its scope takes effect at onc
 
 from __future__ import annotations
 
-from typing import Any
-
-from gateway.accounts import Principal, Role, Scope, User, UserStore
+from gateway.accounts import Principal, User, UserStore
 from gateway.runtime import Runtime
 
 
 def _principal(user: User | None) -> Principal | None:
-    if user is None or user.disabled:
-        return None
-    scope: Any = user.scope
-    if isinstance(scope, str) or scope is None:
-        scope = Scope.parse(scope)
-    return Principal(name=user.name, role=Role(int(user.role)), scope=scope, kind="user")
+    return None if user is None or user.disabled else user.principal()
 
 
 async def account_principal(rt: Runtime, name: str) -> Principal | None:

@@ -124,7 +124,7 @@ ZH: dict[str, str] = {
 
 
 def pick(accept_language: str | None, cookie: str | None, default: str) -> str:
-    """The console language: the switch's cookie, else the browser's first zh/en, else ``default``."""
+    """The language: the switch's cookie, else the browser's first zh/en, else ``default``."""
     if cookie in LANGS:
         return cookie
     ranked: list[tuple[float, int, str]] = []

@@ -48,7 +48,8 @@ async def _visible(
         return items
     out = []
     for a in items:
-        targets = await rt.redis.smembers(rt.keys("announcement", a.id, "targets"))
+        raw = await rt.redis.smembers(rt.keys("announcement", a.id, "targets"))
+        targets = {str(t) for t in raw}
         try:
             await check_audience(TargetDirectory(rt.redis, rt.keys), user.scope, targets)
         except Forbidden:
@@ -71,7 +72,9 @@ async def preview(request: web.Request) -> web.StreamResponse:
 
 
 def _attachments(form: MultiDictProxy[Any]) -> list[OutboundAttachment]:
-    files = [f for f in form.getall("attachments", []) if isinstance(f, web.FileField) and f.filename]
+    files = [
+        f for f in form.getall("attachments", []) if isinstance(f, web.FileField) and f.filename
+    ]
     if len(files) > MAX_ATTACHMENTS:
         raise InputError(f"at most {MAX_ATTACHMENTS} attachments")
     out = []
@@ -163,4 +166,3 @@ async def announcement_action(request: web.Request) -> web.StreamResponse:
     else:
         raise NotFound(f"no action {action}")
     raise web.HTTPSeeOther(f"/console/announcements/{detail['id']}")
-

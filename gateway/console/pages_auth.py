@@ -32,7 +32,9 @@ def _cookie(resp: web.StreamResponse, request: web.Request, name: str, value: st
     )  # fmt: skip
 
 
-def _form(request: web.Request, *, error: str = "", name: str = "", status: int = 200) -> web.Response:
+def _form(
+    request: web.Request, *, error: str = "", name: str = "", status: int = 200
+) -> web.Response:
     pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
     resp = aiohttp_jinja2.render_template(
         "signin.html", request, page_vars(request, pre=pre, error=error, name=name), status=status

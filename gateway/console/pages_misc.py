@@ -57,9 +57,7 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
     depth = charts.line(times, [float(r[1]) for r in rows], now - 86400, now)
     oldest = charts.line(times, [r[2] / 60 for r in rows], now - 86400, now)
     responses = await samples.first_responses(rt)
-    pct: dict[str, Any] = {
-        f"p{p}": samples.percentile(responses, p) for p in (50, 90, 99)
-    }
+    pct: dict[str, Any] = {f"p{p}": samples.percentile(responses, p) for p in (50, 90, 99)}
     return aiohttp_jinja2.render_template(
         "overview.html",
         request,

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from gateway.accounts.views import ticket_in_scope
 from gateway.console import queue
 from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
@@ -23,7 +24,7 @@ def _filters(request: web.Request) -> tuple[str, str]:
 
 
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    c, user = signed_in(request)
+    _, user = signed_in(request)
     rt = runtime(request)
     status, kind = _filters(request)
     cursor = request.query.get("cursor") or None
@@ -43,15 +44,13 @@ async def _ticket(request: web.Request) -> tuple[TicketId, dict[str, Any]]:
     _, user = signed_in(request)
     rt = runtime(request)
     tid = parse_ticket_id(request.match_info["id"])
-    detail = await TicketStore(rt.redis, rt.keys).detail(tid)
     # Outside the account's scope a ticket does not exist for it: 404, not 403.
-    if not await queue.visible(rt, user.scope, str(detail["target"])):
-        raise NotFound(f"no ticket {tid}")
-    return tid, detail
+    await ticket_in_scope(rt, user.scope, tid)
+    return tid, await TicketStore(rt.redis, rt.keys).detail(tid)
 
 
 async def ticket_page(request: web.Request) -> web.StreamResponse:
-    tid, detail = await _ticket(request)
+    _, detail = await _ticket(request)
     rt = runtime(request)
     return aiohttp_jinja2.render_template(
         "ticket.html",

@@ -110,7 +110,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     if not (topic == "queue" or topic.startswith(("ticket:", "announcement:"))):
         raise InputError("topic: expected queue, ticket:T-<n> or announcement:A-<n>")
     after = _start(request) or await last_id(rt.redis, rt.keys)
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+    )
     await resp.prepare(request)
     await resp.write(b"retry: 1000\n\n")
     scoped = _Scoped(rt, user.scope)

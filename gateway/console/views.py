@@ -43,9 +43,11 @@ def duration(seconds: float | None) -> str:
 def map_link(loc: dict[str, Any]) -> str:
     """An OpenStreetMap link for a shared location (a link only: nothing loads from it)."""
     lat, lon = float(loc["latitude"]), float(loc["longitude"])
-    return "https://www.openstreetmap.org/?" + urlencode(
-        {"mlat": f"{lat:.6f}", "mlon": f"{lon:.6f}"}
-    ) + f"#map=17/{lat:.6f}/{lon:.6f}"
+    return (
+        "https://www.openstreetmap.org/?"
+        + urlencode({"mlat": f"{lat:.6f}", "mlon": f"{lon:.6f}"})
+        + f"#map=17/{lat:.6f}/{lon:.6f}"
+    )
 
 
 def size(n: int | None) -> str:

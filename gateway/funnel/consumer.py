@@ -22,9 +22,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from gateway.aio import checkpoint
 from gateway.codec import decode_event
+from gateway.console.events import ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
-from gateway.console.events import ticket_event
 from gateway.funnel.routing import Action, RoutingState, route
 from gateway.funnel.tickets import TicketStore
 from gateway.inbound import inbound_stream

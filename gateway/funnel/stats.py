@@ -34,17 +34,32 @@ async def queue_stats(rt: Runtime) -> dict[str, Any]:
             groups[group][name] = int(value)
     now = time.time()
     oldest = {
-        status: (round(max(0.0, now - float(rows[0][1])), 1) if rows else None)
+        status: (float(rows[0][1]) if rows else None)
         for status, rows in zip(_OPEN, res[4:], strict=True)
     }
+    return figures(by_status, groups, oldest, now)
+
+
+def figures(
+    by_status: dict[str, int],
+    groups: dict[str, dict[str, int]],
+    oldest: dict[str, float | None],
+    now: float,
+) -> dict[str, Any]:
+    """The queue document: counts, and ages from the oldest open tickets' received times."""
+
+    def age(status: str) -> float | None:
+        first = oldest.get(status)
+        return round(max(0.0, now - first), 1) if first is not None else None
+
     return {
         "depth": by_status["new"] + by_status["claimed"],
         "by_status": by_status,
         "by_kind": groups["kind"],
         "by_category": groups["category"],
         "by_priority": groups["priority"],
-        "oldest_new_age_seconds": oldest["new"],
-        "oldest_claimed_age_seconds": oldest["claimed"],
+        "oldest_new_age_seconds": age("new"),
+        "oldest_claimed_age_seconds": age("claimed"),
     }
 
 

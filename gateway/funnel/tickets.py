@@ -8,9 +8,10 @@ stays fast with 100k open tickets; a cursor is the last (score, id) seen.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -35,6 +36,7 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = (Status.NEW, Status.CLAIMED)
+MAX_SCAN = 20_000  # index entries one filtered list call reads at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +366,14 @@ class TicketStore:
         kind: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        keep: Callable[[Ticket], bool] | None = None,
     ) -> tuple[list[Ticket], str | None]:
-        """One page, urgent first then oldest, and the cursor of the next page (or None)."""
+        """One page, urgent first then oldest, and the cursor of the next page (or None).
+
+        ``keep`` filters (a caller's scope): the index is read on in chunks until the
+        page is full, at most ``MAX_SCAN`` entries per call; a page cut short by that
+        bound still returns a cursor, so nothing is skipped.
+        """
         if status is not None and status not in {s.value for s in Status}:
             raise InputError(f"status: expected new, claimed or resolved, got {status!r}")
         if kind is not None and kind not in {k.value for k in TicketKind}:
@@ -373,22 +381,42 @@ class TicketStore:
         if not 1 <= limit <= 500:
             raise InputError("limit: must be between 1 and 500")
         key = self.index_key(status, kind)
-        if cursor:
-            score, last = _decode_cursor(cursor)
-            # Same-score members come in lexical order: skip those up to the last one.
-            raw: Any = await self._r.zrangebyscore(
-                key, score, "+inf", start=0, num=limit + 64, withscores=True
-            )
-            rows = [(str(m), float(s)) for m, s in raw if float(s) > score or str(m) > last]
-        else:
-            raw = await self._r.zrange(key, 0, limit, withscores=True)
-            rows = [(str(m), float(s)) for m, s in raw]
-        page = rows[:limit]
+        after = _decode_cursor(cursor) if cursor else None
+        chunk = limit + 1 if keep is None else max(2 * limit, 200)
+        kept: list[tuple[Ticket, float]] = []
+        scanned = 0
+        while scanned < MAX_SCAN:
+            rows = await self._rows_after(key, after, chunk)
+            hashes = await self._hashes([m for m, _ in rows])
+            for (member, score), h in zip(rows, hashes, strict=True):
+                ticket = Ticket.from_hash(h) if h else None
+                if ticket is not None and (keep is None or keep(ticket)):
+                    if len(kept) == limit:
+                        last = kept[-1]
+                        return [t for t, _ in kept], _encode_cursor(last[1], last[0].id)
+                    kept.append((ticket, score))
+                after = (score, member)
+            scanned += len(rows)
+            if len(rows) < chunk:
+                return [t for t, _ in kept], None
+        assert after is not None
+        return [t for t, _ in kept], _encode_cursor(*after)
+
+    async def _rows_after(
+        self, key: str, after: tuple[float, str] | None, n: int
+    ) -> builtins.list[tuple[str, float]]:
+        """Up to ``n`` index entries after ``after`` (score, member), in index order."""
+        if after is None:
+            raw: Any = await self._r.zrange(key, 0, n - 1, withscores=True)
+            return [(str(m), float(s)) for m, s in raw]
+        score, last = after
+        # Same-score members come in lexical order: skip those up to the last one.
+        raw = await self._r.zrangebyscore(key, score, "+inf", start=0, num=n + 64, withscores=True)
+        rows = [(str(m), float(s)) for m, s in raw if float(s) > score or str(m) > last]
+        return rows[:n]
+
+    async def _hashes(self, members: builtins.list[str]) -> builtins.list[Any]:
         pipe = self._r.pipeline(transaction=False)
-        for member, _ in page:
+        for member in members:
             pipe.hgetall(self._k("ticket", member))
-        hashes = await pipe.execute()
-        tickets = [Ticket.from_hash(h) for h in hashes if h]
-        more = len(rows) > limit
-        next_cursor = _encode_cursor(page[-1][1], page[-1][0]) if more and page else None
-        return tickets, next_cursor
+        return list(await pipe.execute())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway import __version__
-from gateway.http.api import ApiRoute
+from gateway.http.route import ApiRoute
 
 _ERROR = {
     "type": "object",

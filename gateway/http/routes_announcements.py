@@ -10,12 +10,13 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway import announcements, work
+from gateway.accounts import Role, targets_in_scope, views
 from gateway.attachments import MAX_ATTACHMENTS, make_attachment
 from gateway.errors import InputError
-from gateway.http.api import ApiRequest, ApiRoute
+from gateway.http.route import ApiRequest, ApiRoute
 from gateway.models import OutboundAttachment, Priority
 from gateway.outbox import OutboxStore
-from gateway.tokens import Role
+from gateway.targets import TargetDirectory
 
 
 class AttachmentIn(BaseModel):
@@ -58,6 +59,7 @@ def _timestamp(value: datetime | None) -> float | None:
 async def create(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, AnnouncementCreate)
     body = req.body
+    await views.check_announce(req.rt, req.scope, body.to)
     ann, _ = await announcements.create(
         req.rt,
         text=body.text,
@@ -76,11 +78,11 @@ async def list_all(req: ApiRequest) -> list[dict[str, Any]]:
     raw = req.query("limit", "50") or "50"
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InputError("limit must be a number from 1 to 1000")
-    return [a.to_json() for a in await announcements.list_recent(req.rt, int(raw))]
+    return [a.to_json() for a in await views.list_announcements(req.rt, req.scope, int(raw))]
 
 
 async def show(req: ApiRequest) -> dict[str, Any]:
-    detail = await announcements.detail(req.rt, req.path("id"))
+    detail = await views.announcement_detail(req.rt, req.scope, req.path("id"))
     detail["work"] = await work.WorkStore(req.rt).of_announcement(detail["id"])
     return detail
 
@@ -89,6 +91,7 @@ async def show(req: ApiRequest) -> dict[str, Any]:
 # id, and each chat's result appears under "work" on GET /announcements/{id} as it comes.
 async def edit(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, AnnouncementEdit)
+    await views.check_announcement(req.rt, req.scope, req.path("id"))
     work_id = await work.submit(
         req.rt, req.path("id"), "edit", text=req.body.text, by=req.principal.name
     )
@@ -96,13 +99,16 @@ async def edit(req: ApiRequest) -> dict[str, Any]:
 
 
 async def recall(req: ApiRequest) -> dict[str, Any]:
+    await views.check_announcement(req.rt, req.scope, req.path("id"))
     work_id = await work.submit(req.rt, req.path("id"), "recall", by=req.principal.name)
     return {"id": announcements.parse_id(req.path("id")), "work": work_id, "status": "queued"}
 
 
 async def dead_letters(req: ApiRequest) -> list[dict[str, Any]]:
     store = OutboxStore(req.rt)
-    return [d.to_json() for d in await store.many(await store.dead_letters())]
+    allowed = await targets_in_scope(TargetDirectory(req.rt.redis, req.rt.keys), req.scope)
+    dead = await store.many(await store.dead_letters())
+    return [d.to_json() for d in dead if allowed is None or d.target in allowed]
 
 
 def routes() -> list[ApiRoute]:

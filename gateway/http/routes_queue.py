@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.funnel.stats import queue_stats
-from gateway.http.api import ApiRequest, ApiRoute
-from gateway.tokens import Role
+from gateway.accounts import Role, views
+from gateway.http.route import ApiRequest, ApiRoute
 
 
 async def get_queue(req: ApiRequest) -> dict[str, Any]:
-    return await queue_stats(req.rt)
+    return await views.scoped_queue_stats(req.rt, req.scope)
 
 
 def routes() -> list[ApiRoute]:

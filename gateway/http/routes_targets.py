@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.http.api import ApiRequest, ApiRoute
+from gateway.accounts import Role, check_target, views
+from gateway.http.route import ApiRequest, ApiRoute
 from gateway.targets import TargetDirectory, parse_target_id
-from gateway.tokens import Role
 
 
 class TargetPatch(BaseModel):
@@ -17,14 +17,16 @@ class TargetPatch(BaseModel):
 
 
 async def list_targets(req: ApiRequest) -> list[dict[str, Any]]:
-    directory = TargetDirectory(req.rt.redis, req.rt.keys)
-    return [t.to_json() for t in await directory.list(req.query("tag") or None)]
+    targets = await views.list_targets(req.rt, req.scope, req.query("tag") or None)
+    return [t.to_json() for t in targets]
 
 
 async def patch_target(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, TargetPatch)
     directory = TargetDirectory(req.rt.redis, req.rt.keys)
-    target = await directory.set_tags(parse_target_id(req.path("id")), req.body.tags)
+    target_id = parse_target_id(req.path("id"))
+    await check_target(directory, req.scope, target_id)
+    target = await directory.set_tags(target_id, req.body.tags)
     return target.to_json()
 
 

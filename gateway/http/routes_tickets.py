@@ -1,6 +1,7 @@
 """/api/v1/tickets: read the queue (viewer), work tickets (staff).
 
-The actor recorded on a ticket's history is the API token's name.
+The actor recorded on a ticket's history is the API token's name. A scoped caller
+sees and works only tickets from chats inside its scope (others answer 404).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.accounts import Role, views
 from gateway.errors import InputError
 from gateway.funnel import staff
 from gateway.funnel.tickets import TicketStore, parse_ticket_id
-from gateway.http.api import ApiRequest, ApiRoute
-from gateway.tokens import Role
+from gateway.http.route import ApiRequest, ApiRoute
+from gateway.models import TicketId
 
 
 class ClaimBody(BaseModel):
@@ -41,8 +43,9 @@ def _limit(raw: str | None) -> int:
 
 
 async def list_tickets(req: ApiRequest) -> dict[str, Any]:
-    store = TicketStore(req.rt.redis, req.rt.keys)
-    tickets, cursor = await store.list(
+    tickets, cursor = await views.list_tickets(
+        req.rt,
+        req.scope,
         status=req.query("status") or None,
         kind=req.query("kind") or None,
         limit=_limit(req.query("limit")),
@@ -51,9 +54,16 @@ async def list_tickets(req: ApiRequest) -> dict[str, Any]:
     return {"tickets": [t.to_json() for t in tickets], "next_cursor": cursor}
 
 
+async def _ticket_id(req: ApiRequest) -> TicketId:
+    """The path's ticket id, once it is known to lie inside the caller's scope."""
+    tid = parse_ticket_id(req.path("id"))
+    await views.ticket_in_scope(req.rt, req.scope, tid)
+    return tid
+
+
 async def show_ticket(req: ApiRequest) -> dict[str, Any]:
     store = TicketStore(req.rt.redis, req.rt.keys)
-    return await store.detail(parse_ticket_id(req.path("id")))
+    return await store.detail(await _ticket_id(req))
 
 
 async def _claim_body(req: ApiRequest) -> ClaimBody:
@@ -72,23 +82,17 @@ async def _claim_body(req: ApiRequest) -> ClaimBody:
 
 async def claim_ticket(req: ApiRequest) -> dict[str, Any]:
     body = await _claim_body(req)
-    return await staff.claim(
-        req.rt, parse_ticket_id(req.path("id")), req.principal.name, force=body.force
-    )
+    return await staff.claim(req.rt, await _ticket_id(req), req.principal.name, force=body.force)
 
 
 async def reply_ticket(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, ReplyBody)
-    return await staff.reply(
-        req.rt, parse_ticket_id(req.path("id")), req.principal.name, req.body.text
-    )
+    return await staff.reply(req.rt, await _ticket_id(req), req.principal.name, req.body.text)
 
 
 async def resolve_ticket(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, ResolveBody)
-    return await staff.resolve(
-        req.rt, parse_ticket_id(req.path("id")), req.principal.name, req.body.note
-    )
+    return await staff.resolve(req.rt, await _ticket_id(req), req.principal.name, req.body.note)
 
 
 def routes() -> list[ApiRoute]:

@@ -10,14 +10,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from gateway.accounts import TokenStore
 from gateway.adapter import Adapter
 from gateway.console.web import mount as mount_console
 from gateway.errors import Forbidden, GatewayError, InputError
-from gateway.http.api import ApiRequest, ApiRoute, all_routes
+from gateway.http.api import all_routes
 from gateway.http.openapi import openapi_document
+from gateway.http.route import ApiRequest, ApiRoute
 from gateway.http.system import system_routes
 from gateway.runtime import Runtime
-from gateway.tokens import TokenStore
 
 log = logging.getLogger("palm.http")
 

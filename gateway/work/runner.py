@@ -66,9 +66,7 @@ async def _renew(store: WorkStore, me: str, running: dict[str, str]) -> None:
     while True:
         await asyncio.sleep(RENEW_SECONDS)
         if running:
-            await store.rt.redis.xclaim(
-                store.stream, GROUP, me, 0, list(running), justid=True
-            )
+            await store.rt.redis.xclaim(store.stream, GROUP, me, 0, list(running), justid=True)
 
 
 async def run_work(rt: Runtime) -> None:
@@ -95,7 +93,9 @@ async def run_work(rt: Runtime) -> None:
             for entry_id, fields in claimed[1]:
                 if fields:
                     start(tg, str(entry_id), str(fields["work"]))
-            res: Any = await rt.redis.xreadgroup(GROUP, me, {store.stream: ">"}, count=10, block=1000)
+            res: Any = await rt.redis.xreadgroup(
+                GROUP, me, {store.stream: ">"}, count=10, block=1000
+            )
             for _, entries in res or []:
                 for entry_id, fields in entries:
                     start(tg, str(entry_id), str(fields["work"]))

@@ -73,7 +73,7 @@ class WorkStore:
             )  # fmt: skip
 
     async def set_status(self, w: Work, status: str) -> None:
-        fields = {"status": status}
+        fields: dict[Any, Any] = {"status": status}
         if status == DONE:
             fields["finished_at"] = repr(time.time())
         await self.rt.redis.hset(self.key(w.id), mapping=fields)
