@@ -13,7 +13,6 @@ from gateway.console.sessions import Session
 from gateway.runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("console_runtime", Runtime)
-CTX = "palm_console"
 SESSION_COOKIE = "palm_session"
 PRE_COOKIE = "palm_signin"
 LANG_COOKIE = "palm_lang"
@@ -36,9 +35,11 @@ class Ctx:
         return self.user is not None and self.user.role >= Role.STAFF
 
 
+CTX: web.RequestKey[Ctx] = web.RequestKey("palm_console", Ctx)
+
+
 def ctx(request: web.Request) -> Ctx:
-    value: Ctx = request[CTX]
-    return value
+    return request[CTX]
 
 
 def runtime(request: web.Request) -> Runtime:
