@@ -126,13 +126,13 @@ async def create(
     """Create an announcement; returns it and whether it is new (``False``: same key)."""
     idem_key = _key(rt, "idem", idempotency_key) if idempotency_key else None
     if idem_key and (existing := await rt.redis.get(idem_key)):
-        return await get(rt, str(existing)), False
+        return await _created_by_other(rt, str(existing)), False
     _check_text(text, title)
     targets = await audience.resolve(TargetDirectory(rt.redis, rt.keys), to)
     ann_id = AnnouncementId(f"A-{await rt.redis.incr(_key(rt, 'seq'))}")
     # Claim the key before writing anything, so two racing requests make one announcement.
     if idem_key and not await rt.redis.set(idem_key, ann_id, nx=True, ex=IDEMPOTENCY_TTL):
-        return await get(rt, str(await rt.redis.get(idem_key))), False
+        return await _created_by_other(rt, str(await rt.redis.get(idem_key))), False
     now = time.time()
     scheduled = send_at is not None and send_at > now + 1.0
     store = OutboxStore(rt)
@@ -168,6 +168,17 @@ async def create(
         await _fail_unconfigured(rt, ann_id, targets)
     log.info("announcement created", extra={"id": ann_id, "targets": len(targets)})
     return await get(rt, ann_id), True
+
+
+async def _created_by_other(rt: Runtime, ann_id: str) -> Announcement:
+    """The announcement a concurrent request with the same key made: it may be a few
+    milliseconds from being written (the key is claimed first), so wait for it briefly."""
+    for _ in range(100):
+        try:
+            return await get(rt, ann_id)
+        except NotFound:
+            await asyncio.sleep(0.05)
+    return await get(rt, ann_id)
 
 
 def _items(

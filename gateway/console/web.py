@@ -160,7 +160,8 @@ def build_console(rt: Runtime) -> web.Application:
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         default_helpers=False,
     )
     env.filters.update(fmt_filters())

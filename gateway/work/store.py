@@ -65,7 +65,7 @@ class WorkStore:
 
     async def record(self, w: Work, result: ActionResult) -> None:
         """One chat's result; a second word on the same chat (work taken over) is ignored."""
-        body = json.dumps({**result.to_json(), "at": time.time()}, ensure_ascii=False)
+        body = json.dumps(result.to_json(), ensure_ascii=False)
         if await self.rt.redis.hsetnx(self.key(w.id, "results"), result.target, body):
             await publish(
                 self.rt.redis, self._k, "action", w.announcement, result.target,
