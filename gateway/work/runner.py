@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from gateway import announcements
 from gateway.aio import checkpoint
@@ -58,8 +59,9 @@ async def _handle(store: WorkStore, entry_id: str, work_id: str, gate: asyncio.S
             log.exception("work failed", extra={"work": work_id})
             if w is not None:
                 await store.set_status(w, DONE)
-        await store.rt.redis.xack(store.stream, GROUP, entry_id)
-        await store.rt.redis.xdel(store.stream, entry_id)
+        with contextlib.suppress(RedisError, OSError):  # unacked: taken over and run again
+            await store.rt.redis.xack(store.stream, GROUP, entry_id)
+            await store.rt.redis.xdel(store.stream, entry_id)
 
 
 async def _renew(store: WorkStore, me: str, running: dict[str, str]) -> None:
@@ -87,15 +89,24 @@ async def run_work(rt: Runtime) -> None:
         tg.create_task(_renew(store, me, running))
         while True:
             checkpoint()
-            claimed: Any = await rt.redis.xautoclaim(
-                store.stream, GROUP, me, CLAIM_IDLE_MS, "0-0", count=10
-            )
-            for entry_id, fields in claimed[1]:
-                if fields:
-                    start(tg, str(entry_id), str(fields["work"]))
-            res: Any = await rt.redis.xreadgroup(
-                GROUP, me, {store.stream: ">"}, count=10, block=1000
-            )
-            for _, entries in res or []:
-                for entry_id, fields in entries:
-                    start(tg, str(entry_id), str(fields["work"]))
+            try:
+                await _take(store, me, lambda e, w: start(tg, e, w))
+            except (RedisError, OSError) as exc:
+                # Redis away (or the stream deleted under us): wait, make sure the group
+                # exists, go on. Palm must not stop over it.
+                log.warning("work: redis trouble, retrying", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(RedisError, OSError):
+                    await _ensure_group(store)
+
+
+async def _take(store: WorkStore, me: str, start: Callable[[str, str], None]) -> None:
+    redis = store.rt.redis
+    claimed: Any = await redis.xautoclaim(store.stream, GROUP, me, CLAIM_IDLE_MS, "0-0", count=10)
+    for entry_id, fields in claimed[1]:
+        if fields:
+            start(str(entry_id), str(fields["work"]))
+    res: Any = await redis.xreadgroup(GROUP, me, {store.stream: ">"}, count=10, block=1000)
+    for _, entries in res or []:
+        for entry_id, fields in entries:
+            start(str(entry_id), str(fields["work"]))

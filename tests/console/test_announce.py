@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from gateway import announcements
@@ -153,3 +154,17 @@ async def test_edit_through_the_console_reports_each_chat(rt: Runtime, client: C
         adapter = rt.adapters[platform]
         assert isinstance(adapter, MemoryAdapter)
         assert [e[2] for e in adapter.edits] == ["Tank Wed"]
+
+
+async def test_send_from_the_multipart_form_with_an_attachment(rt: Runtime, client: Client) -> None:
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    form = aiohttp.FormData()
+    for name, value in {**(await _composer(client)), "to": "building:5", "text": "see the flyer",
+                        "title": "", "send_at": ""}.items():  # fmt: skip
+        form.add_field(name, value)
+    form.add_field("attachments", b"%PDF-1", filename="flyer.pdf", content_type="application/pdf")
+    r = await client.post("/console/announce", data=form, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    ann = await announcements.get(rt, "A-1")
+    assert [a["filename"] for a in ann.attachments] == ["flyer.pdf"]
