@@ -14,6 +14,8 @@ WIDTH, HEIGHT = 600.0, 120.0
 class Line:
     points: str
     """``x,y x,y ...`` for an SVG polyline (empty: no data)."""
+    area: str
+    """The same, closed along the bottom edge, for a filled polygon."""
     top: float
     """The value at the top edge."""
     last: float | None
@@ -21,14 +23,18 @@ class Line:
 
 def line(times: list[float], values: list[float], start: float, end: float) -> Line:
     if not values:
-        return Line("", 0.0, None)
+        return Line("", "", 0.0, None)
     top = max(max(values), 1.0)
     span = max(end - start, 1.0)
-    pts = " ".join(
-        f"{(t - start) / span * WIDTH:.1f},{HEIGHT - v / top * (HEIGHT - 4):.1f}"
+    xy = [
+        ((t - start) / span * WIDTH, HEIGHT - v / top * (HEIGHT - 4))
         for t, v in zip(times, values, strict=True)
-    )
-    return Line(pts, top, values[-1])
+    ]
+    if len(xy) == 1:  # one sample is still a visible mark, not an empty chart
+        xy.insert(0, (max(0.0, xy[0][0] - 4), xy[0][1]))
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    area = f"{xy[0][0]:.1f},{HEIGHT} {pts} {xy[-1][0]:.1f},{HEIGHT}"
+    return Line(pts, area, top, values[-1])
 
 
 @dataclass(frozen=True, slots=True)

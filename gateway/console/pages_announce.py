@@ -132,6 +132,7 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     titles = {t.id: t.title for t in await TargetDirectory(rt.redis, rt.keys).many(targets)}
     for d in detail["deliveries"]:
         d["title"] = titles.get(d["target"]) or ""
+    detail["titles"] = titles
     detail["work"] = await work.WorkStore(rt).of_announcement(detail["id"])
     detail["total_by_platform"] = {p: sum(c.values()) for p, c in detail["by_platform"].items()}
     return detail
