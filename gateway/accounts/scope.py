@@ -34,6 +34,10 @@ class Scope:
         if expr is None or not expr.strip():
             return None
         try:
+            expr.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("scope: not valid Unicode text (a lone surrogate)") from None
+        try:
             tree = audience.parse(expr)
         except AudienceError as exc:
             raise InputError(f"scope: {exc.message}") from None

@@ -51,10 +51,19 @@ def _digest(token: str) -> str:
 
 
 def check_name(name: str) -> str:
+    """1 to 64 printable characters (so no lone surrogates, which Redis could not store)."""
     name = name.strip()
     if not name or len(name) > 64 or not name.isprintable():
         raise InputError("a name must be 1 to 64 printable characters")
     return name
+
+
+def valid_name(name: str) -> str | None:
+    """The name to look up, or None when no account or token can have it."""
+    try:
+        return check_name(name)
+    except InputError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +179,8 @@ class TokenStore:
 
     async def revoke(self, name: str) -> None:
         """Delete the token: the next request with it, on any process, gets 401."""
-        name = name.strip()
-        digest: Any = await self._r.hget(self._byname, name)
+        valid = valid_name(name)
+        digest: Any = await self._r.hget(self._byname, valid) if valid else None
         if digest is None:
             raise NotFound(f"no token named {name!r} (see palm tokens list)")
         pipe = self._r.pipeline(transaction=True)

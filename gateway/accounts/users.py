@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from gateway.accounts.principal import Principal, Role
 from gateway.accounts.scope import Scope
-from gateway.accounts.tokens import check_name
+from gateway.accounts.tokens import check_name, valid_name
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.keys import Keys
 
@@ -69,6 +69,10 @@ def check_password(password: str) -> str:
         raise InputError(f"a password must be at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise InputError(f"a password must be at most {MAX_PASSWORD} characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("a password must be valid Unicode text") from None
     return password
 
 
@@ -103,8 +107,9 @@ class UserStore:
         return _user(name, fields)
 
     async def get(self, name: str) -> User | None:
-        h: Any = await self._r.hgetall(self._key(name.strip()))
-        return _user(name.strip(), h) if h else None
+        valid = valid_name(name)
+        h: Any = await self._r.hgetall(self._key(valid)) if valid else None
+        return _user(valid, h) if valid and h else None
 
     async def require(self, name: str) -> User:
         user = await self.get(name)
@@ -125,7 +130,8 @@ class UserStore:
         An unknown name still costs one argon2 verification, so the time taken does
         not tell whether the name exists.
         """
-        h: Any = await self._r.hgetall(self._key(name.strip()))
+        valid = valid_name(name)
+        h: Any = await self._r.hgetall(self._key(valid)) if valid else None
         stored = h.get("password") if h else None
         if stored is None:
             if self._dummy is None:
@@ -134,14 +140,15 @@ class UserStore:
             return None
         if not await self._check(stored, password) or h.get("disabled") == "1":
             return None
+        assert valid is not None
         if self._ph.check_needs_rehash(stored):
-            await self._r.hset(self._key(name.strip()), "password", await self._hash(password))
-        return _user(name.strip(), h)
+            await self._r.hset(self._key(valid), "password", await self._hash(password))
+        return _user(valid, h)
 
     async def _check(self, stored: str, password: str) -> bool:
         try:
             return await asyncio.to_thread(self._ph.verify, stored, password)
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):
             return False
 
     async def set_password(self, name: str, password: str) -> None:

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 CHUNK = 1000
-MAX_ANNOUNCEMENTS_SCANNED = 5000
+MAX_SCANNED = 5000  # recent announcements a scoped list looks through
 
 
 def _directory(rt: Runtime) -> TargetDirectory:
@@ -151,14 +151,20 @@ async def list_announcements(
     """Recent announcements that reached (or will reach) at least one chat in ``scope``."""
     if scope is None:
         return await announcements.list_recent(rt, limit)
-    allowed = await targets_in_scope(_directory(rt), scope)
-    ids = await rt.redis.zrevrange(rt.keys("announcements"), 0, MAX_ANNOUNCEMENTS_SCANNED - 1)
+    allowed = await targets_in_scope(_directory(rt), scope) or set()
+    ids = [str(i) for i in await rt.redis.zrevrange(rt.keys("announcements"), 0, MAX_SCANNED - 1)]
     out = []
-    for ann_id in ids:
-        if await _visible(rt, allowed, str(ann_id)):
-            out.append(await announcements.get(rt, str(ann_id)))
+    for start in range(0, len(ids), 100):
+        chunk = ids[start : start + 100]
+        pipe = rt.redis.pipeline(transaction=False)
+        for ann_id in chunk:
+            pipe.smembers(rt.keys("announcement", ann_id, "targets"))
+        for ann_id, targets in zip(chunk, await pipe.execute(), strict=True):
+            if allowed.isdisjoint(targets):
+                continue
+            out.append(await announcements.get(rt, ann_id))
             if len(out) == limit:
-                break
+                return out
     return out
 
 

@@ -12,7 +12,9 @@ from typing import Any
 from rich.table import Table
 
 from gateway import announcements
+from gateway.accounts import views
 from gateway.adapter import AdapterContext
+from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import EXIT_ERROR, CliContext, add_command, add_group
 from gateway.inbound import RedisInboundSink
 from gateway.outbox import OutboxStore
@@ -47,7 +49,7 @@ async def platform_adapters(rt: Runtime) -> AsyncIterator[Runtime]:
 
 async def _list(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
-        items = await announcements.list_recent(rt, args.limit)
+        items = await views.list_announcements(rt, await scope_of(args, rt), args.limit)
     if args.json:
         cli.print_json([a.to_json() for a in items])
         return 0
@@ -64,7 +66,7 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
 
 async def _show(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
-        data = await announcements.detail(rt, args.id)
+        data = await views.announcement_detail(rt, await scope_of(args, rt), args.id)
     if args.json:
         cli.print_json(data)
         return 0
@@ -139,9 +141,11 @@ def register(sub: Any) -> None:
     p = add_command(group, "list", help="recent announcements", handler=_list)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     p = add_command(group, "show", help="status, counts and every delivery", handler=_show)
     p.add_argument("id", help="announcement id, e.g. A-17")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     p = add_command(group, "edit", help="edit the text everywhere it was sent", handler=_edit)
     p.add_argument("id")
     p.add_argument("text")

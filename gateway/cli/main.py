@@ -51,10 +51,11 @@ def _command_modules() -> list[ModuleType]:
     from gateway.cli import rules as rules_cmd
     from gateway.cli import targets as targets_cmd
     from gateway.cli import tickets as tickets_cmd
+    from gateway.cli import users as users_cmd
 
     return [
         run_cmd, tokens_cmd, tickets_cmd, queue_cmd, rules_cmd,
-        announce_cmd, announcements_cmd, targets_cmd,
+        announce_cmd, announcements_cmd, targets_cmd, users_cmd,
     ]  # fmt: skip
 
 

@@ -10,8 +10,9 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
+from gateway.accounts import views
+from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
-from gateway.funnel.stats import queue_stats
 
 
 def _render(stats: dict[str, Any]) -> Group:
@@ -39,8 +40,9 @@ def _render(stats: dict[str, Any]) -> Group:
 
 async def _stats(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
+        scope = await scope_of(args, rt)
         if not args.watch:
-            stats = await queue_stats(rt)
+            stats = await views.scoped_queue_stats(rt, scope)
             if args.json:
                 cli.print_json(stats)
             else:
@@ -48,12 +50,14 @@ async def _stats(args: argparse.Namespace, cli: CliContext) -> int:
             return 0
         if args.json:  # one JSON document per interval, for scripts
             while True:
-                cli.print_json(await queue_stats(rt))
+                cli.print_json(await views.scoped_queue_stats(rt, scope))
                 await asyncio.sleep(args.interval)
-        with Live(_render(await queue_stats(rt)), console=cli.out, auto_refresh=False) as live:
+        with Live(
+            _render(await views.scoped_queue_stats(rt, scope)), console=cli.out, auto_refresh=False
+        ) as live:
             while True:
                 await asyncio.sleep(args.interval)
-                live.update(_render(await queue_stats(rt)), refresh=True)
+                live.update(_render(await views.scoped_queue_stats(rt, scope)), refresh=True)
 
 
 def register(sub: Any) -> None:
@@ -64,3 +68,4 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--watch", action="store_true", help="refresh until interrupted")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    add_as_user(p)

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from gateway.accounts import views
+from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.errors import NotFound
 from gateway.targets import TargetDirectory, parse_target_id
@@ -14,7 +16,7 @@ from gateway.targets import TargetDirectory, parse_target_id
 
 async def _list(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
-        targets = await TargetDirectory(rt.redis, rt.keys).list(args.tag)
+        targets = await views.list_targets(rt, await scope_of(args, rt), args.tag)
     if args.json:
         cli.print_json([t.to_json() for t in targets])
         return 0
@@ -56,6 +58,7 @@ def register(sub: Any) -> None:
     p = add_command(group, "list", help="list targets with state and tags", handler=_list)
     p.add_argument("--tag", help="only targets with this tag")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     for name, handler, verb in (("tag", _tag, "add"), ("untag", _untag, "remove")):
         p = add_command(group, name, help=f"{verb} tags", handler=handler)
         p.add_argument("id", help="target id, e.g. telegram:-1001234567890")

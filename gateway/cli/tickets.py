@@ -14,6 +14,8 @@ from typing import Any
 
 from rich.table import Table
 
+from gateway.accounts import views
+from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.funnel import staff
 from gateway.funnel.tickets import Ticket, TicketStore, parse_ticket_id
@@ -49,8 +51,8 @@ def _table(tickets: list[Ticket]) -> Table:
 
 async def _list(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
-        tickets, cursor = await TicketStore(rt.redis, rt.keys).list(
-            status=args.status, kind=args.kind, limit=args.limit
+        tickets, cursor = await views.list_tickets(
+            rt, await scope_of(args, rt), status=args.status, kind=args.kind, limit=args.limit
         )
     if args.json:
         cli.print_json({"tickets": [t.to_json() for t in tickets], "next_cursor": cursor})
@@ -93,6 +95,7 @@ def _print_detail(cli: CliContext, d: dict[str, Any]) -> None:
 async def _show(args: argparse.Namespace, cli: CliContext) -> int:
     tid = parse_ticket_id(args.id)
     async with cli.runtime() as rt:
+        await views.ticket_in_scope(rt, await scope_of(args, rt), tid)
         detail = await TicketStore(rt.redis, rt.keys).detail(tid)
     if args.json:
         cli.print_json(detail)
@@ -137,9 +140,11 @@ def register(sub: Any) -> None:
     p.add_argument("--kind", choices=["report", "reply", "message"])
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     p = add_command(group, "show", help="one ticket with its conversation", handler=_show)
     p.add_argument("id", help="ticket id, e.g. T-42")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     p = add_command(group, "claim", help="take a ticket", handler=_claim)
     p.add_argument("id")
     p.add_argument("--force", action="store_true", help="take it over from whoever holds it")

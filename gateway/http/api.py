@@ -2,19 +2,14 @@
 
 Each feature module declares its ``ApiRoute`` list (see ``gateway.http.route``) and is
 added here. Route modules import ``gateway.http.route``, never this module, so there
-is no import cycle.
+is no import cycle (``tests/accounts/test_import_cycles.py`` checks it). The route
+modules are imported inside ``all_routes`` so that an old-style ``from
+gateway.http.api import ApiRoute`` in a route module still loads (and that test names
+the cycle) instead of failing at import time.
 """
 
 from __future__ import annotations
 
-from gateway.http import (
-    routes_accounts,
-    routes_announcements,
-    routes_queue,
-    routes_targets,
-    routes_tickets,
-    routes_tokens,
-)
 from gateway.http.route import ApiRequest, ApiRoute
 
 __all__ = ["ApiRequest", "ApiRoute", "all_routes"]
@@ -22,6 +17,15 @@ __all__ = ["ApiRequest", "ApiRoute", "all_routes"]
 
 def all_routes() -> list[ApiRoute]:
     """Every /api/v1 endpoint."""
+    from gateway.http import (
+        routes_accounts,
+        routes_announcements,
+        routes_queue,
+        routes_targets,
+        routes_tickets,
+        routes_tokens,
+    )
+
     routes: list[ApiRoute] = []
     routes += routes_tokens.routes()
     routes += routes_accounts.routes()

@@ -127,3 +127,12 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(InputError, match="duration"):
         parse_duration(text)
+
+
+async def test_names_and_scopes_no_store_could_hold(store: TokenStore) -> None:
+    with pytest.raises(InputError, match="printable"):
+        await store.create("ci\udcff", Role.VIEWER)
+    with pytest.raises(InputError, match="scope: not valid Unicode"):
+        await store.create("ci", Role.VIEWER, "building:\udcff")
+    with pytest.raises(NotFound):
+        await store.revoke("ci\udcff")

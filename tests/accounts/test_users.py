@@ -67,3 +67,16 @@ async def test_old_parameters_are_rehashed_on_sign_in(runtime: Runtime) -> None:
     assert after != before
     assert after is not None
     assert "t=2" in after
+
+
+async def test_names_and_passwords_no_store_could_hold(store: UserStore) -> None:
+    await store.create("li", Role.STAFF, "a password")
+    with pytest.raises(InputError, match="valid Unicode"):
+        await store.create("zhao", Role.STAFF, "pass\udcffword")
+    with pytest.raises(InputError, match="printable"):
+        await store.create("zh\udcffao", Role.STAFF, "a password")
+    assert await store.get("li\udcff") is None
+    assert await store.verify("li\udcff", "a password") is None
+    assert await store.verify("li", "a pass\udcffword") is None
+    with pytest.raises(NotFound):
+        await store.disable("\udcff")

@@ -1,0 +1,147 @@
+"""Scopes through the HTTP API: a compound:a account never sees or reaches compound:b."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.runtime import Runtime
+from tests.accounts.conftest import A5, A_ROOM, B1, Office
+
+Client = TestClient[object, object]
+
+
+async def _call(
+    client: Client, office: Office, who: str, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    for chat, tid in office.tickets.items():
+        path = path.replace("{" + chat + "}", tid)
+    resp = await client.request(method, "/api/v1" + path, json=body, headers=office.tokens[who])
+    return resp.status, await resp.json()
+
+
+# (who, method, path, body, status, text in the error message)
+TABLE = [
+    ("staff_a", "GET", "/tickets/{telegram:-1}", None, 404, "in your scope"),
+    ("staff_a", "GET", "/tickets/{telegram:-5}", None, 200, None),
+    ("staff_a", "GET", "/tickets/{matrix:!a:example.org}", None, 200, None),
+    ("viewer_a5", "GET", "/tickets/{matrix:!a:example.org}", None, 404, "in your scope"),
+    ("admin", "GET", "/tickets/{telegram:-1}", None, 200, None),
+    ("staff_a", "POST", "/tickets/{telegram:-1}/claim", None, 404, "in your scope"),
+    ("staff_a", "POST", "/tickets/{telegram:-1}/reply", {"text": "hi"}, 404, "in your scope"),
+    ("staff_a", "POST", "/tickets/{telegram:-1}/resolve", {}, 404, "in your scope"),
+    ("staff_a", "POST", "/tickets/{telegram:-5}/claim", None, 200, None),
+    ("staff_a", "POST", "/tickets/{telegram:-5}/reply", {"text": "on our way"}, 200, None),
+    ("staff_a", "POST", "/tickets/{telegram:-5}/resolve", {"note": "fixed"}, 200, None),
+    ("staff_a", "POST", "/announcements", {"text": "x", "to": "compound:b"}, 403, B1),
+    ("staff_a", "POST", "/announcements", {"text": "x", "to": "*"}, 403, B1),
+    ("staff_a", "POST", "/announcements", {"text": "x", "to": "!building:5"}, 403, B1),
+    ("staff_a", "POST", "/announcements", {"text": "x", "to": "compound:a"}, 202, None),
+    ("admin", "POST", "/announcements", {"text": "x", "to": "*"}, 202, None),
+    ("admin_a", "PATCH", "/targets/telegram:-1", {"tags": ["compound:a"]}, 403, B1),
+    ("admin_a", "PATCH", "/targets/telegram:-5", {"tags": ["compound:a"]}, 200, None),
+    ("admin_a", "GET", "/tokens", None, 403, "without a scope"),
+    ("admin_a", "POST", "/tokens", {"name": "x", "role": "admin"}, 403, "without a scope"),
+    ("admin_a", "GET", "/users", None, 403, "without a scope"),
+    ("admin", "GET", "/tokens", None, 200, None),
+]
+
+
+@pytest.mark.parametrize(("who", "method", "path", "body", "status", "says"), TABLE)
+async def test_scope_table(
+    client: Client,
+    office: Office,
+    who: str,
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    says: str | None,
+) -> None:
+    got, data = await _call(client, office, who, method, path, body)
+    assert got == status, data
+    if says is not None:
+        assert says in data["error"]["message"]
+
+
+async def test_announce_outside_names_every_chat_outside(client: Client, office: Office) -> None:
+    status, data = await _call(client, office, "viewer_a5", "GET", "/whoami")
+    assert data == {"name": "viewer_a5", "role": "viewer", "scope": "building:5"}
+    status, data = await _call(
+        client, office, "staff_a", "POST", "/announcements", {"text": "x", "to": "*"}
+    )
+    assert status == 403
+    assert data["error"]["code"] == "forbidden"
+    assert B1 in data["error"]["message"]
+    assert A5 not in data["error"]["message"]
+
+
+async def test_lists_are_filtered(client: Client, office: Office) -> None:
+    _, tickets = await _call(client, office, "staff_a", "GET", "/tickets")
+    assert {t["target"] for t in tickets["tickets"]} == {A5, A_ROOM}
+    _, tickets = await _call(client, office, "viewer_a5", "GET", "/tickets?limit=1")
+    assert [t["target"] for t in tickets["tickets"]] == [A5]
+    assert tickets["next_cursor"] is None
+    _, everything = await _call(client, office, "admin", "GET", "/tickets")
+    assert len(everything["tickets"]) == 3
+    _, targets = await _call(client, office, "staff_a", "GET", "/targets")
+    assert {t["id"] for t in targets} == {A5, A_ROOM, "telegram:77"}
+    _, queue = await _call(client, office, "staff_a", "GET", "/queue")
+    assert queue["depth"] == 2
+    assert queue["by_status"] == {"new": 2, "claimed": 0, "resolved": 0}
+    assert queue["scope"] == "compound:a"
+    assert sum(queue["by_kind"].values()) == 2
+    _, queue = await _call(client, office, "admin", "GET", "/queue")
+    assert queue["depth"] == 3
+
+
+async def test_paging_through_a_scope_skips_nothing(
+    client: Client, office: Office, runtime: Runtime
+) -> None:
+    from tests.funnel.conftest import Pipeline
+    from tests.funnel.factory import message
+
+    p = Pipeline(runtime)
+    await p.consumer.start()
+    for i in range(30):  # interleave chats, so pages must skip compound:b tickets
+        chat = (A5, B1, A_ROOM)[i % 3]
+        await p.feed(message(f"/ask q{i}", target=chat, mentions_bot=True, user=f"u{i}"))
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(20):
+        _, page = await _call(client, office, "staff_a", "GET", f"/tickets?limit=4&cursor={cursor}")
+        seen += [t["id"] for t in page["tickets"]]
+        assert all(t["target"] != B1 for t in page["tickets"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    _, everything = await _call(client, office, "admin", "GET", "/tickets?limit=100")
+    expected = [t["id"] for t in everything["tickets"] if t["target"] != B1]
+    assert seen == expected
+    assert len(seen) == 22
+
+
+async def test_announcements_are_filtered_to_the_scope(client: Client, office: Office) -> None:
+    _, to_b = await _call(
+        client, office, "admin", "POST", "/announcements", {"text": "b only", "to": "compound:b"}
+    )
+    _, to_all = await _call(
+        client, office, "admin", "POST", "/announcements", {"text": "all", "to": "*"}
+    )
+    _, listed = await _call(client, office, "staff_a", "GET", "/announcements")
+    assert [a["id"] for a in listed] == [to_all["id"]]
+    status, _ = await _call(client, office, "staff_a", "GET", f"/announcements/{to_b['id']}")
+    assert status == 404
+    _, shown = await _call(client, office, "staff_a", "GET", f"/announcements/{to_all['id']}")
+    assert {d["target"] for d in shown["deliveries"]} == {A5, A_ROOM}
+    assert sum(shown["counts"].values()) == 2
+    # It reached compound:b too, so a compound:a account may not edit or recall it.
+    status, data = await _call(
+        client, office, "staff_a", "PATCH", f"/announcements/{to_all['id']}", {"text": "y"}
+    )
+    assert status == 403
+    assert B1 in data["error"]["message"]
+    status, data = await _call(client, office, "staff_a", "DELETE", f"/announcements/{to_b['id']}")
+    assert status == 404
