@@ -28,6 +28,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from collections import Counter
 from typing import Any
 
@@ -89,9 +90,12 @@ def control_app(fake: FakeTelegram) -> web.Application:
             return web.json_response({"error": "unknown token"}, status=404)
         n = int(request.query.get("n", "1"))
         users = max(1, int(request.query.get("users", "100")))
-        for i in range(n):
+        first = int(request.query.get("first", "0"))
+        stamp = request.query.get("stamp") == "1"  # the text carries its enqueue time
+        for i in range(first, first + n):
             chat = 1_000_000 + i % users
-            fake.enqueue({"message": fake.message(chat, f"bench update {i}")}, bot)
+            text = f"bench update {i} @{time.time():.6f}" if stamp else f"bench update {i}"
+            fake.enqueue({"message": fake.message(chat, text)}, bot)
         return web.json_response({"queued": n})
 
     app = web.Application()
