@@ -90,6 +90,14 @@ def control_app(fake: FakeTelegram) -> web.Application:
             return web.json_response({"error": "unknown token"}, status=404)
         n = int(request.query.get("n", "1"))
         users = max(1, int(request.query.get("users", "100")))
+        group = request.query.get("group")
+        if group is not None:  # a flood: n messages from one resident in one group
+            sender = fake.user(int(request.query.get("user", "4242")))
+            text = request.query.get("text", "/report bench flood")
+            for i in range(n):
+                msg = fake.message(int(group), f"{text} {i}", sender=sender)
+                fake.enqueue({"message": msg}, bot)
+            return web.json_response({"queued": n})
         first = int(request.query.get("first", "0"))
         stamp = request.query.get("stamp") == "1"  # the text carries its enqueue time
         for i in range(first, first + n):

@@ -114,5 +114,10 @@ class Adapter(Protocol):
         """Delete or redact. Raise ``NotPossible`` with the reason when it cannot."""
         ...
 
+    async def leave(self, target: TargetId) -> None:
+        """Make the bot leave the chat (an admin rejected it). ``TargetGone`` when the
+        bot is not in it (any more); other errors as for a send."""
+        ...
+
 
 AdapterFactory = Callable[..., Adapter]

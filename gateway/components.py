@@ -26,6 +26,7 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 
 
 def components() -> list[tuple[str, Component]]:
+    from gateway.admission.leave import run_leaver
     from gateway.announcements import run_scheduler
     from gateway.console.samples import run_sampler
     from gateway.funnel.consumer import run_funnel
@@ -38,6 +39,7 @@ def components() -> list[tuple[str, Component]]:
         ("funnel", run_funnel),
         ("work", run_work),
         ("console.samples", run_sampler),
+        ("admission", run_leaver),
     ]
 
 

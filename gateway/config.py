@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.admission.config import AdmissionMode, FloodConfig
 from gateway.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
@@ -221,6 +222,9 @@ class GatewayConfig(_Strict):
     platforms: PlatformsConfig = PlatformsConfig()
     targets: list[TargetSeed] = []
     outbox: OutboxConfig = OutboxConfig()
+    admission: AdmissionMode = "approve"
+    """New groups and rooms wait for an admin (``approve``) or are used at once (``open``)."""
+    flood: FloodConfig = FloodConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

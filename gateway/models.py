@@ -219,3 +219,5 @@ class RateRule:
     limit: int
     window: float
     spread: bool = False
+    bot_wide: bool = False
+    """The whole bot's limit (not one chat's): automatic answers get half of it."""

@@ -2,13 +2,19 @@
 
 Layout (all under ``Keys``)::
 
-    target:<id>           hash  platform, kind, title, state, reason, updated_at
+    target:<id>           hash  platform, kind, title, state, reason, admission, updated_at
     target:<id>:tags      set   the target's tags
     targets:all           set   every known target id
-    targets:active        set   ids whose state is active
-    targets:active:group  set   active group targets (what ``*`` means)
+    targets:active        set   ids that are active AND approved (what audiences select)
+    targets:active:group  set   active approved group targets (what ``*`` means)
+    targets:pending       set   ids awaiting an admin's approval
     tag:<tag>             set   ids carrying the tag (active or not)
     tags                  set   every tag in use
+
+``state`` is the platform's side (the bot can post there, or was removed: ``reason``);
+``admission`` is the admins' side (``approved``, ``pending``, ``rejected``; a hash
+without it, written before admission existed, is approved). Only a target that is
+both active and approved is in the active indexes, so a pending chat is never selected.
 
 Audience resolution only reads the index sets (``SMEMBERS``), never ``SCAN``s, so a
 directory of 100k targets resolves in one round trip per tag.
@@ -27,6 +33,7 @@ from redis.asyncio import Redis
 from gateway.errors import InputError, NotFound
 from gateway.keys import Keys
 from gateway.models import ChatKind, Platform, TargetId, split_target_id
+from gateway.targets_lua import ADMISSIONS, ADMIT_LUA, APPROVED, UPSERT_LUA
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -65,10 +72,13 @@ class Target:
     """``active`` or ``inactive``."""
     reason: str | None
     updated_at: float
+    admission: str = APPROVED
+    """``approved``, ``pending`` or ``rejected``."""
 
     @property
     def active(self) -> bool:
-        return self.state == ACTIVE
+        """Selectable by an audience: the bot is there and an admin let the chat in."""
+        return self.state == ACTIVE and self.admission == APPROVED
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -79,6 +89,7 @@ class Target:
             "tags": list(self.tags),
             "state": self.state,
             "reason": self.reason,
+            "admission": self.admission,
             "updated_at": self.updated_at,
         }
 
@@ -87,6 +98,8 @@ class TargetDirectory:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._r = redis
         self._k = keys
+        self._upsert = redis.register_script(UPSERT_LUA)
+        self._admit = redis.register_script(ADMIT_LUA)
 
     # --- keys ---------------------------------------------------------------
     @property
@@ -117,54 +130,72 @@ class TargetDirectory:
 
     # --- writes -------------------------------------------------------------
     async def upsert(
-        self, target: TargetId, kind: ChatKind, title: str | None, *, reason: str | None = None
-    ) -> None:
+        self,
+        target: TargetId,
+        kind: ChatKind,
+        title: str | None,
+        *,
+        reason: str | None = None,
+        new_admission: str = APPROVED,
+        admission: str | None = None,
+    ) -> tuple[str, bool]:
         """Register or refresh a target. ``reason`` set: inactive with it; else active.
 
-        Tags are never touched here, so a re-register keeps the operator's tagging.
+        A chat not known yet gets ``new_admission``; ``admission`` overrides the stored
+        decision (approve, reject, a seed). Tags are never touched here, so a
+        re-register keeps the operator's tagging. Returns (admission, created).
         """
         platform, _ = split_target_id(target)
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(
-            self._hash(target),
-            mapping={
-                "platform": platform,
-                "kind": kind.value,
-                "state": INACTIVE if reason else ACTIVE,
-                "reason": reason or "",
-                "updated_at": repr(time.time()),
-            },
+        out = await self._upsert(
+            keys=[],
+            args=[
+                self._k.prefix,
+                target,
+                platform,
+                kind.value,
+                title or "",
+                reason or "",
+                repr(time.time()),
+                new_admission,
+                admission or "",
+            ],
         )
-        if title is not None:
-            pipe.hset(self._hash(target), "title", title)
-        pipe.sadd(self._all, target)
-        if reason:
-            pipe.srem(self._active, target)
-            pipe.srem(self._active_group, target)
-        else:
-            pipe.sadd(self._active, target)
-            if kind is ChatKind.GROUP:
-                pipe.sadd(self._active_group, target)
-            else:
-                pipe.srem(self._active_group, target)
-        await pipe.execute()
+        return str(out[0]), bool(int(out[1]))
 
-    async def mark_inactive(self, target: TargetId, reason: str) -> None:
+    async def set_admission(self, target: TargetId, admission: str) -> None:
+        """Approve, reject (or put back to pending) a known target; ``NotFound`` if unknown."""
+        if admission not in ADMISSIONS:
+            raise InputError(f"admission: expected one of {', '.join(ADMISSIONS)}")
+        found = await self._admit(
+            keys=[], args=[self._k.prefix, target, admission, repr(time.time())]
+        )
+        if not int(found):
+            raise NotFound(f"no target {target}")
+
+    async def mark_inactive(
+        self, target: TargetId, reason: str, *, new_admission: str = APPROVED
+    ) -> None:
         existing = await self.get(target)
         kind = existing.kind if existing else ChatKind.GROUP
-        await self.upsert(target, kind, None, reason=reason or "inactive")
+        await self.upsert(
+            target, kind, None, reason=reason or "inactive", new_admission=new_admission
+        )
 
-    async def migrate(self, old: TargetId, new: TargetId) -> None:
-        """The chat moved: ``new`` takes over the title, kind and tags; ``old`` goes inactive."""
+    async def migrate(self, old: TargetId, new: TargetId, *, new_admission: str = APPROVED) -> None:
+        """The chat moved: ``new`` takes over the title, kind and tags; ``old`` goes inactive.
+
+        ``new_admission``: the decision for a chat palm never knew under either id."""
         previous = await self.get(old)
         kind = previous.kind if previous else ChatKind.GROUP
         title = previous.title if previous else None
         tags = previous.tags if previous else ()
-        await self.upsert(new, kind, title)
+        # The new id inherits the admins' decision: a pending group stays pending.
+        admission = previous.admission if previous else None
+        await self.upsert(new, kind, title, admission=admission, new_admission=new_admission)
         if tags:
             await self.tag(new, tags)
             await self.untag(old, tags)
-        await self.upsert(old, kind, None, reason=f"migrated to {new}")
+        await self.upsert(old, kind, None, reason=f"migrated to {new}", new_admission=new_admission)
 
     async def tag(self, target: TargetId, tags: Iterable[str]) -> None:
         clean = [validate_tag(t) for t in tags]
@@ -248,6 +279,9 @@ class TargetDirectory:
             out.update(t for t, f in zip(chunk, flags, strict=True) if f)
         return out
 
+    async def pending_ids(self) -> builtins.list[str]:
+        return sorted(str(m) for m in await self._r.smembers(self._k("targets", "pending")))
+
     async def active_group_ids(self) -> set[str]:
         return {str(m) for m in await self._r.smembers(self._active_group)}
 
@@ -272,6 +306,7 @@ def _target(target: str, data: dict[str, str], tags: set[str]) -> Target:
         state=data.get("state") or ACTIVE,
         reason=data.get("reason") or None,
         updated_at=float(data.get("updated_at") or 0.0),
+        admission=data.get("admission") or APPROVED,
     )
 
 
@@ -281,7 +316,11 @@ async def seed_targets(rt: Runtime) -> None:
     for seed in rt.config.targets:
         target = TargetId(seed.id)
         existing = await directory.get(target)
-        if existing is None or existing.active:
-            await directory.upsert(target, ChatKind(seed.kind), seed.title)
+        if existing is None or existing.state == ACTIVE:
+            await directory.upsert(target, ChatKind(seed.kind), seed.title, admission=APPROVED)
+        elif existing.admission != APPROVED:  # gone for now, but let in when it is back
+            await directory.upsert(
+                target, existing.kind, None, reason=existing.reason or INACTIVE, admission=APPROVED
+            )
         if seed.tags:
             await directory.tag(target, seed.tags)

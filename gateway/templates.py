@@ -25,6 +25,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"note", "ticket"}),
     "resolved_no_note": frozenset({"ticket"}),
     "help": frozenset(),
+    "awaiting_approval": frozenset(),
 }
 
 
@@ -35,6 +36,9 @@ class LanguageTemplates(BaseModel):
     resolved: str
     resolved_no_note: str
     help: str
+    awaiting_approval: str = ""
+    """Said once in a new group or room until an admin approves it ('' = the built-in
+    text, so a templates file from before admission still loads)."""
 
     @model_validator(mode="after")
     def _placeholders(self) -> LanguageTemplates:
@@ -65,6 +69,13 @@ def pick_language(language: str | None, default: str) -> Lang:
     return "en" if default == "en" else "zh"
 
 
+_AWAITING_APPROVAL: dict[Lang, str] = {
+    "zh": "您好!本群尚未获得物业管理处批准,批准前机器人不会处理消息或发送通知。",
+    "en": "Hello! This chat is awaiting approval by the property office. Until then the "
+    "bot neither handles messages nor posts notices here.",
+}
+
+
 class Templates:
     def __init__(self, spec: TemplatesFile) -> None:
         self._spec = spec
@@ -86,6 +97,9 @@ class Templates:
 
     def help(self, lang: Lang) -> str:
         return self._get(lang).help
+
+    def awaiting_approval(self, lang: Lang) -> str:
+        return self._get(lang).awaiting_approval or _AWAITING_APPROVAL[lang]
 
 
 def load_templates(path: Path) -> Templates:

@@ -117,11 +117,16 @@ async def redis(redis_url: str, keys: Keys) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def config(redis_url: str, keys: Keys, tmp_path: Path) -> GatewayConfig:
-    """A config on the test Redis with this test's key prefix."""
+    """A config on the test Redis with this test's key prefix.
+
+    ``admission: open``: most tests feed group messages from chats they never
+    registered; the admission tests (tests/admission) set ``approve`` themselves.
+    """
     return GatewayConfig(
         data_dir=tmp_path / "var",
         redis=RedisConfig(url=redis_url, prefix=keys.prefix),
         http=HttpConfig(listen="127.0.0.1:0"),
+        admission="open",
     )
 
 

@@ -140,8 +140,9 @@ class MatrixAdapter:
         """
         rate = self._config.rate
         if rate.messages_per_second is None:
-            return (RateRule(self.rate_key, UNLIMITED, 1.0),)
-        return (RateRule(self.rate_key, rate.burst, rate.burst / rate.messages_per_second),)
+            return (RateRule(self.rate_key, UNLIMITED, 1.0, bot_wide=True),)
+        window = rate.burst / rate.messages_per_second
+        return (RateRule(self.rate_key, rate.burst, window, bot_wide=True),)
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         return await self._need_sender().send(msg)
@@ -156,6 +157,9 @@ class MatrixAdapter:
     ) -> None:
         # Matrix has no age limit on redaction; sent_at matters only to Telegram.
         await self._need_sender().recall(target, message_ids)
+
+    async def leave(self, target: TargetId) -> None:
+        await self._need_sender().leave(target)
 
     def _need_sender(self) -> MatrixSender:
         if self._sender is None:

@@ -141,6 +141,18 @@ class MatrixSender:
         err: GatewayError = errors.from_nio(resp, scope=self._scope, action="redact")
         raise err
 
+    async def leave(self, target: TargetId) -> None:
+        """Leave the room; M_FORBIDDEN (not in it any more) comes out as ``TargetGone``."""
+        room = room_of(target)
+        try:
+            resp = await self._client.room_leave(room)
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "leave")
+        if isinstance(resp, nio.RoomLeaveResponse):
+            return
+        err: GatewayError = errors.from_nio(resp, scope=self._scope, action="leave")
+        raise err
+
     async def _upload(self, att: OutboundAttachment) -> str:
         try:
             resp, _ = await self._client.upload(

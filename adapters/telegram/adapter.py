@@ -246,3 +246,6 @@ class TelegramAdapter:
         self, target: TargetId, message_ids: Sequence[PlatformMessageId], sent_at: float
     ) -> None:
         await self._need_sender().recall(target, message_ids, sent_at)
+
+    async def leave(self, target: TargetId) -> None:
+        await self._need_sender().leave(target)

@@ -67,7 +67,9 @@ def is_group(chat_id: str, kind: ChatKind) -> bool:
 
 def rules_for(bot_id: int, chat_id: str, kind: ChatKind) -> tuple[RateRule, ...]:
     rules = [
-        RateRule(bot_key(bot_id), BOT_PER_SECOND, 1.0 + BOT_MARGIN, spread=BOT_SPREAD),
+        RateRule(
+            bot_key(bot_id), BOT_PER_SECOND, 1.0 + BOT_MARGIN, spread=BOT_SPREAD, bot_wide=True
+        ),
         RateRule(chat_key(bot_id, chat_id), 1, 1.0 + JITTER_MARGIN),
     ]
     if is_group(chat_id, kind):

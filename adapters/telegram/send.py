@@ -238,3 +238,9 @@ class TelegramSender:
                 refused.append(f"{mid}: {err.message}")
         if refused:
             raise gw.NotPossible("Telegram refused to delete " + "; ".join(refused))
+
+    async def leave(self, target: TargetId) -> None:
+        """``leaveChat``. "bot is not a member" and "chat not found" come out as
+        ``TargetGone`` (through ``translate``): the bot is already out."""
+        chat, chat_id = chat_of(target)
+        await self._call(chat, partial(self._bot.leave_chat, chat_id), is_send=False)

@@ -1,4 +1,5 @@
-"""palm targets list [--tag T] [--json] | tag ID TAG... | untag ID TAG..."""
+"""palm targets list [--tag T] [--json] | tag ID TAG... | untag ID TAG...
+| pending [--json] | approve ID [--tag T]... | reject ID"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from gateway.accounts import views
+from gateway.admission.cli import register_admission, target_state
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.errors import NotFound
@@ -22,7 +24,7 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
         return 0
     table = Table("id", "kind", "title", "tags", "state")
     for t in targets:
-        state = "active" if t.active else f"[red]inactive[/red]: {t.reason or ''}"
+        state = target_state(t)
         table.add_row(t.id, t.kind.value, t.title or "", " ".join(t.tags), state)
     cli.out.print(table)
     cli.out.print(f"{len(targets)} targets")
@@ -63,3 +65,4 @@ def register(sub: Any) -> None:
         p = add_command(group, name, help=f"{verb} tags", handler=handler)
         p.add_argument("id", help="target id, e.g. telegram:-1001234567890")
         p.add_argument("tags", nargs="+", metavar="TAG")
+    register_admission(group)

@@ -20,12 +20,14 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from gateway.admission.flood import ACKS, HELP, MESSAGES, FloodGate, count_limited
+from gateway.admission.gate import Admission
 from gateway.aio import checkpoint
 from gateway.codec import decode_event
 from gateway.console.events import ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
-from gateway.funnel.routing import Action, RoutingState, route
+from gateway.funnel.routing import Action, Decision, RoutingState, route
 from gateway.funnel.tickets import TicketStore
 from gateway.inbound import inbound_stream
 from gateway.metrics import INBOUND
@@ -71,6 +73,8 @@ class FunnelConsumer:
         self.stream = inbound_stream(rt.keys)
         self.store = TicketStore(rt.redis, rt.keys)
         self.targets = TargetDirectory(rt.redis, rt.keys)
+        self.admission = Admission(rt)
+        self.flood = FloodGate(rt)
         self._own_pending = True  # re-read our own pending entries first (after errors)
         self._last_reclaim = 0.0
 
@@ -193,11 +197,11 @@ class FunnelConsumer:
     # --- one event ------------------------------------------------------------
     async def _apply(self, event: InboundEvent) -> None:
         if isinstance(event, TargetSeen):
-            await self.targets.upsert(event.target, event.kind, event.title, reason=event.reason)
+            await self.admission.seen(event)
         elif isinstance(event, TargetGone):
-            await self.targets.mark_inactive(event.target, event.reason)
+            await self.admission.gone(event)
         elif isinstance(event, TargetMigrated):
-            await self.targets.migrate(event.old, event.new)
+            await self.admission.migrated(event)
         else:
             await self._message(event)
 
@@ -221,6 +225,9 @@ class FunnelConsumer:
         return RoutingState(announcement, ticket_ref, open_ticket, edited)
 
     async def _message(self, msg: InboundMessage) -> None:
+        if not await self.admission.admits(msg):
+            INBOUND.labels(platform=msg.platform, kind="not_admitted").inc()
+            return  # a pending or rejected chat: not stored, not logged
         decision = route(msg, await self.snapshot(msg))
         if decision.action is Action.IGNORE:
             INBOUND.labels(platform=msg.platform, kind="ignored").inc()
@@ -232,16 +239,28 @@ class FunnelConsumer:
         templates = templates_for(self.rt.config.templates_file)
         if decision.action is Action.HELP:
             INBOUND.labels(platform=msg.platform, kind="help").inc()
+            if not await self.flood.help(msg):
+                count_limited(msg, HELP)
+                return
             await send_help(self.rt, msg.target, msg.message_id, templates.help(lang))
             return
+        limited = await self._flood_limit(msg, decision)
+        if limited is None:
+            return  # over a limit with no open ticket to keep it on
+        decision, attach = limited
         rules = rulebook(self.rt.config.rules_file).rules
-        applied = await self.store.apply(msg, decision, rules.classify(msg.text), lang)
+        applied = await self.store.apply(
+            msg, decision, rules.classify(msg.text), lang, attach=attach
+        )
         kind = decision.kind.value if decision.kind else decision.action.value
         if applied.outcome != "duplicate":
             INBOUND.labels(platform=msg.platform, kind=kind).inc()
             if applied.ticket is not None:
                 await ticket_event(self.rt, applied.ticket, msg.target, applied.outcome)
         if applied.created and applied.ticket is not None:
+            if not await self.flood.ack(msg):
+                count_limited(msg, ACKS)
+                return
             # Also on a redelivered entry: the deterministic delivery id makes it a no-op
             # if the first attempt got as far as enqueuing it.
             await send_for_ticket(
@@ -252,6 +271,31 @@ class FunnelConsumer:
                 templates.ack(lang, applied.ticket),
                 msg.message_id,
             )
+
+    async def _flood_limit(
+        self, msg: InboundMessage, decision: Decision
+    ) -> tuple[Decision, bool] | None:
+        """The flood limits' say: (decision, attach-only), or ``None`` to drop the message.
+
+        A message over a limit opens no ticket; it joins the resident's open ticket in
+        this chat when there is one (never lost), else it is dropped (counted)."""
+        if decision.action is Action.FOLLOW_UP:
+            if not await self.flood.message(msg):
+                count_limited(msg, MESSAGES)  # stored all the same: it sends nothing
+            return decision, False
+        if decision.action is not Action.NEW:
+            return decision, False
+        over = await self.flood.new_ticket(msg)
+        if over is None:
+            return decision, False
+        count_limited(msg, over)
+        if msg.chat_kind is ChatKind.DIRECT:
+            open_ticket = await self.store.open_direct(msg.target, msg.sender.user_id)
+        else:
+            open_ticket = await self.store.latest_open(msg.target, msg.sender.user_id)
+        if open_ticket is None:
+            return None
+        return Decision(Action.FOLLOW_UP, ticket=open_ticket), True
 
 
 async def prepare_funnel(rt: Runtime) -> None:

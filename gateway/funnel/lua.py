@@ -17,6 +17,7 @@ Redis, never a cluster. Layout (P = prefix)::
     P ticket:bymsg                        hash "<target>|<message id>" -> "<id>#<index>"
     P ticket:botmsg                       hash "<target>|<message id>" -> id (palm's own sends)
     P ticket:open                         hash "<target>|<user id>" -> id (open, direct chats)
+    P ticket:latest                       hash "<target>|<user id>" -> the newest ticket there
     P tickets:idx:<status>[:kind:<k>]     sorted sets for listing (urgent first, then oldest)
     P tickets:idx:all[:kind:<k>]
     P tickets:age:<status>                sorted sets by received time (oldest age)
@@ -71,10 +72,11 @@ local function history(id, now, actor, action, extra)
 end
 """
 
-# ARGV: 1 prefix, 2 action new|follow|edit, 3 ticket id (follow) , 4 msg field
+# ARGV: 1 prefix, 2 action new|follow|attach|edit, 3 ticket id (follow, attach), 4 msg field
 # "<target>|<message id>", 5 open field "<target>|<user>" ('' in groups), 6 message JSON,
 # 7 ticket fields JSON (new), 8 now, 9 edit field "<target>|<edit_of>", 10 new text (edit)
 # Returns {ticket id, index, outcome}; outcome: created | appended | duplicate | edited | lost
+# | limited (attach found the ticket resolved: nothing stored)
 APPLY_INBOUND = (
     _COMMON
     + """
@@ -108,7 +110,7 @@ local target_id = nil
 -- Re-check what routing saw: the ticket to join must still be open. In a direct chat
 -- the resident's open ticket wins even if routing (a stale snapshot, or another
 -- process handling the previous message right now) said "new".
-if action == 'follow' then
+if action == 'follow' or action == 'attach' then
   local t = load(follow)
   if t and t.status ~= 'resolved' then target_id = follow end
 end
@@ -142,6 +144,8 @@ if target_id then
   end
   return {target_id, n, 'appended'}
 end
+-- 'attach' (a message over a flood limit) joins an open ticket or nothing: never a new one.
+if action == 'attach' then return {'', -1, 'limited'} end
 
 local id = 'T-' .. redis.call('INCR', P .. 'ticket:seq')
 fields.id = id
@@ -158,6 +162,7 @@ redis.call('HSET', tkey(id), unpack(flat))
 redis.call('RPUSH', tkey(id, 'messages'), ARGV[6])
 redis.call('HSET', bymsg, field, id .. '#0')
 if openf ~= '' then redis.call('HSET', P .. 'ticket:open', openf, id) end
+redis.call('HSET', P .. 'ticket:latest', fields.target .. '|' .. fields.resident_id, id)
 index_add(id, 'new', fields.kind, score(fields.priority, fields.received_at), fields.received_at)
 counts(fields, 1)
 history(id, now, 'resident', 'created', {status = 'new'})

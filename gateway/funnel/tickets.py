@@ -203,11 +203,22 @@ class TicketStore:
 
     # --- inbound ---------------------------------------------------------------
     async def apply(
-        self, msg: InboundMessage, decision: Decision, cls: Classification, language: str
+        self,
+        msg: InboundMessage,
+        decision: Decision,
+        cls: Classification,
+        language: str,
+        *,
+        attach: bool = False,
     ) -> Applied:
-        """Store one routed message: open a ticket, join one, or edit a stored message."""
+        """Store one routed message: open a ticket, join one, or edit a stored message.
+
+        ``attach``: join ``decision.ticket`` if it is still open, else store nothing
+        (a message over a flood limit never opens a ticket)."""
         now = time.time()
         action = {"new": "new", "follow_up": "follow", "edit": "edit"}[decision.action.value]
+        if attach:
+            action = "attach"
         received = msg.sent_at if 0 < msg.sent_at <= now else now
         fields = {
             "kind": (decision.kind or TicketKind.MESSAGE).value,
@@ -267,6 +278,17 @@ class TicketStore:
     async def open_direct(self, target: str, user_id: str) -> TicketId | None:
         tid: Any = await self._r.hget(self._k("ticket", "open"), _field(target, user_id))
         return TicketId(tid) if tid else None
+
+    async def latest_open(self, target: str, user_id: str) -> TicketId | None:
+        """The resident's newest ticket in this chat, if it is still open."""
+        try:
+            tid: Any = await self._r.hget(self._k("ticket", "latest"), _field(target, user_id))
+            if tid is None:
+                return None
+            status: Any = await self._r.hget(self._k("ticket", tid), "status")
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"ticket store: {exc}") from exc
+        return TicketId(tid) if status in OPEN_STATUSES else None
 
     async def edited_ticket(self, target: str, edit_of: str) -> TicketId | None:
         where: Any = await self._r.hget(self._k("ticket", "bymsg"), _field(target, edit_of))

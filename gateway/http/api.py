@@ -33,4 +33,7 @@ def all_routes() -> list[ApiRoute]:
     routes += routes_targets.routes()
     routes += routes_tickets.routes()
     routes += routes_queue.routes()
+    from gateway.admission import routes as routes_admission
+
+    routes += routes_admission.routes()
     return routes

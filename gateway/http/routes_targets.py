@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.accounts import Role, check_target, views
+from gateway.admission.routes import status_filter, status_of
 from gateway.http.route import ApiRequest, ApiRoute
 from gateway.targets import TargetDirectory, parse_target_id
 
@@ -17,8 +18,9 @@ class TargetPatch(BaseModel):
 
 
 async def list_targets(req: ApiRequest) -> list[dict[str, Any]]:
+    status = status_filter(req.query("status"))
     targets = await views.list_targets(req.rt, req.scope, req.query("tag") or None)
-    return [t.to_json() for t in targets]
+    return [t.to_json() for t in targets if status is None or status_of(t) == status]
 
 
 async def patch_target(req: ApiRequest) -> dict[str, Any]:
@@ -33,7 +35,7 @@ async def patch_target(req: ApiRequest) -> dict[str, Any]:
 def routes() -> list[ApiRoute]:
     return [
         ApiRoute("GET", "/targets", Role.VIEWER, "Targets with kind, tags and state",
-                 list_targets, query=("tag",)),
+                 list_targets, query=("tag", "status")),
         ApiRoute("PATCH", "/targets/{id}", Role.ADMIN, "Replace a target's tags",
                  patch_target, body=TargetPatch),
     ]  # fmt: skip

@@ -101,7 +101,9 @@ end
 local t = {}
 if ARGV[2] and ARGV[2] ~= '' then
   local target = redis.call('HGET', dk, 'target')
-  if target then t = redis.call('HMGET', ARGV[2] .. target, 'state', 'kind', 'reason') end
+  if target then
+    t = redis.call('HMGET', ARGV[2] .. target, 'state', 'kind', 'reason', 'admission')
+  end
 end
 return {cur[1], takes, cur[2] or '0', crashes, redis.call('HGETALL', dk), t}
 """

@@ -78,10 +78,14 @@ class TargetStatus:
 
     @classmethod
     def from_fields(cls, fields: Any) -> TargetStatus | None:
-        """From ``HMGET state kind reason``; ``None`` for a target not in the directory."""
-        state, kind, reason = [*(fields or []), None, None, None][:3]
+        """From ``HMGET state kind reason admission``; ``None`` for a target not in the
+        directory. A rejected chat gets nothing more (a pending one still gets the one
+        "awaiting approval" notice, so pending alone does not stop a send)."""
+        state, kind, reason, admission = [*(fields or []), None, None, None, None][:4]
         if state is None and kind is None:
             return None
+        if admission == "rejected":
+            return cls(False, ChatKind(kind or ChatKind.GROUP.value), "rejected by an admin")
         return cls(
             (state or "active") == "active",
             ChatKind(kind or ChatKind.GROUP.value),

@@ -40,6 +40,7 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.adapter import Adapter
+from gateway.admission.share import auto_reply_rules, is_auto_reply
 from gateway.aio import checkpoint
 from gateway.errors import (
     AmbiguousSend,
@@ -74,6 +75,10 @@ PREFETCH = 4
 enough that a batch is never long in one worker's hands."""
 HAND_BACK_AFTER = 0.25
 """A retry wait longer than this (seconds) hands the rest of the batch back."""
+AUTO_REPLY_WAIT = 0.25
+"""How long a worker waits for an automatic answer's permit (its share may be used
+up) before it requeues it and takes the next delivery: so workers never all sit on
+acknowledgements while announcements wait behind them."""
 BACKOFF_CAP = 60.0
 TAKES_BACKSTOP = 3
 """A delivery whose holders died ``TAKES_BACKSTOP * max_attempts`` times before it was
@@ -92,6 +97,8 @@ _LOST = _Outcome("lost")
 """Our lease was taken over (we stalled): leave the entry to its new owner."""
 _FINISHED = _Outcome("finished")
 """Another worker already brought it to a final state."""
+_YIELD = _Outcome("yield")
+"""An automatic answer found no permit within its share: requeue it behind the rest."""
 
 
 async def ensure_groups(rt: Runtime, platform: str) -> None:
@@ -293,6 +300,12 @@ class _Worker:
         outcome = await self._attempts(took.delivery, owner, took.target)
         if outcome.state == _LOST.state:
             return _DONE  # its new owner acks it
+        if outcome.state == _YIELD.state:
+            # An automatic answer over its share: to the tail of the stream, so this
+            # worker (and the others) go on with the announcements queued behind it.
+            await self.store.release(delivery_id)
+            await self.store.requeue([(stream, entry_id, delivery_id)])
+            return _DONE
         if outcome.state == _FINISHED.state:
             return _ack_if(await self._finish(await self.store.get(delivery_id), changed=False))
         # Without a hook to run first, the same Lua call acks the entry.
@@ -350,8 +363,15 @@ class _Worker:
         migrated = False
         failures = 0
         started = time.time()
+        auto = is_auto_reply(d.origin, d.delivery_id)
         while True:
-            await self.limiter.acquire(self.adapter.rate_rules(target, kind))
+            rules = self.adapter.rate_rules(target, kind)
+            if not auto:
+                await self.limiter.acquire(rules)
+            elif not await self.limiter.acquire(
+                (*rules, *auto_reply_rules(rules)), max_wait=AUTO_REPLY_WAIT
+            ):
+                return _YIELD  # acks and help texts: at most half of the bot's rate
             began = await self.store.begin_send(d.delivery_id, owner)
             if began != "ok":
                 # "final": someone else finished it; "lost": our lease was taken over.

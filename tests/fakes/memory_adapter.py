@@ -54,6 +54,7 @@ class MemoryAdapter:
     sends: list[Sent] = field(default_factory=list)
     edits: list[tuple[TargetId, tuple[PlatformMessageId, ...], str]] = field(default_factory=list)
     recalls: list[tuple[TargetId, tuple[PlatformMessageId, ...]]] = field(default_factory=list)
+    left: list[TargetId] = field(default_factory=list)
     calls: int = 0
     _script: dict[str, deque[Exception]] = field(default_factory=lambda: defaultdict(deque))
     _always: dict[str, Exception] = field(default_factory=dict)
@@ -132,6 +133,9 @@ class MemoryAdapter:
         if target in self._recall_errors:
             raise self._recall_errors[target]
         self.recalls.append((target, tuple(message_ids)))
+
+    async def leave(self, target: TargetId) -> None:
+        self.left.append(target)
 
 
 # KEYS: calls list, txn hash, seq. ARGV: idempotency key, dedupe flag.

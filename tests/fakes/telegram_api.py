@@ -170,6 +170,8 @@ class FakeBot:
     active_poll: asyncio.Future[None] | None = None
     new_update: asyncio.Event = field(default_factory=asyncio.Event)
     requests: dict[str, int] = field(default_factory=dict)
+    left_chats: list[int] = field(default_factory=list)
+    """Chats the bot left with ``leaveChat``, in order (sends there get 403)."""
 
 
 class _TextOf(html.parser.HTMLParser):
@@ -429,6 +431,43 @@ class FakeTelegram:
         }
         return self.enqueue({"my_chat_member": upd})
 
+    def add_bot_to_group(
+        self, chat_id: int, title: str | None = None, *, by: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Someone adds the bot to a group: the ``my_chat_member`` update Telegram sends
+        (chat, from, date, old_chat_member ``left``, new_chat_member ``member``)."""
+        b = self.bot
+        if chat_id in b.left_chats:
+            b.left_chats.remove(chat_id)
+        return self.enqueue(
+            {"my_chat_member": self._membership(chat_id, title, by, "left", "member")}
+        )
+
+    def _membership(
+        self, chat_id: int, title: str | None, by: dict[str, Any] | None, old: str, new: str
+    ) -> dict[str, Any]:
+        me = {"id": self.bot.bot_id, "is_bot": True, "first_name": "Palm",
+              "username": self.bot.username}  # fmt: skip
+        return {
+            "chat": _chat(chat_id, title),
+            "from": by or self.user(),
+            "date": int(time.time()),
+            "old_chat_member": {"user": me, "status": old},
+            "new_chat_member": {"user": me, "status": new},
+        }
+
+    def _leave(self, bot: FakeBot, chat_id: int) -> bool:
+        """``leaveChat``: Telegram then sends the bot its own ``my_chat_member`` (left)."""
+        if chat_id > 0:
+            raise ApiError(400, "Bad Request: chat member status can't be changed in private chats")
+        if chat_id in bot.left_chats:
+            raise ApiError(403, "Forbidden: bot is not a member of the group chat")
+        bot.left_chats.append(chat_id)
+        me = {"id": bot.bot_id, "is_bot": True, "first_name": "Palm", "username": bot.username}
+        update = self._membership(chat_id, None, me, "member", "left")
+        self.enqueue({"my_chat_member": update}, bot)
+        return True
+
     def migrate(self, old_chat_id: int, new_chat_id: int) -> dict[str, Any]:
         """The service message Telegram posts in the old group on upgrade."""
         msg = self.message(old_chat_id, None, migrate_to_chat_id=new_chat_id)
@@ -558,11 +597,15 @@ class FakeTelegram:
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if method in SEND_METHODS:
+            if chat_id in bot.left_chats:
+                raise ApiError(403, "Forbidden: bot is not a member of the group chat")
             return self._send(bot, method, p, chat_id)
         if method in ("editMessageText", "editMessageCaption"):
             return self._edit(bot, method, p, chat_id)
         if method == "deleteMessage":
             return self._delete(bot, p, chat_id)
+        if method == "leaveChat":
+            return self._leave(bot, chat_id)
         raise ApiError(404, "Not Found")
 
     async def _get_updates(self, bot: FakeBot, p: dict[str, Any]) -> list[dict[str, Any]]:
