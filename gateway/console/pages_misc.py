@@ -9,12 +9,16 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway import announcements
+from gateway.accounts import Role
+from gateway.admission.gate import Admission
+from gateway.admission.routes import status_of
 from gateway.console import charts, samples
 from gateway.console.context import page_vars, runtime, signed_in
+from gateway.errors import Forbidden, NotFound
 from gateway.funnel.stats import queue_stats
 from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
-from gateway.targets import TargetDirectory
+from gateway.targets import TargetDirectory, parse_target_id
 
 
 async def chats_page(request: web.Request) -> web.StreamResponse:
@@ -24,9 +28,34 @@ async def chats_page(request: web.Request) -> web.StreamResponse:
     if user.scope is not None:
         targets = [t for t in targets if user.scope.permits(t)]
     groups = [t for t in targets if t.kind.value == "group"]
+    # A pending chat has no tags yet, so it lies inside no scope: only an unscoped
+    # account sees the waiting list, and only an admin may decide.
+    pending = [t for t in groups if status_of(t) == "pending"] if user.scope is None else []
     return aiohttp_jinja2.render_template(
-        "chats.html", request, page_vars(request, chats=groups, directs=len(targets) - len(groups))
-    )
+        "chats.html",
+        request,
+        page_vars(
+            request, chats=[t for t in groups if status_of(t) != "pending"], pending=pending,
+            directs=len(targets) - len(groups), status_of=status_of,
+            can_admit=user.role >= Role.ADMIN and user.scope is None,
+        ),
+    )  # fmt: skip
+
+
+async def chat_action(request: web.Request) -> web.StreamResponse:
+    c, user = signed_in(request)
+    if user.role < Role.ADMIN or user.scope is not None:
+        raise Forbidden(c.t("Your role cannot do this."))
+    target = parse_target_id(request.match_info["id"])
+    admission = Admission(runtime(request))
+    if request.match_info["action"] == "approve":
+        form = await request.post()
+        await admission.approve(target, str(form.get("tags", "")).split())
+    elif request.match_info["action"] == "reject":
+        await admission.reject(target)
+    else:
+        raise NotFound(f"no action {request.match_info['action']}")
+    raise web.HTTPSeeOther("/console/chats")
 
 
 async def polls_page(request: web.Request) -> web.StreamResponse:

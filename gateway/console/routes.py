@@ -26,5 +26,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/announcements/{id}/live", pages_announce.announcement_fragment)
     r.add_post("/announcements/{id}/{action}", pages_announce.announcement_action)
     r.add_get("/chats", pages_misc.chats_page)
+    r.add_post("/chats/{id}/{action}", pages_misc.chat_action)
     r.add_get("/polls", pages_misc.polls_page)
     r.add_get("/overview", pages_misc.overview_page)
