@@ -14,6 +14,7 @@ from gateway.accounts import check_audience
 from gateway.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, make_attachment
 from gateway.console import compose
 from gateway.console.context import ctx, page_vars, runtime, signed_in
+from gateway.console.events import last_id
 from gateway.errors import Forbidden, InputError, NotFound
 from gateway.models import OutboundAttachment, Priority
 from gateway.runtime import Runtime
@@ -139,11 +140,15 @@ async def _detail(request: web.Request) -> dict[str, Any]:
 
 
 async def announcement_page(request: web.Request) -> web.StreamResponse:
+    rt = runtime(request)
+    stream_from = await last_id(rt.redis, rt.keys)  # before the read: no change falls between
     detail = await _detail(request)
+    previews = compose.previews(detail["text"], detail["title"])
     return aiohttp_jinja2.render_template(
-        "announcement.html", request, page_vars(request, ann=detail, previews=compose.previews(
-            detail["text"], detail["title"]))
-    )  # fmt: skip
+        "announcement.html",
+        request,
+        page_vars(request, ann=detail, previews=previews, stream_from=stream_from),
+    )
 
 
 async def announcement_fragment(request: web.Request) -> web.StreamResponse:

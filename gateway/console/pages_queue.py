@@ -28,14 +28,15 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     rt = runtime(request)
     status, kind = _filters(request)
     cursor = request.query.get("cursor") or None
+    # The stream position first, then the read: a change in between is sent again, not lost.
+    stream_from = await last_id(rt.redis, rt.keys)
     page = await queue.page(rt, user.scope, status, kind, cursor)
     return aiohttp_jinja2.render_template(
         "queue.html",
         request,
         page_vars(
             request, tickets=page.tickets, next_cursor=page.next_cursor, status=status,
-            kind=kind, statuses=queue.STATUSES, kinds=queue.KINDS,
-            stream_from=await last_id(rt.redis, rt.keys),
+            kind=kind, statuses=queue.STATUSES, kinds=queue.KINDS, stream_from=stream_from,
         ),
     )  # fmt: skip
 
@@ -50,12 +51,11 @@ async def _ticket(request: web.Request) -> tuple[TicketId, dict[str, Any]]:
 
 
 async def ticket_page(request: web.Request) -> web.StreamResponse:
-    _, detail = await _ticket(request)
     rt = runtime(request)
+    stream_from = await last_id(rt.redis, rt.keys)
+    _, detail = await _ticket(request)
     return aiohttp_jinja2.render_template(
-        "ticket.html",
-        request,
-        page_vars(request, ticket=detail, stream_from=await last_id(rt.redis, rt.keys)),
+        "ticket.html", request, page_vars(request, ticket=detail, stream_from=stream_from)
     )
 
 

@@ -117,6 +117,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     await resp.write(b"retry: 1000\n\n")
     scoped = _Scoped(rt, user.scope)
     counts = await _counts(rt, topic)
+    if counts:
+        # Deliveries may have settled between the page's render and this connect: have the
+        # page fetch its live part once, then follow the counts from here.
+        await _send(resp, "refresh", {"subject": topic, "what": "progress"}, after)
     quiet_since = time.monotonic()
     try:
         while True:

@@ -61,6 +61,9 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
     async with browser() as b:
         page = await _signed_in(b, tg_palm)
         await expect(page.get_by_text("No tickets.")).to_be_visible()
+        fake_tg.group_message(GROUP5, "/report 5号楼3单元楼道灯坏了", sender=fake_tg.user(7010))
+        fake_tg.private_message(7011, "When is the next water tank cleaning?")
+        await expect(page.get_by_role("row")).to_have_count(3)  # header + 2, live
         resident = fake_tg.user(7001)
         started = time.monotonic()
         report = fake_tg.group_message(
@@ -71,6 +74,8 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
         await expect(row).to_be_visible()  # live: the page was not reloaded
         print(f"hydrant visible after {time.monotonic() - started:.2f} s")
         await expect(row.get_by_text("urgent")).to_be_visible()
+        # Urgent first, then oldest: the hydrant went to the top of the live table.
+        await expect(page.get_by_role("row").nth(1)).to_contain_text("fire hydrant")
         await shoot(page, "queue")
         await row.get_by_role("link").first.click()
         await page.get_by_role("button", name="Claim").click()
@@ -229,8 +234,8 @@ async def test_the_tank_notice(
         try:
             await expect(deliveries.get_by_text("sent")).to_have_count(2, timeout=60_000)
         except AssertionError:
-            print(palm.tail(80))
-            print(await page.content())
+            print(await palm.cli("announcements", "show", "A-1", "--json"))
+            print(_bot_events(await resident.messages(room), bot.user_id))
             raise
         await shoot(page, "announcement")
         await page.get_by_label("Message").fill(f"{TANK}: **Wed 9:00-12:00**")
