@@ -81,6 +81,20 @@
     if (empty) empty.classList.toggle("hidden", body.rows.length > 0);
   }
 
+  // Ages ("5m") in the queue stay true while the page stays open.
+  function ago(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m";
+    if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor(s % 3600 / 60) + "m";
+    return Math.floor(s / 86400) + "d " + Math.floor(s % 86400 / 3600) + "h";
+  }
+  setInterval(function () {
+    document.querySelectorAll("td.when time[datetime]").forEach(function (el) {
+      el.textContent = ago(Date.now() / 1000 - Number(el.getAttribute("datetime")));
+    });
+  }, 15000);
+
   // --- composer ---------------------------------------------------------------
   const to = document.getElementById("to");
   const matches = document.getElementById("matches");
