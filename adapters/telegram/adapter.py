@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 import warnings
 from collections.abc import Sequence
 
@@ -249,3 +250,17 @@ class TelegramAdapter:
 
     async def leave(self, target: TargetId) -> None:
         await self._need_sender().leave(target)
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> tuple[bytes, str]:
+        """A resident's file (a photo's ``file_id``) and its MIME type, for the console."""
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        try:
+            f = await self._bot.get_file(ref)
+            if f.file_size and f.file_size > max_bytes:
+                raise gw.NotPossible(f"the file is larger than {max_bytes} bytes")
+            data = bytes(await f.download_as_bytearray())
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+        mime = mimetypes.guess_type(f.file_path or "")[0] or "application/octet-stream"
+        return data, mime

@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway.accounts.views import ticket_in_scope
-from gateway.console import queue
+from gateway.console import files, queue
 from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
 from gateway.errors import Forbidden, NotFound
@@ -65,6 +65,11 @@ async def ticket_fragment(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "ticket_live.html", request, page_vars(request, ticket=detail)
     )
+
+
+async def ticket_photo(request: web.Request) -> web.StreamResponse:
+    _, detail = await _ticket(request)
+    return await files.photo(request, detail)
 
 
 def _require_staff(request: web.Request) -> None:

@@ -17,6 +17,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/events", sse.events)
     r.add_get("/tickets/{id}", pages_queue.ticket_page)
     r.add_get("/tickets/{id}/live", pages_queue.ticket_fragment)
+    r.add_get("/tickets/{id}/files/{m}/{a}", pages_queue.ticket_photo)
     r.add_post("/tickets/{id}/{action}", pages_queue.ticket_action)
     r.add_get("/announce", pages_announce.composer)
     r.add_post("/announce", pages_announce.send)

@@ -3,7 +3,9 @@ and, for the tank notice, the real Synapse. Acts by labels and button names only
 
 from __future__ import annotations
 
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +51,19 @@ async def tg_palm(fake_tg: FakeTelegram, make_palm: PalmFactory, users: None) ->
     return palm
 
 
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain-colour PNG: a resident's photo for the fake Bot API to serve."""
+    row = b"\x00" + bytes(rgb) * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
 async def _signed_in(b: Any, palm: Palm, name: str = "secretary", lang: str = "en") -> Page:
     ctx = await new_context(b, palm.base, lang)
     page = await ctx.new_page()
@@ -64,6 +79,8 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
         fake_tg.group_message(GROUP5, "/report 5号楼3单元楼道灯坏了", sender=fake_tg.user(7010))
         fake_tg.private_message(7011, "When is the next water tank cleaning?")
         await expect(page.get_by_role("row")).to_have_count(3)  # header + 2, live
+        fake_tg.add_file("ph-small-2", _png(160, 90, (200, 60, 40)), "photos/file_2.png")
+        fake_tg.photo(7011)  # a follow-up with a photo, on the question's ticket
         resident = fake_tg.user(7001)
         started = time.monotonic()
         report = fake_tg.group_message(
@@ -97,6 +114,10 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
         )
         await expect(page.get_by_text("resolved").first).to_be_visible()
         await shoot(page, "ticket")
+        await page.goto("/console/tickets/T-2")
+        photo = page.get_by_role("img", name="photo")
+        await expect(photo).to_be_visible()
+        assert await photo.evaluate("img => img.naturalWidth") == 160
         await page.get_by_role("link", name="Overview").click()
         await expect(page.get_by_role("heading", name="First response")).to_be_visible()
         await shoot(page, "overview")

@@ -119,7 +119,7 @@ def make_palm(config: GatewayConfig, tmp_path: Path) -> Iterator[PalmFactory]:
             env["PALM_E2E_TG_TOKEN"] = telegram.token
             platforms["telegram"] = {
                 "token_env": "PALM_E2E_TG_TOKEN", "base_url": telegram.base_url,
-                "poll_timeout": 1,
+                "base_file_url": telegram.base_file_url, "poll_timeout": 1,
             }  # fmt: skip
         if matrix is not None:
             platforms["matrix"] = matrix

@@ -233,6 +233,8 @@ class FakeTelegram:
         self._site: web.TCPSite | None = None
         self._port = 0
         self._user_ids = itertools.count(10_000)
+        self.files: dict[str, tuple[str, bytes]] = {}
+        """file_id -> (file_path, bytes), for getFile and the /file/ route."""
         self._session: aiohttp.ClientSession | None = None
 
     # --- life cycle -------------------------------------------------------
@@ -240,6 +242,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         await self.go_up()
@@ -275,6 +278,24 @@ class FakeTelegram:
     def base_url(self) -> str:
         """For ``telegram.Bot(token, base_url=fake.base_url)``."""
         return f"http://127.0.0.1:{self._port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """For ``telegram.Bot(token, base_file_url=fake.base_file_url)`` (getFile downloads)."""
+        return f"http://127.0.0.1:{self._port}/file/bot"
+
+    def add_file(self, file_id: str, data: bytes, path: str) -> None:
+        """Serve ``data`` for ``getFile(file_id)`` (``path`` as Telegram's ``file_path``)."""
+        self.files[file_id] = (path, data)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] not in self.bots:
+            return web.Response(status=404, text="Not Found")
+        wanted = request.match_info["path"]
+        for path, data in self.files.values():
+            if path == wanted:
+                return web.Response(body=data)
+        return web.Response(status=404, text="Not Found")
 
     def add_bot(self, token: str, username: str) -> FakeBot:
         bot_id = int(token.split(":", 1)[0])
@@ -594,6 +615,14 @@ class FakeTelegram:
                 "pending_update_count": len(bot.updates),
                 "allowed_updates": bot.allowed_updates,
             }
+        if method == "getFile":
+            found = self.files.get(str(p.get("file_id", "")))
+            if found is None:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            return {
+                "file_id": p["file_id"], "file_unique_id": f"u-{p['file_id']}",
+                "file_size": len(found[1]), "file_path": found[0],
+            }  # fmt: skip
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if method in SEND_METHODS:
