@@ -118,7 +118,7 @@ ZH: dict[str, str] = {
     "Scheduled for": "定时于",
     "Read only: your role is viewer.": "只读:你的角色是查看者。",
     "Language": "语言",
-    "ack": "确认回执",
+    "acknowledgement": "确认回执",
     "created": "创建",
     "replied": "已回复",
     "priority": "优先级提升",

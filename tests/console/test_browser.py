@@ -118,6 +118,7 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
         photo = page.get_by_role("img", name="photo")
         await expect(photo).to_be_visible()
         assert await photo.evaluate("img => img.naturalWidth") == 160
+        await shoot(page, "ticket-photo")
         await page.get_by_role("link", name="Overview").click()
         await expect(page.get_by_role("heading", name="First response")).to_be_visible()
         await shoot(page, "overview")
