@@ -14,11 +14,13 @@ delivery hot path pays nothing for the console.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from gateway.accounts import Scope
 from gateway.console import queue
@@ -27,6 +29,8 @@ from gateway.console.events import ConsoleEvent, last_id, read_after, valid_even
 from gateway.errors import InputError
 from gateway.funnel.tickets import Ticket
 from gateway.runtime import Runtime
+
+log = logging.getLogger("palm.console")
 
 BLOCK_MS = 500
 KEEPALIVE_SECONDS = 15.0
@@ -139,4 +143,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 quiet_since = time.monotonic()
     except ConnectionResetError:
         pass  # the page was closed
+    except (RedisError, OSError):
+        # Redis away: end the stream; the browser reconnects with Last-Event-ID and
+        # resumes where it stopped once Redis answers again.
+        log.warning("console events: redis trouble, stream closed")
     return resp

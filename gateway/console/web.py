@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from gateway.accounts import Principal
 from gateway.console import i18n
@@ -28,7 +29,7 @@ from gateway.console.context import (
 )
 from gateway.console.sessions import SessionStore, same
 from gateway.console.views import fmt_filters
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StoreUnavailable
 from gateway.runtime import Runtime
 
 log = logging.getLogger("palm.console")
@@ -84,7 +85,10 @@ def _refuse(c: Ctx, request: web.Request, status: int, text: str) -> web.Respons
 @web.middleware
 async def console_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rt = request.config_dict[RUNTIME]
-    c = await _load(request, rt)
+    try:
+        c = await _load(request, rt)
+    except (RedisError, OSError) as exc:  # 503 (retry later), never a traceback
+        raise StoreUnavailable(f"redis does not answer: {exc}") from exc
     request[CTX] = c
     try:
         resp = await _guarded(request, handler, c)
@@ -117,6 +121,8 @@ async def _guarded(request: web.Request, handler: Handler, c: Ctx) -> web.Stream
             return _refuse(c, request, 403, "The form expired: please try again.")
     try:
         return await handler(request)
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"redis does not answer: {exc}") from exc
     except GatewayError as exc:
         if exc.http_status >= 500:
             raise
