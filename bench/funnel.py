@@ -19,15 +19,14 @@ import uuid
 
 from redis.asyncio import Redis
 
+from bench.tickets import apply_open_tickets
 from gateway.config import GatewayConfig, RedisConfig
 from gateway.funnel.consumer import ConsumerSettings, FunnelConsumer
-from gateway.funnel.routing import Action, Decision, TicketKind
 from gateway.funnel.stats import queue_stats
 from gateway.funnel.tickets import TicketStore
 from gateway.inbound import RedisInboundSink
 from gateway.keys import Keys
 from gateway.models import Command
-from gateway.rules import rulebook
 from gateway.runtime import Runtime, instance_name
 from tests.funnel.factory import direct, message
 
@@ -60,20 +59,8 @@ async def flood(rt: Runtime, n: int) -> None:
 
 async def listing(rt: Runtime, n: int) -> None:
     store = TicketStore(rt.redis, rt.keys)
-    rules = rulebook(rt.config.rules_file).rules
-    decision = Decision(Action.NEW, TicketKind.REPORT)
-    started = time.perf_counter()
-    for i in range(0, n, 50):
-        batch = [
-            message(
-                "电梯困人" if j % 10 == 0 else f"灯坏了 {j}", command=Command.REPORT, user=str(j)
-            )
-            for j in range(i, min(n, i + 50))
-        ]
-        await asyncio.gather(
-            *(store.apply(m, decision, rules.classify(m.text), "zh") for m in batch)
-        )
-    print(f"listing: created {n} open tickets in {time.perf_counter() - started:.1f}s")
+    took = await apply_open_tickets(rt, n)
+    print(f"listing: created {n} open tickets in {took:.1f}s")
     for label, coro in (
         ("first page of 50", store.list(limit=50)),
         ("status=new&kind=report, 50", store.list(status="new", kind="report", limit=50)),

@@ -31,12 +31,10 @@ from redis.asyncio import Redis
 
 from bench.common import Ratio, machine, percentile, write_result
 from bench.procs import PREFIX, ROOT, Procs, make_token, seed_targets
+from bench.tickets import apply_open_tickets
 from gateway.config import GatewayConfig, RedisConfig
-from gateway.funnel.routing import Action, Decision, TicketKind
 from gateway.funnel.tickets import TicketStore
 from gateway.keys import Keys
-from gateway.models import Command
-from gateway.rules import rulebook
 from gateway.runtime import Runtime, instance_name
 
 GOAL_P99_MS = 10.0
@@ -45,28 +43,13 @@ GOAL_RSS_MB = 150.0
 
 async def build_tickets(url: str, n: int) -> tuple[float, list[float]]:
     """``n`` open tickets through the funnel's store; returns (seconds, direct list ms)."""
-    from tests.funnel.factory import message
-
     keys = Keys(PREFIX)
     config = GatewayConfig(redis=RedisConfig(url=url, prefix=PREFIX))
     redis = Redis.from_url(url, decode_responses=True)
     binary = Redis.from_url(url)
     rt = Runtime(config, redis, binary, keys, instance_name())
     store = TicketStore(rt.redis, rt.keys)
-    rules = rulebook(config.rules_file).rules
-    decision = Decision(Action.NEW, TicketKind.REPORT)
-    started = time.perf_counter()
-    for i in range(0, n, 100):
-        batch = [
-            message(
-                "电梯困人" if j % 10 == 0 else f"灯坏了 {j}", command=Command.REPORT, user=str(j)
-            )
-            for j in range(i, min(n, i + 100))
-        ]
-        await asyncio.gather(
-            *(store.apply(m, decision, rules.classify(m.text), "zh") for m in batch)
-        )
-    built = time.perf_counter() - started
+    built = await apply_open_tickets(rt, n)
     direct: list[float] = []
     for _ in range(200):
         t = time.perf_counter()

@@ -15,8 +15,11 @@ from typing import Any
 
 from gateway import announcements
 from gateway.accounts.scope import Scope, check_audience, targets_in_scope
+from gateway.accounts.scope import outside as scope_outside
 from gateway.audience import resolve
-from gateway.errors import NotFound
+from gateway.errors import Conflict, NotFound
+from gateway.funnel.bytarget import ScopedIndexes
+from gateway.funnel.routing import TicketKind
 from gateway.funnel.stats import figures, queue_stats
 from gateway.funnel.tickets import OPEN_STATUSES, Status, Ticket, TicketStore
 from gateway.models import TicketId
@@ -27,6 +30,7 @@ __all__ = [
     "announcement_detail",
     "check_announce",
     "check_announcement",
+    "check_replay",
     "list_announcements",
     "list_targets",
     "list_tickets",
@@ -34,7 +38,7 @@ __all__ = [
     "ticket_in_scope",
 ]
 
-CHUNK = 1000
+URGENT_BELOW = 10**13  # index scores: urgent ones sort below this (see funnel/lua.py)
 MAX_SCANNED = 5000  # recent announcements a scoped list looks through
 
 
@@ -53,9 +57,8 @@ async def list_tickets(
     cursor: str | None = None,
 ) -> tuple[list[Ticket], str | None]:
     allowed = await targets_in_scope(_directory(rt), scope)
-    keep = None if allowed is None else (lambda t: t.target in allowed)
     return await TicketStore(rt.redis, rt.keys).list(
-        status=status, kind=kind, limit=limit, cursor=cursor, keep=keep
+        status=status, kind=kind, limit=limit, cursor=cursor, within=allowed
     )
 
 
@@ -77,49 +80,53 @@ async def ticket_in_scope(rt: Runtime, scope: Scope | None, tid: TicketId) -> Ti
 async def scoped_queue_stats(rt: Runtime, scope: Scope | None) -> dict[str, Any]:
     """``queue_stats`` counted over the tickets of chats inside ``scope`` only.
 
-    The global figures are counters; a scope has none, so its figures are read from
-    the open-ticket indexes (and the resolved index for its count).
+    The global figures are counters; a scope has none, so Redis intersects the
+    status, kind and age indexes with the scope's tickets (``ScopedIndexes``) and
+    counts the categories of the open ones there, in slices (a Lua script).
     """
     if scope is None:
         return await queue_stats(rt)
     allowed = await targets_in_scope(_directory(rt), scope) or set()
-    fields = ("target", "kind", "category", "priority")
-    by_status: dict[str, int] = {}
-    groups: dict[str, dict[str, int]] = {"kind": {}, "category": {}, "priority": {}}
-    oldest: dict[str, float | None] = {}
-    for status in Status:
-        key = rt.keys("tickets", "idx", status.value)
-        n, first = 0, None
-        async for rows in _index_rows(rt, key, fields):
-            for received, (target, kind, category, priority) in rows:
-                if target not in allowed:
-                    continue
-                n += 1
-                if status in OPEN_STATUSES:
-                    first = received if first is None else min(first, received)
-                    for group, name in zip(groups, (kind, category, priority), strict=True):
-                        groups[group][name] = groups[group].get(name, 0) + 1
-        by_status[status.value] = n
-        oldest[status.value] = first
+    k = rt.keys
+    kinds = [kind.value for kind in TicketKind]
+    plan = [k("tickets", "idx", s.value) for s in Status]
+    plan += [k("tickets", "idx", s.value, "kind", kind) for s in OPEN_STATUSES for kind in kinds]
+    plan += [k("tickets", "age", s.value) for s in OPEN_STATUSES]
+    async with ScopedIndexes(rt.redis, k, allowed) as scoped:
+        narrowed = await scoped.narrow(*plan)
+        res = await _open_figures(rt, narrowed)
+        categories: dict[str, int] = {}
+        for key, size in narrowed[: len(OPEN_STATUSES)]:
+            for name, n in (await scoped.count_field(key, size, "category")).items():
+                categories[name] = categories.get(name, 0) + n
+    by_status = {s.value: n for s, (_, n) in zip(Status, narrowed, strict=False)}
+    kind_counts: dict[str, int] = {}
+    for i, kind in enumerate(kinds * len(OPEN_STATUSES)):
+        kind_counts[kind] = kind_counts.get(kind, 0) + narrowed[len(Status) + i][1]
+    urgent = sum(int(n) for n in res[:2])
+    groups = {
+        "kind": kind_counts,
+        "priority": {"urgent": urgent, "normal": by_status["new"] + by_status["claimed"] - urgent},
+        "category": categories,
+    }
+    groups = {name: {key: n for key, n in c.items() if n > 0} for name, c in groups.items()}
+    oldest = {
+        s.value: (float(rows[0][1]) if rows else None)
+        for s, rows in zip(OPEN_STATUSES, res[2:4], strict=True)
+    }
     return {**figures(by_status, groups, oldest, time.time()), "scope": scope.expr}
 
 
-async def _index_rows(rt: Runtime, key: str, fields: tuple[str, ...]) -> Any:
-    """Chunks of (received_at, fields) for every ticket in an index."""
-    start = 0
-    while True:
-        members = [str(m) for m in await rt.redis.zrange(key, start, start + CHUNK - 1)]
-        if not members:
-            return
-        pipe = rt.redis.pipeline(transaction=False)
-        for m in members:
-            pipe.hmget(rt.keys("ticket", m), ["received_at", *fields])
-        rows = []
-        for values in await pipe.execute():
-            if values[0] is not None:
-                rows.append((float(values[0]), tuple(str(v or "") for v in values[1:])))
-        yield rows
-        start += CHUNK
+async def _open_figures(rt: Runtime, narrowed: list[tuple[str, int]]) -> list[Any]:
+    """Urgent counts and the oldest entries of the narrowed open indexes."""
+    opened = [key for key, _ in narrowed[: len(OPEN_STATUSES)]]
+    ages = [key for key, _ in narrowed[-len(OPEN_STATUSES) :]]
+    pipe = rt.redis.pipeline(transaction=False)
+    for key in opened:
+        pipe.zcount(key, "-inf", f"({URGENT_BELOW}")
+    for key in ages:
+        pipe.zrange(key, 0, 0, withscores=True)
+    return list(await pipe.execute())
 
 
 # --- targets -------------------------------------------------------------------
@@ -134,6 +141,16 @@ async def check_announce(rt: Runtime, scope: Scope | None, to: str) -> None:
     if scope is not None:
         directory = _directory(rt)
         await check_audience(directory, scope, await resolve(directory, to))
+
+
+async def check_replay(rt: Runtime, scope: Scope | None, ann_id: str) -> None:
+    """An ``Idempotency-Key`` answered with an earlier announcement: a scoped caller
+    may only get one that lies wholly inside its scope (else 409, naming nothing)."""
+    if scope is None:
+        return
+    outside = await scope_outside(_directory(rt), scope, await _targets_of(rt, ann_id))
+    if outside:
+        raise Conflict("this Idempotency-Key was used for an announcement outside your scope")
 
 
 async def _targets_of(rt: Runtime, ann_id: str) -> set[str]:

@@ -19,7 +19,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from gateway import announcements
+from gateway.accounts import Role, views
 from gateway.attachments import MAX_ATTACHMENTS, attachment_from_file
+from gateway.cli.as_user import acting_user, add_as_user, scope_of
 from gateway.cli.context import EXIT_FAILED_DELIVERIES, CliContext, add_command
 from gateway.errors import InputError
 from gateway.models import Priority
@@ -47,6 +49,8 @@ async def _announce(args: argparse.Namespace, cli: CliContext) -> int:
     attachments = [attachment_from_file(p) for p in args.attach]
     send_at = parse_at(args.at) if args.at else None
     async with cli.runtime() as rt:
+        as_user = await acting_user(args, rt, Role.STAFF)
+        await views.check_announce(rt, await scope_of(args, rt), args.to)
         ann, fresh = await announcements.create(
             rt,
             text=args.text,
@@ -56,7 +60,7 @@ async def _announce(args: argparse.Namespace, cli: CliContext) -> int:
             send_at=send_at,
             attachments=attachments,
             idempotency_key=args.idempotency_key,
-            created_by="cli",
+            created_by=as_user or "cli",
         )
         print(ann.id, flush=True)
         if not fresh:
@@ -150,3 +154,4 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--idempotency-key", metavar="K", help="the same key returns the same announcement"
     )
+    add_as_user(p, acts=True)

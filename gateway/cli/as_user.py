@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.accounts import Scope, UserStore
+from gateway.accounts import Role, Scope, UserStore
+from gateway.errors import Forbidden
 from gateway.runtime import Runtime
 
 
-def add_as_user(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--as-user", metavar="NAME", help="show only what the staff account NAME may see"
-    )
+def add_as_user(parser: argparse.ArgumentParser, acts: bool = False) -> None:
+    what = "act as the staff account NAME, within its role and scope" if acts else (
+        "show only what the staff account NAME may see")  # fmt: skip
+    parser.add_argument("--as-user", metavar="NAME", help=what)
+
+
+async def acting_user(args: argparse.Namespace, rt: Runtime, role: Role) -> str | None:
+    """For a command that acts (``palm announce``): ``--as-user NAME`` must hold ``role``;
+    returns NAME (the actor to record), or None without the option."""
+    name = getattr(args, "as_user", None)
+    if not name:
+        return None
+    user = await UserStore(rt.redis, rt.keys).require(name)
+    if user.role < role:
+        raise Forbidden(f"{user.name} is {user.role.label}; this needs {role.label}")
+    return user.name
 
 
 async def scope_of(args: argparse.Namespace, rt: Runtime) -> Scope | None:

@@ -22,6 +22,8 @@ Redis, never a cluster. Layout (P = prefix)::
     P tickets:idx:all[:kind:<k>]
     P tickets:age:<status>                sorted sets by received time (oldest age)
     P tickets:counts                      hash of open-ticket counts: kind:*, category:*, priority:*
+    P tickets:target:<target>             set of the ids of the tickets from that chat (scopes;
+                                          see gateway.funnel.bytarget)
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ redis.call('HSET', bymsg, field, id .. '#0')
 if openf ~= '' then redis.call('HSET', P .. 'ticket:open', openf, id) end
 redis.call('HSET', P .. 'ticket:latest', fields.target .. '|' .. fields.resident_id, id)
 index_add(id, 'new', fields.kind, score(fields.priority, fields.received_at), fields.received_at)
+redis.call('SADD', P .. 'tickets:target:' .. fields.target, id)
 counts(fields, 1)
 history(id, now, 'resident', 'created', {status = 'new'})
 if fields.announcement and fields.announcement ~= '' then

@@ -11,7 +11,7 @@ import base64
 import builtins
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from gateway.codec import attachments_json, location_json
 from gateway.errors import Conflict, InputError, NotFound, StoreUnavailable
 from gateway.funnel import lua
+from gateway.funnel.bytarget import ScopedIndexes, walk_scope
 from gateway.funnel.routing import Decision, TicketKind, TicketRef
 from gateway.keys import Keys
 from gateway.models import ChatKind, InboundMessage, TicketId, UserId
@@ -36,7 +37,6 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = (Status.NEW, Status.CLAIMED)
-MAX_SCAN = 20_000  # index entries one filtered list call reads at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,13 +388,13 @@ class TicketStore:
         kind: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
-        keep: Callable[[Ticket], bool] | None = None,
+        within: Collection[str] | None = None,
     ) -> tuple[list[Ticket], str | None]:
         """One page, urgent first then oldest, and the cursor of the next page (or None).
 
-        ``keep`` filters (a caller's scope): the index is read on in chunks until the
-        page is full, at most ``MAX_SCAN`` entries per call; a page cut short by that
-        bound still returns a cursor, so nothing is skipped.
+        ``within``: only tickets from these chats (a scope), read from the index
+        narrowed in Redis (``gateway.funnel.bytarget``), so the cost follows the scope's
+        tickets, not the whole queue.
         """
         if status is not None and status not in {s.value for s in Status}:
             raise InputError(f"status: expected new, claimed or resolved, got {status!r}")
@@ -404,25 +404,26 @@ class TicketStore:
             raise InputError("limit: must be between 1 and 500")
         key = self.index_key(status, kind)
         after = _decode_cursor(cursor) if cursor else None
-        chunk = limit + 1 if keep is None else max(2 * limit, 200)
-        kept: list[tuple[Ticket, float]] = []
-        scanned = 0
-        while scanned < MAX_SCAN:
-            rows = await self._rows_after(key, after, chunk)
-            hashes = await self._hashes([m for m, _ in rows])
-            for (member, score), h in zip(rows, hashes, strict=True):
-                ticket = Ticket.from_hash(h) if h else None
-                if ticket is not None and (keep is None or keep(ticket)):
-                    if len(kept) == limit:
-                        last = kept[-1]
-                        return [t for t, _ in kept], _encode_cursor(last[1], last[0].id)
-                    kept.append((ticket, score))
-                after = (score, member)
-            scanned += len(rows)
-            if len(rows) < chunk:
-                return [t for t, _ in kept], None
-        assert after is not None
-        return [t for t, _ in kept], _encode_cursor(*after)
+        if within is None:
+            return await self._page(await self._rows_after(key, after, limit + 1), limit)
+        # A wide scope: walk the index and stop at a full page. A narrow one: let Redis
+        # intersect the index with the scope's tickets (bounded by the scope, not the queue).
+        walked = await walk_scope(self._r, self._k, key, within, after, limit + 1)
+        if walked is not None:
+            return await self._page(walked, limit)
+        async with ScopedIndexes(self._r, self._k, within) as scoped:
+            ((narrowed, _),) = await scoped.narrow(key)
+            return await self._page(await self._rows_after(narrowed, after, limit + 1), limit)
+
+    async def _page(
+        self, rows: builtins.list[tuple[str, float]], limit: int
+    ) -> tuple[builtins.list[Ticket], str | None]:
+        """``rows``: up to ``limit + 1`` index entries; one more than a page means more."""
+        page = rows[:limit]
+        tickets = [Ticket.from_hash(h) for h in await self._hashes([m for m, _ in page]) if h]
+        more = len(rows) > limit
+        next_cursor = _encode_cursor(page[-1][1], page[-1][0]) if more and page else None
+        return tickets, next_cursor
 
     async def _rows_after(
         self, key: str, after: tuple[float, str] | None, n: int

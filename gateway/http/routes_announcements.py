@@ -60,7 +60,7 @@ async def create(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, AnnouncementCreate)
     body = req.body
     await views.check_announce(req.rt, req.scope, body.to)
-    ann, _ = await announcements.create(
+    ann, new = await announcements.create(
         req.rt,
         text=body.text,
         to=body.to,
@@ -71,6 +71,8 @@ async def create(req: ApiRequest) -> dict[str, Any]:
         idempotency_key=req.http.headers.get("Idempotency-Key") or None,
         created_by=req.principal.name,
     )
+    if not new:
+        await views.check_replay(req.rt, req.scope, ann.id)
     return {"id": ann.id, "status": ann.status, "targets": ann.target_count}
 
 

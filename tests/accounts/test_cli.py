@@ -137,3 +137,28 @@ async def test_as_user_shows_what_that_account_sees(
     code, out, _ = await palm(cfg, "announcements", "list", "--json", "--as-user", "wang")
     assert code == 0
     assert json.loads(out) == []
+
+
+async def test_announce_as_a_scoped_user(cfg: Path, runtime: Runtime, office: Office) -> None:
+    for name, role in (("wang", "staff"), ("vera", "viewer")):
+        code, _, err = await palm(
+            cfg, "users", "create", name, "--role", role, "--scope", "compound:a",
+            "--password-stdin", stdin="tank cleaning 9am\n",
+        )  # fmt: skip
+        assert code == 0, err
+    code, out, err = await palm(cfg, "announce", "Gas off", "--to", "*", "--as-user", "wang")
+    assert code == 1
+    assert out == ""
+    assert f"outside your scope 'compound:a': {B1}" in err
+    code, _, err = await palm(cfg, "announce", "x", "--to", "compound:a", "--as-user", "vera")
+    assert code == 1
+    assert "vera is viewer; this needs staff" in err
+    code, out, err = await palm(
+        cfg, "announce", "Gas off", "--to", "compound:a", "--as-user", "wang", "--no-wait"
+    )
+    assert code == 0, err
+    ann_id = out.split()[0]
+    code, out, _ = await palm(cfg, "announcements", "show", ann_id, "--json")
+    shown = json.loads(out)
+    assert shown["created_by"] == "wang"
+    assert {d["target"] for d in shown["deliveries"]} == {A5, A_ROOM, "telegram:77"}

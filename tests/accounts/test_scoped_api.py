@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway.funnel import bytarget
 from gateway.runtime import Runtime
 from tests.accounts.conftest import A5, A_ROOM, B1, Office
 
@@ -97,9 +98,13 @@ async def test_lists_are_filtered(client: Client, office: Office) -> None:
     assert queue["depth"] == 3
 
 
+@pytest.mark.parametrize("budget", [2000, 3], ids=["walk", "intersect"])
 async def test_paging_through_a_scope_skips_nothing(
-    client: Client, office: Office, runtime: Runtime
+    client: Client, office: Office, runtime: Runtime, budget: int, monkeypatch: Any
 ) -> None:
+    """Both ways to read a scoped page: walking the index (a wide scope fills a page
+    within the budget) and Redis intersecting it with the scope (the budget runs out)."""
+    monkeypatch.setattr(bytarget, "WALK_BUDGET", budget)
     from tests.funnel.conftest import Pipeline
     from tests.funnel.factory import message
 
@@ -145,3 +150,91 @@ async def test_announcements_are_filtered_to_the_scope(client: Client, office: O
     assert B1 in data["error"]["message"]
     status, data = await _call(client, office, "staff_a", "DELETE", f"/announcements/{to_b['id']}")
     assert status == 404
+
+
+async def test_tickets_from_before_the_chat_index_are_found(
+    client: Client, office: Office, runtime: Runtime
+) -> None:
+    """An upgrade: tickets made before ``tickets:target:*`` existed are indexed once."""
+    k = runtime.keys
+    await runtime.redis.delete(
+        k("tickets", "target", "ready"), *(k("tickets", "target", chat) for chat in office.tickets)
+    )
+    _, queue = await _call(client, office, "staff_a", "GET", "/queue")
+    assert queue["depth"] == 2
+    assert await runtime.redis.exists(k("tickets", "target", "ready"))
+    members = await runtime.redis.smembers(k("tickets", "target", B1))
+    assert members == {office.tickets[B1]}
+    # Nothing temporary is left behind.
+    assert [key async for key in runtime.redis.scan_iter(match=k("tmp", "*"))] == []
+
+
+async def test_scoped_queue_figures_match_the_tickets(
+    client: Client, office: Office, runtime: Runtime
+) -> None:
+    from gateway.models import Command
+    from tests.funnel.conftest import Pipeline
+    from tests.funnel.factory import message
+
+    p = Pipeline(runtime)
+    await p.consumer.start()
+    for chat in (A5, B1):  # urgent: "消防栓" (fire hydrant) is an urgent keyword
+        await p.feed(message("消防栓 broken", target=chat, user="x", command=Command.REPORT))
+    await _call(client, office, "staff_a", "POST", f"/tickets/{office.tickets[A5]}/claim")
+    await _call(client, office, "admin", "POST", f"/tickets/{office.tickets[A_ROOM]}/resolve", {})
+    _, queue = await _call(client, office, "staff_a", "GET", "/queue")
+    _, listed = await _call(client, office, "staff_a", "GET", "/tickets?limit=100")
+    open_ = [t for t in listed["tickets"] if t["status"] != "resolved"]
+    assert queue["by_status"] == {"new": 1, "claimed": 1, "resolved": 1}
+    assert queue["depth"] == len(open_) == 2
+    assert queue["by_priority"] == {"urgent": 1, "normal": 1}
+    assert sum(queue["by_kind"].values()) == 2
+    assert queue["by_category"] == _count(t["category"] for t in open_)
+    assert queue["oldest_new_age_seconds"] is not None
+    assert queue["oldest_claimed_age_seconds"] is not None
+    _, everything = await _call(client, office, "admin", "GET", "/queue")
+    assert everything["depth"] == 4
+    assert "scope" not in everything
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+async def test_an_idempotency_key_does_not_reveal_an_announcement_outside(
+    client: Client, office: Office
+) -> None:
+    key = {"Idempotency-Key": "gas-off-1"}
+    made = await client.post(
+        "/api/v1/announcements", json={"text": "b", "to": "compound:b"},
+        headers={**office.tokens["admin"], **key},
+    )  # fmt: skip
+    assert made.status == 202
+    replay = await client.post(
+        "/api/v1/announcements", json={"text": "a", "to": "compound:a"},
+        headers={**office.tokens["staff_a"], **key},
+    )  # fmt: skip
+    assert replay.status == 409
+    assert (await made.json())["id"] not in await replay.text()
+    mine = {"Idempotency-Key": "gas-off-a"}
+    first = await client.post(
+        "/api/v1/announcements", json={"text": "a", "to": "compound:a"},
+        headers={**office.tokens["staff_a"], **mine},
+    )  # fmt: skip
+    again = await client.post(
+        "/api/v1/announcements", json={"text": "a", "to": "compound:a"},
+        headers={**office.tokens["staff_a"], **mine},
+    )  # fmt: skip
+    assert (await first.json())["id"] == (await again.json())["id"]
+
+
+async def test_the_ticket_lua_indexes_each_new_ticket_by_chat(
+    office: Office, runtime: Runtime
+) -> None:
+    # No scoped read has run yet, so nothing was backfilled: the sets come from the Lua.
+    assert not await runtime.redis.exists(runtime.keys("tickets", "target", "ready"))
+    for chat, tid in office.tickets.items():
+        assert await runtime.redis.smembers(runtime.keys("tickets", "target", chat)) == {tid}
