@@ -34,12 +34,12 @@ def components() -> list[tuple[str, Component]]:
     from gateway.work import run_work
 
     return [
+        ("admission", run_leaver),  # leaves rejected chats
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
         ("funnel", run_funnel),
         ("work", run_work),
         ("console.samples", run_sampler),
-        ("admission", run_leaver),
     ]
 
 

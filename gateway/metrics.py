@@ -39,16 +39,16 @@ RATE_LIMITED = Counter(
 INBOUND = Counter(
     "palm_inbound_total", "Inbound messages by kind", ["platform", "kind"], registry=REGISTRY
 )
-INBOUND_LIMITED = Counter(
-    "palm_inbound_limited_total",
-    "Inbound messages held back by a flood limit (reason: tickets, messages, acks, help)",
-    ["platform", "reason"],
-    registry=REGISTRY,
-)
 FIRST_RESPONSE_SECONDS = Histogram(
     "palm_ticket_first_response_seconds",
     "From a ticket arriving to its first staff reply",
     buckets=(30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
+    registry=REGISTRY,
+)
+INBOUND_LIMITED = Counter(
+    "palm_inbound_limited_total",
+    "Inbound messages held back by a flood limit (reason: tickets, messages, acks, help)",
+    ["platform", "reason"],
     registry=REGISTRY,
 )
 TELEGRAM_AMBIGUOUS = Counter(

@@ -2,7 +2,7 @@
 
 Layout (all under ``Keys``)::
 
-    target:<id>           hash  platform, kind, title, state, reason, admission, updated_at
+    target:<id>           hash  platform, kind, title, state, reason, updated_at
     target:<id>:tags      set   the target's tags
     targets:all           set   every known target id
     targets:active        set   ids that are active AND approved (what audiences select)
@@ -10,11 +10,6 @@ Layout (all under ``Keys``)::
     targets:pending       set   ids awaiting an admin's approval
     tag:<tag>             set   ids carrying the tag (active or not)
     tags                  set   every tag in use
-
-``state`` is the platform's side (the bot can post there, or was removed: ``reason``);
-``admission`` is the admins' side (``approved``, ``pending``, ``rejected``; a hash
-without it, written before admission existed, is approved). Only a target that is
-both active and approved is in the active indexes, so a pending chat is never selected.
 
 Audience resolution only reads the index sets (``SMEMBERS``), never ``SCAN``s, so a
 directory of 100k targets resolves in one round trip per tag.
@@ -30,10 +25,10 @@ from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
+from gateway import targets_lua as lua
 from gateway.errors import InputError, NotFound
 from gateway.keys import Keys
 from gateway.models import ChatKind, Platform, TargetId, split_target_id
-from gateway.targets_lua import ADMISSIONS, ADMIT_LUA, APPROVED, UPSERT_LUA
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -72,13 +67,17 @@ class Target:
     """``active`` or ``inactive``."""
     reason: str | None
     updated_at: float
-    admission: str = APPROVED
-    """``approved``, ``pending`` or ``rejected``."""
+    admission: str = lua.APPROVED
+    """The admins' side, a hash field too (``state`` is the platform's side: the bot
+    can post there, or was removed, ``reason``): ``approved``, ``pending`` or
+    ``rejected``. A hash without it, written before admission existed, is approved.
+    Only a target both active and approved is in the active indexes, so a pending
+    chat is never selected."""
 
     @property
     def active(self) -> bool:
         """Selectable by an audience: the bot is there and an admin let the chat in."""
-        return self.state == ACTIVE and self.admission == APPROVED
+        return self.state == ACTIVE and self.admission == lua.APPROVED
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -98,8 +97,8 @@ class TargetDirectory:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._r = redis
         self._k = keys
-        self._upsert = redis.register_script(UPSERT_LUA)
-        self._admit = redis.register_script(ADMIT_LUA)
+        self._upsert = redis.register_script(lua.UPSERT_LUA)
+        self._admit = redis.register_script(lua.ADMIT_LUA)
 
     # --- keys ---------------------------------------------------------------
     @property
@@ -136,7 +135,7 @@ class TargetDirectory:
         title: str | None,
         *,
         reason: str | None = None,
-        new_admission: str = APPROVED,
+        new_admission: str = lua.APPROVED,
         admission: str | None = None,
     ) -> tuple[str, bool]:
         """Register or refresh a target. ``reason`` set: inactive with it; else active.
@@ -164,8 +163,8 @@ class TargetDirectory:
 
     async def set_admission(self, target: TargetId, admission: str) -> None:
         """Approve, reject (or put back to pending) a known target; ``NotFound`` if unknown."""
-        if admission not in ADMISSIONS:
-            raise InputError(f"admission: expected one of {', '.join(ADMISSIONS)}")
+        if admission not in lua.ADMISSIONS:
+            raise InputError(f"admission: expected one of {', '.join(lua.ADMISSIONS)}")
         found = await self._admit(
             keys=[], args=[self._k.prefix, target, admission, repr(time.time())]
         )
@@ -173,7 +172,7 @@ class TargetDirectory:
             raise NotFound(f"no target {target}")
 
     async def mark_inactive(
-        self, target: TargetId, reason: str, *, new_admission: str = APPROVED
+        self, target: TargetId, reason: str, *, new_admission: str = lua.APPROVED
     ) -> None:
         existing = await self.get(target)
         kind = existing.kind if existing else ChatKind.GROUP
@@ -181,7 +180,9 @@ class TargetDirectory:
             target, kind, None, reason=reason or "inactive", new_admission=new_admission
         )
 
-    async def migrate(self, old: TargetId, new: TargetId, *, new_admission: str = APPROVED) -> None:
+    async def migrate(
+        self, old: TargetId, new: TargetId, *, new_admission: str = lua.APPROVED
+    ) -> None:
         """The chat moved: ``new`` takes over the title, kind and tags; ``old`` goes inactive.
 
         ``new_admission``: the decision for a chat palm never knew under either id."""
@@ -306,7 +307,7 @@ def _target(target: str, data: dict[str, str], tags: set[str]) -> Target:
         state=data.get("state") or ACTIVE,
         reason=data.get("reason") or None,
         updated_at=float(data.get("updated_at") or 0.0),
-        admission=data.get("admission") or APPROVED,
+        admission=data.get("admission") or lua.APPROVED,
     )
 
 
@@ -317,10 +318,14 @@ async def seed_targets(rt: Runtime) -> None:
         target = TargetId(seed.id)
         existing = await directory.get(target)
         if existing is None or existing.state == ACTIVE:
-            await directory.upsert(target, ChatKind(seed.kind), seed.title, admission=APPROVED)
-        elif existing.admission != APPROVED:  # gone for now, but let in when it is back
+            await directory.upsert(target, ChatKind(seed.kind), seed.title, admission=lua.APPROVED)
+        elif existing.admission != lua.APPROVED:  # gone for now, but let in when it is back
             await directory.upsert(
-                target, existing.kind, None, reason=existing.reason or INACTIVE, admission=APPROVED
+                target,
+                existing.kind,
+                None,
+                reason=existing.reason or INACTIVE,
+                admission=lua.APPROVED,
             )
         if seed.tags:
             await directory.tag(target, seed.tags)

@@ -130,6 +130,10 @@ class MatrixAdapter:
     def routes(self) -> Sequence[Route]:
         return ()
 
+    async def leave(self, target: TargetId) -> None:
+        """An admin rejected the room: leave it (see ``gateway.admission.leave``)."""
+        await self._need_sender().leave(target)
+
     def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
         """The bot's own limit when ``rate.messages_per_second`` is set.
 
@@ -157,9 +161,6 @@ class MatrixAdapter:
     ) -> None:
         # Matrix has no age limit on redaction; sent_at matters only to Telegram.
         await self._need_sender().recall(target, message_ids)
-
-    async def leave(self, target: TargetId) -> None:
-        await self._need_sender().leave(target)
 
     def _need_sender(self) -> MatrixSender:
         if self._sender is None:

@@ -120,6 +120,18 @@ class MatrixSender:
         if refused:
             raise NotPossible("cannot redact " + "; ".join(refused))
 
+    async def leave(self, target: TargetId) -> None:
+        """Leave the room; M_FORBIDDEN (not in it any more) comes out as ``TargetGone``."""
+        room = room_of(target)
+        try:
+            resp = await self._client.room_leave(room)
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "leave")
+        if isinstance(resp, nio.RoomLeaveResponse):
+            return
+        err: GatewayError = errors.from_nio(resp, scope=self._scope, action="leave")
+        raise err
+
     async def _room_send(self, room: str, content: dict[str, Any], txn: str, action: str) -> str:
         try:
             resp = await self._client.room_send(room, "m.room.message", content, tx_id=txn)
@@ -139,18 +151,6 @@ class MatrixSender:
         if isinstance(resp, nio.RoomRedactResponse):
             return
         err: GatewayError = errors.from_nio(resp, scope=self._scope, action="redact")
-        raise err
-
-    async def leave(self, target: TargetId) -> None:
-        """Leave the room; M_FORBIDDEN (not in it any more) comes out as ``TargetGone``."""
-        room = room_of(target)
-        try:
-            resp = await self._client.room_leave(room)
-        except errors.TRANSPORT_ERRORS as exc:
-            errors.raise_transport(exc, "leave")
-        if isinstance(resp, nio.RoomLeaveResponse):
-            return
-        err: GatewayError = errors.from_nio(resp, scope=self._scope, action="leave")
         raise err
 
     async def _upload(self, att: OutboundAttachment) -> str:

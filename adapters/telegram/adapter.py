@@ -224,6 +224,10 @@ class TelegramAdapter:
             return web.json_response({"ok": False, "error": "not started"}, status=503)
         return await self._webhook(request)
 
+    async def leave(self, target: TargetId) -> None:
+        """An admin rejected the chat: ``leaveChat`` (see ``gateway.admission.leave``)."""
+        await self._need_sender().leave(target)
+
     # --- sending ---------------------------------------------------------------
 
     def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
@@ -247,9 +251,6 @@ class TelegramAdapter:
         self, target: TargetId, message_ids: Sequence[PlatformMessageId], sent_at: float
     ) -> None:
         await self._need_sender().recall(target, message_ids, sent_at)
-
-    async def leave(self, target: TargetId) -> None:
-        await self._need_sender().leave(target)
 
     async def fetch_file(self, ref: str, max_bytes: int) -> tuple[bytes, str]:
         """A resident's file (a photo's ``file_id``) and its MIME type, for the console."""

@@ -65,12 +65,20 @@ class Admission:
     # --- platform events (the funnel consumer) ------------------------------------
     async def seen(self, event: TargetSeen, *, language: str | None = None) -> str:
         """The bot was added to a chat (or is there): register it; returns its admission."""
+        decided: str | None = None
+        if event.kind is ChatKind.GROUP and self.default_for(event.kind, event.target) == PENDING:
+            # A direct chat (admitted as such) that turns into a group (a Matrix room
+            # that gained a name or members) is a new group: it waits like any other.
+            before = await self.targets.get(event.target)
+            if before is not None and before.kind is ChatKind.DIRECT:
+                decided = PENDING if before.admission == APPROVED else before.admission
         admission, created = await self.targets.upsert(
             event.target,
             event.kind,
             event.title,
             reason=event.reason,
             new_admission=self.default_for(event.kind, event.target),
+            admission=decided,
         )
         if created:
             log.info("chat registered", extra={"target": event.target, "admission": admission})

@@ -225,3 +225,24 @@ async def test_open_mode_keeps_the_old_behaviour(funnel: Pipeline, runtime: Runt
     directory = TargetDirectory(runtime.redis, runtime.keys)
     assert await resolve_audience(directory, "*") == [NEW_GROUP]
     assert await OutboxStore(runtime).of_origin("admission", NEW_GROUP) == []
+
+
+async def test_direct_room_that_becomes_a_group_waits_for_approval(
+    gate_funnel: Pipeline, approve_rt: Runtime
+) -> None:
+    room = TargetId("matrix:!dm:localhost")
+    directory = TargetDirectory(approve_rt.redis, approve_rt.keys)
+    await gate_funnel.feed(TargetSeen(room, ChatKind.DIRECT, None))
+    t = await directory.get(room)
+    assert t is not None
+    assert t.admission == "approved"
+    # It gained a name and members: now a group, and `*` must not reach it unapproved.
+    await gate_funnel.feed(TargetSeen(room, ChatKind.GROUP, "Now a group"))
+    t = await directory.get(room)
+    assert t is not None
+    assert (t.kind, t.admission, t.active) == (ChatKind.GROUP, "pending", False)
+    assert len(await OutboxStore(approve_rt).of_origin("admission", room)) == 1
+    # Approved as a group, it stays approved when seen again.
+    await Admission(approve_rt).approve(room)
+    await gate_funnel.feed(TargetSeen(room, ChatKind.GROUP, "Now a group"))
+    assert await resolve_audience(directory, "*") == [room]
