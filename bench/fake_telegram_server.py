@@ -28,6 +28,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from collections import Counter
 from typing import Any
 
@@ -97,9 +98,12 @@ def control_app(fake: FakeTelegram) -> web.Application:
                 msg = fake.message(int(group), f"{text} {i}", sender=sender)
                 fake.enqueue({"message": msg}, bot)
             return web.json_response({"queued": n})
-        for i in range(n):
+        first = int(request.query.get("first", "0"))
+        stamp = request.query.get("stamp") == "1"  # the text carries its enqueue time
+        for i in range(first, first + n):
             chat = 1_000_000 + i % users
-            fake.enqueue({"message": fake.message(chat, f"bench update {i}")}, bot)
+            text = f"bench update {i} @{time.time():.6f}" if stamp else f"bench update {i}"
+            fake.enqueue({"message": fake.message(chat, text)}, bot)
         return web.json_response({"queued": n})
 
     app = web.Application()

@@ -42,7 +42,7 @@ from gateway.models import (
     TargetId,
 )
 from gateway.outbox import OutboxItem, OutboxStore
-from gateway.outbox.actions import ActionResult, apply
+from gateway.outbox.actions import ActionResult, OnResult, apply
 from gateway.outbox.model import FAILED, QUEUED
 from gateway.runtime import Runtime
 from gateway.staffroom.config import staff_room_ids
@@ -132,7 +132,7 @@ async def create(
     """Create an announcement; returns it and whether it is new (``False``: same key)."""
     idem_key = _key(rt, "idem", idempotency_key) if idempotency_key else None
     if idem_key and (existing := await rt.redis.get(idem_key)):
-        return await get(rt, str(existing)), False
+        return await _created_by_other(rt, str(existing)), False
     _check_text(text, title)
     # A staff room is never an audience, ``*`` included.
     staff = staff_room_ids(rt.config.staff_rooms)
@@ -140,7 +140,7 @@ async def create(
     ann_id = AnnouncementId(f"A-{await rt.redis.incr(_key(rt, 'seq'))}")
     # Claim the key before writing anything, so two racing requests make one announcement.
     if idem_key and not await rt.redis.set(idem_key, ann_id, nx=True, ex=IDEMPOTENCY_TTL):
-        return await get(rt, str(await rt.redis.get(idem_key))), False
+        return await _created_by_other(rt, str(await rt.redis.get(idem_key))), False
     now = time.time()
     scheduled = send_at is not None and send_at > now + 1.0
     store = OutboxStore(rt)
@@ -177,6 +177,17 @@ async def create(
         await _fail_unconfigured(rt, ann_id, targets)
     log.info("announcement created", extra={"id": ann_id, "targets": len(targets)})
     return await get(rt, ann_id), True
+
+
+async def _created_by_other(rt: Runtime, ann_id: str) -> Announcement:
+    """The announcement a concurrent request with the same key made: it may be a few
+    milliseconds from being written (the key is claimed first), so wait for it briefly."""
+    for _ in range(100):
+        try:
+            return await get(rt, ann_id)
+        except NotFound:
+            await asyncio.sleep(0.05)
+    return await get(rt, ann_id)
 
 
 def _items(
@@ -331,11 +342,19 @@ async def detail(rt: Runtime, ann_id: str) -> dict[str, Any]:
     }
 
 
-async def edit(rt: Runtime, ann_id: str, text: str) -> list[ActionResult]:
+async def check_edit(rt: Runtime, ann_id: str, text: str) -> Announcement:
+    """What ``edit`` refuses, checked without doing anything (the API answers 202 after)."""
     ann = await get(rt, ann_id)
     _check_text(text, None)
     if ann.status == RECALLED:
         raise Conflict(f"{ann.id} was recalled; it cannot be edited")
+    return ann
+
+
+async def edit(
+    rt: Runtime, ann_id: str, text: str, on_result: OnResult | None = None
+) -> list[ActionResult]:
+    ann = await check_edit(rt, ann_id, text)
     await rt.redis.hset(_key(rt, ann.id), mapping={"text": text, "edited_at": repr(time.time())})
     if ann.status == SCHEDULED:
         return []  # nothing went out yet: the new text is what will go out
@@ -356,19 +375,23 @@ async def edit(rt: Runtime, ann_id: str, text: str) -> list[ActionResult]:
         for d in deliveries
     ]
     rest = [d for d, r in zip(deliveries, results, strict=True) if r is None]
-    done = iter(await apply(rt, rest, "edit", text=text))
+    if on_result is not None:
+        for early in results:
+            if early is not None:
+                await on_result(early)
+    done = iter(await apply(rt, rest, "edit", text=text, on_result=on_result))
     await rt.redis.hset(_key(rt, ann.id), "status", EDITED)
     return [r if r is not None else next(done) for r in results]
 
 
-async def recall(rt: Runtime, ann_id: str) -> list[ActionResult]:
+async def recall(rt: Runtime, ann_id: str, on_result: OnResult | None = None) -> list[ActionResult]:
     ann = await get(rt, ann_id)
     if ann.status == SCHEDULED:
         await rt.redis.zrem(rt.keys("announcements", "scheduled"), ann.id)
         await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
         return []
     deliveries = await OutboxStore(rt).of_origin(ORIGIN, ann.id)
-    results = await apply(rt, deliveries, "recall")
+    results = await apply(rt, deliveries, "recall", on_result=on_result)
     await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
     return results
 

@@ -30,12 +30,14 @@ def components() -> list[tuple[str, Component]]:
     from gateway.admission.leave import run_leaver
     from gateway.announcements import run_scheduler
     from gateway.confirm.inbound import on_inbound as confirm_hook
+    from gateway.console.samples import run_sampler
     from gateway.funnel.consumer import run_funnel
     from gateway.households.chat import on_inbound as households_hook
     from gateway.ops.menu import run_command_menu
     from gateway.outbox import run_workers
     from gateway.staffroom.acting import on_inbound
     from gateway.staffroom.feed import run_feed
+    from gateway.work import run_work
 
     return [
         ("admission", run_leaver),  # leaves rejected chats
@@ -44,6 +46,8 @@ def components() -> list[tuple[str, Component]]:
         ("funnel", lambda rt: run_funnel(rt, [on_inbound, households_hook, confirm_hook])),
         ("staffroom", run_feed),
         ("command-menu", run_command_menu),
+        ("work", run_work),
+        ("console.samples", run_sampler),
     ]
 
 

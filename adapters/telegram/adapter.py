@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 import warnings
 from collections.abc import Sequence
 
@@ -56,6 +57,8 @@ warnings.filterwarnings(
 )
 
 READY_TIMEOUT = 5.0
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+"""getFile serves bots files of up to 20 MB."""
 _LOGGERS_WITH_URLS = (
     "aiohttp.client",
     "httpx",
@@ -294,13 +297,8 @@ class TelegramAdapter:
 
     async def fetch_attachment(self, ref: str) -> bytes:
         """``getFile`` + download: the bytes behind a ``file_id`` (bots: up to 20 MB)."""
-        if self._bot is None:
-            raise RuntimeError("TelegramAdapter used before start()")
-        try:
-            found = await self._bot.get_file(ref)
-            return bytes(await found.download_as_bytearray())
-        except tg.TelegramError as exc:
-            raise translate(exc, is_send=False) from exc
+        data, _ = await self.fetch_file(ref, BOT_DOWNLOAD_LIMIT)
+        return data
 
     async def member_count(self, target: TargetId) -> int:
         """``getChatMemberCount``, the bot itself not counted."""
@@ -320,3 +318,18 @@ class TelegramAdapter:
             await self._bot.answer_callback_query(query_id, text=text[:200])
         except tg.TelegramError as exc:
             raise translate(exc, is_send=False) from exc
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> tuple[bytes, str]:
+        """A resident's file (a photo's ``file_id``) and its MIME type (the console shows
+        it; a staff room gets it forwarded)."""
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        try:
+            f = await self._bot.get_file(ref)
+            if f.file_size and f.file_size > max_bytes:
+                raise gw.NotPossible(f"the file is larger than {max_bytes} bytes")
+            data = bytes(await f.download_as_bytearray())
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+        mime = mimetypes.guess_type(f.file_path or "")[0] or "application/octet-stream"
+        return data, mime

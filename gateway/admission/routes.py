@@ -6,13 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.accounts import check_target
+from gateway.accounts import Role, check_target
 from gateway.admission.gate import Admission
 from gateway.errors import InputError
 from gateway.http.route import ApiRequest, ApiRoute
 from gateway.targets import Target, parse_target_id
 from gateway.targets_lua import APPROVED
-from gateway.tokens import Role
 
 STATUSES = ("active", "inactive", "pending", "rejected")
 

@@ -25,6 +25,7 @@ from gateway.admission.flood import ACKS, HELP, MESSAGES, FloodGate, count_limit
 from gateway.admission.gate import Admission
 from gateway.aio import checkpoint
 from gateway.codec import decode_event
+from gateway.console.events import ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
 from gateway.funnel.routing import Action, Decision, RoutingState, route
@@ -298,6 +299,8 @@ class FunnelConsumer:
         kind = decision.kind.value if decision.kind else decision.action.value
         if applied.outcome != "duplicate":
             INBOUND.labels(platform=msg.platform, kind=kind).inc()
+            if applied.ticket is not None:
+                await ticket_event(self.rt, applied.ticket, msg.target, applied.outcome)
         if applied.created and applied.ticket is not None:
             if not await self.flood.ack(msg):
                 count_limited(msg, ACKS)

@@ -15,6 +15,8 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline
 
+from gateway.console.events import ticket_event
+from gateway.console.samples import record_first_response
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.funnel.outbound import ticket_item, with_outbox_item
 from gateway.funnel.tickets import TicketStore
@@ -48,6 +50,7 @@ async def claim(rt: Runtime, tid: TicketId, actor: str, *, force: bool = False) 
     store = TicketStore(rt.redis, rt.keys)
     previous = await store.claim(tid, _check_actor(actor), force=force)
     ticket = await store.get(tid)
+    await ticket_event(rt, tid, ticket.target, "claimed")
     return {**ticket.to_json(), "previous_assignee": previous or None}
 
 
@@ -83,6 +86,8 @@ async def reply(
         raise NotFound(f"no ticket {tid}")
     if out[2]:
         FIRST_RESPONSE_SECONDS.observe(max(0.0, float(out[2])))
+        await record_first_response(rt, float(out[2]))
+    await ticket_event(rt, tid, ticket.target, "replied")
     return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
 
 
@@ -104,6 +109,7 @@ async def resolve(rt: Runtime, tid: TicketId, actor: str, note: str | None) -> d
         raise NotFound(f"no ticket {tid}")
     if out[0] == "resolved":
         raise Conflict(f"{tid} is already resolved")
+    await ticket_event(rt, tid, ticket.target, "resolved")
     return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
 
 
@@ -127,3 +133,4 @@ async def ticket_delivery_hook(rt: Runtime, result: DeliveryResult) -> None:
     )
     if result.state == "sent":
         await store.remember_bot_messages(tid, result.target, list(result.message_ids))
+    await ticket_event(rt, tid, result.target, f"delivery {result.state}")

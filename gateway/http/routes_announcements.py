@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from gateway import announcements
+from gateway import announcements, work
 from gateway.accounts import Role, targets_in_scope, views
 from gateway.attachments import MAX_ATTACHMENTS, make_attachment
 from gateway.errors import InputError
@@ -101,22 +101,26 @@ async def list_all(req: ApiRequest) -> list[dict[str, Any]]:
 
 
 async def show(req: ApiRequest) -> dict[str, Any]:
-    return await views.announcement_detail(req.rt, req.scope, req.path("id"))
+    detail = await views.announcement_detail(req.rt, req.scope, req.path("id"))
+    detail["work"] = await work.WorkStore(req.rt).of_announcement(detail["id"])
+    return detail
 
 
+# Edit and recall never wait on a platform's rate limit: they answer 202 with the work's
+# id, and each chat's result appears under "work" on GET /announcements/{id} as it comes.
 async def edit(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, AnnouncementEdit)
     await views.check_announcement(req.rt, req.scope, req.path("id"))
-    results = await announcements.edit(req.rt, req.path("id"), req.body.text)
-    ann = await announcements.get(req.rt, req.path("id"))
-    return {"id": ann.id, "status": ann.status, "results": [r.to_json() for r in results]}
+    work_id = await work.submit(
+        req.rt, req.path("id"), "edit", text=req.body.text, by=req.principal.name
+    )
+    return {"id": announcements.parse_id(req.path("id")), "work": work_id, "status": "queued"}
 
 
 async def recall(req: ApiRequest) -> dict[str, Any]:
     await views.check_announcement(req.rt, req.scope, req.path("id"))
-    results = await announcements.recall(req.rt, req.path("id"))
-    ann = await announcements.get(req.rt, req.path("id"))
-    return {"id": ann.id, "status": ann.status, "results": [r.to_json() for r in results]}
+    work_id = await work.submit(req.rt, req.path("id"), "recall", by=req.principal.name)
+    return {"id": announcements.parse_id(req.path("id")), "work": work_id, "status": "queued"}
 
 
 async def dead_letters(req: ApiRequest) -> list[dict[str, Any]]:
@@ -138,8 +142,14 @@ def routes() -> list[ApiRoute]:
             list_all, query=("limit",),
         ),
         ApiRoute("GET", one, Role.VIEWER, "Status, counts, deliveries and replies", show),
-        ApiRoute("PATCH", one, Role.STAFF, "Edit the text everywhere", edit, body=AnnouncementEdit),
-        ApiRoute("DELETE", one, Role.STAFF, "Recall everywhere", recall),
+        ApiRoute(
+            "PATCH", one, Role.STAFF, "Edit the text everywhere (202: results under GET's work)",
+            edit, body=AnnouncementEdit, status=202,
+        ),
+        ApiRoute(
+            "DELETE", one, Role.STAFF, "Recall everywhere (202: results under GET's work)",
+            recall, status=202,
+        ),
         ApiRoute(
             "GET", "/outbox/dead-letters", Role.VIEWER,
             "Deliveries dead-lettered after repeated worker crashes", dead_letters,

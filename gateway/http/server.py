@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.accounts import TokenStore
 from gateway.adapter import Adapter
+from gateway.console.web import mount as mount_console
 from gateway.errors import Forbidden, GatewayError, InputError, Unauthorized
 from gateway.http.api import all_routes
 from gateway.http.openapi import openapi_document
@@ -128,6 +129,7 @@ def build_app(rt: Runtime, adapters: Sequence[Adapter] = ()) -> web.Application:
         return json_response(document)
 
     app.router.add_get(API_PREFIX + "/openapi.json", openapi)
+    mount_console(app, rt)
     for method, path, handler in system_routes(rt, adapters):
         app.router.add_route(method, path, handler)
     for adapter in adapters:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,16 +50,31 @@ class ActionResult:
         }
 
 
+OnResult = Callable[[ActionResult], Awaitable[None]]
+
+
 async def apply(
-    rt: Runtime, deliveries: Sequence[Delivery], action: Action, *, text: str | None = None
+    rt: Runtime,
+    deliveries: Sequence[Delivery],
+    action: Action,
+    *,
+    text: str | None = None,
+    on_result: OnResult | None = None,
 ) -> list[ActionResult]:
-    """Edit (to ``text``) or recall every delivery; results in the deliveries' order."""
+    """Edit (to ``text``) or recall every delivery; results in the deliveries' order.
+
+    ``on_result`` hears each chat's result as soon as it is known (the console and the
+    API show them as they come).
+    """
     store = OutboxStore(rt)
     gate = asyncio.Semaphore(rt.config.outbox.workers)
 
     async def one(d: Delivery) -> ActionResult:
         async with gate:
-            return await _one(rt, store, d, action, text)
+            result = await _one(rt, store, d, action, text)
+        if on_result is not None:
+            await on_result(result)
+        return result
 
     return list(await asyncio.gather(*(one(d) for d in deliveries)))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,6 +15,7 @@ from gateway.http.server import build_app
 from gateway.models import Platform
 from gateway.runtime import Runtime
 from gateway.tokens import Role, TokenStore
+from gateway.work import run_work
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.outbox.helpers import seed, wait_for, with_outbox, workers
 
@@ -133,25 +136,47 @@ async def test_attachments_scheduled_edit_and_recall(rt: Runtime, client: TestCl
     assert isinstance(tg, MemoryAdapter)
     assert tg.sends[0].attachments == ("flyer.pdf",)
     one = f"{API}/announcements/{created['id']}"
-    r = await client.patch(one, json={"text": "fixed"}, headers=staff)
-    edited = await r.json()
-    assert r.status == 200
-    assert edited["status"] == "edited"
-    assert edited["results"] == [
-        {"target": "telegram:-6", "platform": "telegram", "result": "done", "reason": None}
-    ]
-    r = await client.patch(one, json={"text": ""}, headers=staff)
-    assert r.status == 400
-    r = await client.delete(one, headers=await auth(rt, Role.VIEWER))
-    assert r.status == 403
-    r = await client.delete(one, headers=staff)
-    recalled = await r.json()
-    assert recalled["status"] == "recalled"
-    assert [x["result"] for x in recalled["results"]] == ["done"]
+    work_task = asyncio.create_task(run_work(rt))
+    try:
+        # Edit and recall answer 202 at once; the results come under "work" on GET.
+        r = await client.patch(one, json={"text": "fixed"}, headers=staff)
+        assert r.status == 202
+        edit_id = (await r.json())["work"]
+        edited = await _finished(client, one, staff, edit_id)
+        assert edited["results"] == [
+            {"target": "telegram:-6", "platform": "telegram", "result": "done", "reason": None}
+        ]
+        assert (await (await client.get(one, headers=staff)).json())["status"] == "edited"
+        r = await client.patch(one, json={"text": ""}, headers=staff)
+        assert r.status == 400
+        r = await client.delete(one, headers=await auth(rt, Role.VIEWER))
+        assert r.status == 403
+        r = await client.delete(one, headers=staff)
+        assert r.status == 202
+        recalled = await _finished(client, one, staff, (await r.json())["work"])
+        assert [x["result"] for x in recalled["results"]] == ["done"]
+        assert (await (await client.get(one, headers=staff)).json())["status"] == "recalled"
+    finally:
+        work_task.cancel()
+        await asyncio.gather(work_task, return_exceptions=True)
 
     later = {"text": "later", "to": "*", "send_at": "2099-01-01T09:00:00+08:00"}
     r = await client.post(f"{API}/announcements", json=later, headers=staff)
     assert (await r.json())["status"] == "scheduled"
+
+
+async def _finished(
+    client: TestClient, one: str, headers: dict[str, str], work_id: str
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def done() -> bool:
+        detail = await (await client.get(one, headers=headers)).json()
+        found.update(next(w for w in detail["work"] if w["id"] == work_id))
+        return bool(found["status"] == "done")
+
+    await wait_for(done)
+    return found
 
 
 async def test_targets_list_and_patch_needs_admin(rt: Runtime, client: TestClient) -> None:

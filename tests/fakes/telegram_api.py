@@ -208,6 +208,7 @@ class FakeTelegram:
         self._site: web.TCPSite | None = None
         self._port = 0
         self._user_ids = itertools.count(10_000)
+        """file_id -> (file_path, bytes), for getFile and the /file/ route."""
         self._session: aiohttp.ClientSession | None = None
         self.members = Members()
         self.callbacks = Callbacks()
@@ -265,6 +266,10 @@ class FakeTelegram:
     def base_url(self) -> str:
         """For ``telegram.Bot(token, base_url=fake.base_url)``."""
         return f"http://127.0.0.1:{self._port}/bot"
+
+    def add_file(self, file_id: str, data: bytes, path: str) -> None:
+        """Serve ``data`` for ``getFile(file_id)`` (``path`` as Telegram's ``file_path``)."""
+        self.files.put(file_id, data, path)
 
     def add_bot(self, token: str, username: str) -> FakeBot:
         bot_id = int(token.split(":", 1)[0])

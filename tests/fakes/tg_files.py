@@ -25,10 +25,13 @@ class Files:
     """file_id -> bytes, for what residents "sent" (see ``FakeTelegram.photo``)."""
 
     data: dict[str, bytes] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+    """file_id -> file_path (Telegram's, e.g. ``photos/file_2.jpg``)."""
     downloads: int = 0
 
-    def put(self, file_id: str, data: bytes) -> None:
+    def put(self, file_id: str, data: bytes, path: str | None = None) -> None:
         self.data[file_id] = data
+        self.paths[file_id] = path or f"files/{file_id}"
 
     def get_file(self, p: dict[str, Any]) -> dict[str, Any]:
         file_id = str(p.get("file_id") or "")
@@ -39,10 +42,10 @@ class Files:
         out["file_size"] = size
         if size > MAX_DOWNLOAD:
             raise FileError("Bad Request: file is too big")
-        out["file_path"] = f"files/{file_id}"
+        out["file_path"] = self.paths[file_id]
         return out
 
     def download(self, path: str) -> bytes | None:
-        file_id = path.removeprefix("files/")
         self.downloads += 1
-        return self.data.get(file_id)
+        file_id = next((f for f, p in self.paths.items() if p == path), None)
+        return None if file_id is None else self.data.get(file_id)

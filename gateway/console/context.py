@@ -1,0 +1,68 @@
+"""Per-request console state: language, translator, session and signed-in account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from gateway.accounts import Principal, Role, Scope
+from gateway.console.sessions import Session
+from gateway.runtime import Runtime
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("console_runtime", Runtime)
+SESSION_COOKIE = "palm_session"
+PRE_COOKIE = "palm_signin"
+LANG_COOKIE = "palm_lang"
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    lang: str
+    t: Callable[..., str]
+    session: Session | None
+    user: Principal | None
+    secure: bool
+
+    @property
+    def scope(self) -> Scope | None:
+        return self.user.scope if self.user is not None else None
+
+    @property
+    def can_act(self) -> bool:
+        return self.user is not None and self.user.role >= Role.STAFF
+
+
+CTX: web.RequestKey[Ctx] = web.RequestKey("palm_console", Ctx)
+
+
+def ctx(request: web.Request) -> Ctx:
+    return request[CTX]
+
+
+def runtime(request: web.Request) -> Runtime:
+    return request.config_dict[RUNTIME]
+
+
+def signed_in(request: web.Request) -> tuple[Ctx, Principal]:
+    c = ctx(request)
+    if c.user is None:  # the middleware redirects before handlers run; this is for mypy
+        raise web.HTTPFound("/console/signin")
+    return c, c.user
+
+
+def page_vars(request: web.Request, **extra: Any) -> dict[str, Any]:
+    c = ctx(request)
+    return {
+        "t": c.t,
+        "lang": c.lang,
+        "user": c.user,
+        "scope": c.scope.expr if c.scope is not None else None,
+        "can_act": c.can_act,
+        "csrf": c.session.csrf if c.session is not None else "",
+        "path": request.path,
+        "qs": request.query_string,
+        **extra,
+    }

@@ -1,0 +1,172 @@
+"""The console's two languages. Keys are the English text; ``zh`` maps them to Chinese.
+
+The control, label and navigation names are exactly the contract's (PRODUCT.md, "The web
+console"), so a person and a browser test find the same buttons in either language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("en", "zh")
+
+ZH: dict[str, str] = {
+    # controls (contract)
+    "Sign in": "登录",
+    "Claim": "认领",
+    "Reply": "回复",
+    "Resolve": "解决",
+    "Send": "发送",
+    "Edit": "修改",
+    "Recall": "撤回",
+    "Approve": "批准",
+    "Reject": "拒绝",
+    # labels (contract)
+    "Name": "用户名",
+    "Password": "密码",
+    "Audience": "受众",
+    "Message": "消息",
+    "Note": "备注",
+    # navigation (contract)
+    "Queue": "工单",
+    "Announce": "发布通知",
+    "Chats": "群聊",
+    "Polls": "投票",
+    "Overview": "概览",
+    # everything else
+    "Palm console": "掌上社区 · 控制台",
+    "Sign out": "退出",
+    "Scope": "范围",
+    "everything": "全部",
+    "Role": "角色",
+    "Status": "状态",
+    "Kind": "类型",
+    "all": "全部",
+    "new": "新",
+    "claimed": "已认领",
+    "resolved": "已解决",
+    "report": "报修",
+    "reply": "回复通知",
+    "message": "私信",
+    "urgent": "紧急",
+    "normal": "普通",
+    "Filter": "筛选",
+    "Ticket": "工单号",
+    "Category": "分类",
+    "Resident": "居民",
+    "Chat": "群聊",
+    "Received": "收到时间",
+    "Assignee": "处理人",
+    "No tickets.": "没有工单。",
+    "Older tickets": "更早的工单",
+    "Live": "实时",
+    "Offline: reconnecting": "连接中断,正在重连",
+    "Conversation": "对话",
+    "History": "记录",
+    "Sent to the resident": "已发给居民",
+    "location": "位置",
+    "photo": "图片",
+    "file": "文件",
+    "Force (take it over)": "强制(接手)",
+    "Title": "标题",
+    "Urgent": "紧急",
+    "Send at (optional)": "定时发送(可选)",
+    "Local time zone": "本地时区",
+    "Attachments": "附件",
+    "up to": "每个最多",
+    "each": "",
+    "Preview": "预览",
+    "Matches": "匹配",
+    "chats": "个群聊",
+    "Telegram": "Telegram",
+    "Matrix": "Matrix",
+    "Announcement": "通知",
+    "Announcements": "通知",
+    "Deliveries": "投递",
+    "State": "状态",
+    "Reason": "原因",
+    "Results": "结果",
+    "Replies": "回复",
+    "Created by": "发布人",
+    "Progress": "进度",
+    "sent": "已发送",
+    "failed": "失败",
+    "queued": "排队中",
+    "recalled": "已撤回",
+    "Tags": "标签",
+    "Active": "可用",
+    "inactive": "不可用",
+    "Pending approval": "待批准",
+    "No chats.": "没有群聊。",
+    "Polls have not been built yet.": "投票功能尚未上线。",
+    "Queue depth": "积压工单",
+    "Oldest new ticket (minutes)": "最早的新工单(分钟)",
+    "last 24 h": "近 24 小时",
+    "First response": "首次回复用时",
+    "Deliveries by result": "投递结果",
+    "no data yet": "暂无数据",
+    "Wrong name or password.": "用户名或密码错误。",
+    "Too many failed sign-ins: try again in {s} s.": "登录失败次数过多:请 {s} 秒后再试。",
+    "Your session has expired: please sign in again.": "会话已过期:请重新登录。",
+    "The form expired: please try again.": "表单已过期:请重试。",
+    "Your role cannot do this.": "你的角色无权这样做。",
+    "Working": "处理中",
+    "seconds": "秒",
+    "median": "中位数",
+    "Recent announcements": "最近的通知",
+    "Sending": "发送中",
+    "Scheduled for": "定时于",
+    "Read only: your role is viewer.": "只读:你的角色是查看者。",
+    "Language": "语言",
+    "acknowledgement": "确认回执",
+    "created": "创建",
+    "replied": "已回复",
+    "priority": "优先级提升",
+    "open": "未解决",
+    "now": "现在",
+    "Since": "时间",
+    "active": "可用",
+    "pending": "待批准",
+    "rejected": "已拒绝",
+    "direct chats with residents": "个居民私聊",
+    "top of chart": "图表上限",
+    "announcements of the last 24 h": "近 24 小时的通知",
+    "sending": "发送中",
+    "done": "完成",
+    "edited": "已修改",
+    "scheduled": "已定时",
+    "running": "进行中",
+    "not possible": "无法完成",
+    "cancelled": "已取消",
+    "updated": "已更新",
+    "skipped": "已跳过",
+    "Back to the queue": "返回工单",
+    "Nothing matches this audience.": "没有群聊匹配此受众。",
+}
+
+
+def pick(accept_language: str | None, cookie: str | None, default: str) -> str:
+    """The language: the switch's cookie, else the browser's first zh/en, else ``default``."""
+    if cookie in LANGS:
+        return cookie
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        base = tag.strip().lower().split("-")[0]
+        if base in LANGS and q > 0:
+            ranked.append((-q, i, base))
+    return sorted(ranked)[0][2] if ranked else default
+
+
+def translator(lang: str) -> Callable[..., str]:
+    def t(text: str, **values: object) -> str:
+        out = ZH.get(text, text) if lang == "zh" else text
+        return out.format(**values) if values else out
+
+    return t

@@ -1,0 +1,174 @@
+"""The composer, the announcement page, and edit/recall from the console."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from gateway import announcements, work
+from gateway.accounts import check_audience
+from gateway.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, make_attachment
+from gateway.console import compose
+from gateway.console.context import ctx, page_vars, runtime, signed_in
+from gateway.console.events import last_id
+from gateway.errors import Forbidden, InputError, NotFound
+from gateway.models import OutboundAttachment, Priority
+from gateway.runtime import Runtime
+from gateway.targets import TargetDirectory
+
+
+def _require_staff(request: web.Request) -> None:
+    if not ctx(request).can_act:
+        raise Forbidden(ctx(request).t("Your role cannot do this."))
+
+
+async def composer(request: web.Request) -> web.StreamResponse:
+    signed_in(request)
+    rt = runtime(request)
+    recent = await announcements.list_recent(rt, 10)
+    return aiohttp_jinja2.render_template(
+        "composer.html",
+        request,
+        page_vars(
+            request, idem=secrets.token_urlsafe(16), zone=compose.local_zone(),
+            max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024), max_files=MAX_ATTACHMENTS,
+            recent=await _visible(rt, request, recent), form={}, error="",
+        ),
+    )  # fmt: skip
+
+
+async def _visible(
+    rt: Runtime, request: web.Request, items: list[announcements.Announcement]
+) -> list[announcements.Announcement]:
+    _, user = signed_in(request)
+    if user.scope is None:
+        return items
+    out = []
+    for a in items:
+        raw = await rt.redis.smembers(rt.keys("announcement", a.id, "targets"))
+        targets = {str(t) for t in raw}
+        try:
+            await check_audience(TargetDirectory(rt.redis, rt.keys), user.scope, targets)
+        except Forbidden:
+            continue
+        out.append(a)
+    return out
+
+
+async def audience_matches(request: web.Request) -> web.StreamResponse:
+    _, user = signed_in(request)
+    expr = request.query.get("to", "")[:2000]
+    return web.json_response(await compose.matches(runtime(request), user.scope, expr))
+
+
+async def preview(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    text = str(form.get("text", ""))[: announcements.MAX_TEXT]
+    title = str(form.get("title", ""))[: announcements.MAX_TITLE] or None
+    return web.json_response(compose.previews(text, title))
+
+
+def _attachments(form: MultiDictProxy[Any]) -> list[OutboundAttachment]:
+    files = [
+        f for f in form.getall("attachments", []) if isinstance(f, web.FileField) and f.filename
+    ]
+    if len(files) > MAX_ATTACHMENTS:
+        raise InputError(f"at most {MAX_ATTACHMENTS} attachments")
+    out = []
+    for f in files:
+        data = f.file.read(MAX_ATTACHMENT_BYTES + 1)
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise InputError(f"{f.filename}: larger than {MAX_ATTACHMENT_BYTES // 1048576} MB")
+        out.append(make_attachment(f.filename, data, f.content_type or None))
+    return out
+
+
+async def send(request: web.Request) -> web.StreamResponse:
+    _require_staff(request)
+    _, user = signed_in(request)
+    rt = runtime(request)
+    form = await request.post()
+    to = str(form.get("to", "")).strip()
+    await check_audience(TargetDirectory(rt.redis, rt.keys), user.scope, await _resolve(rt, to))
+    try:
+        send_at = compose.parse_local(str(form.get("send_at", "")))
+    except ValueError:
+        raise InputError("send at: not a date and time") from None
+    ann, _ = await announcements.create(
+        rt,
+        text=str(form.get("text", "")),
+        to=to,
+        title=str(form.get("title", "")).strip() or None,
+        priority=Priority.URGENT if form.get("urgent") else Priority.NORMAL,
+        send_at=send_at,
+        attachments=_attachments(form),
+        # The key is made when the composer is rendered: a double click sends it twice
+        # with the same key, and makes one announcement.
+        idempotency_key=f"console:{user.name}:{str(form.get('idem', ''))[:64]}"
+        if form.get("idem") else None,
+        created_by=user.name,
+    )  # fmt: skip
+    raise web.HTTPSeeOther(f"/console/announcements/{ann.id}")
+
+
+async def _resolve(rt: Runtime, to: str) -> list[str]:
+    from gateway import audience
+
+    return await audience.resolve(TargetDirectory(rt.redis, rt.keys), to)
+
+
+async def _detail(request: web.Request) -> dict[str, Any]:
+    _, user = signed_in(request)
+    rt = runtime(request)
+    detail = await announcements.detail(rt, request.match_info["id"])
+    targets = [d["target"] for d in detail["deliveries"]]
+    try:
+        await check_audience(TargetDirectory(rt.redis, rt.keys), user.scope, targets)
+    except Forbidden:
+        raise NotFound(f"no announcement {detail['id']}") from None
+    titles = {t.id: t.title for t in await TargetDirectory(rt.redis, rt.keys).many(targets)}
+    for d in detail["deliveries"]:
+        d["title"] = titles.get(d["target"]) or ""
+    detail["titles"] = titles
+    detail["work"] = await work.WorkStore(rt).of_announcement(detail["id"])
+    detail["total_by_platform"] = {p: sum(c.values()) for p, c in detail["by_platform"].items()}
+    return detail
+
+
+async def announcement_page(request: web.Request) -> web.StreamResponse:
+    rt = runtime(request)
+    stream_from = await last_id(rt.redis, rt.keys)  # before the read: no change falls between
+    detail = await _detail(request)
+    previews = compose.previews(detail["text"], detail["title"])
+    return aiohttp_jinja2.render_template(
+        "announcement.html",
+        request,
+        page_vars(request, ann=detail, previews=previews, stream_from=stream_from),
+    )
+
+
+async def announcement_fragment(request: web.Request) -> web.StreamResponse:
+    detail = await _detail(request)
+    return aiohttp_jinja2.render_template(
+        "announcement_live.html", request, page_vars(request, ann=detail)
+    )
+
+
+async def announcement_action(request: web.Request) -> web.StreamResponse:
+    _require_staff(request)
+    detail = await _detail(request)
+    _, user = signed_in(request)
+    form = await request.post()
+    action = request.match_info["action"]
+    if action == "edit":
+        await work.submit(runtime(request), detail["id"], "edit",
+                          text=str(form.get("text", "")), by=user.name)  # fmt: skip
+    elif action == "recall":
+        await work.submit(runtime(request), detail["id"], "recall", by=user.name)
+    else:
+        raise NotFound(f"no action {action}")
+    raise web.HTTPSeeOther(f"/console/announcements/{detail['id']}")

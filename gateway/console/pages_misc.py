@@ -1,0 +1,98 @@
+"""Chats, polls (a placeholder until polls land) and the overview."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from gateway import announcements
+from gateway.accounts import Role
+from gateway.admission.gate import Admission
+from gateway.admission.routes import status_of
+from gateway.console import charts, samples
+from gateway.console.context import page_vars, runtime, signed_in
+from gateway.errors import Forbidden, NotFound
+from gateway.funnel.stats import queue_stats
+from gateway.outbox import OutboxStore
+from gateway.runtime import Runtime
+from gateway.targets import TargetDirectory, parse_target_id
+
+
+async def chats_page(request: web.Request) -> web.StreamResponse:
+    _, user = signed_in(request)
+    rt = runtime(request)
+    targets = await TargetDirectory(rt.redis, rt.keys).list()
+    if user.scope is not None:
+        targets = [t for t in targets if user.scope.permits(t)]
+    groups = [t for t in targets if t.kind.value == "group"]
+    # A pending chat has no tags yet, so it lies inside no scope: only an unscoped
+    # account sees the waiting list, and only an admin may decide.
+    pending = [t for t in groups if status_of(t) == "pending"] if user.scope is None else []
+    return aiohttp_jinja2.render_template(
+        "chats.html",
+        request,
+        page_vars(
+            request, chats=[t for t in groups if status_of(t) != "pending"], pending=pending,
+            directs=len(targets) - len(groups), status_of=status_of,
+            can_admit=user.role >= Role.ADMIN and user.scope is None,
+        ),
+    )  # fmt: skip
+
+
+async def chat_action(request: web.Request) -> web.StreamResponse:
+    c, user = signed_in(request)
+    if user.role < Role.ADMIN or user.scope is not None:
+        raise Forbidden(c.t("Your role cannot do this."))
+    target = parse_target_id(request.match_info["id"])
+    admission = Admission(runtime(request))
+    if request.match_info["action"] == "approve":
+        form = await request.post()
+        await admission.approve(target, str(form.get("tags", "")).split())
+    elif request.match_info["action"] == "reject":
+        await admission.reject(target)
+    else:
+        raise NotFound(f"no action {request.match_info['action']}")
+    raise web.HTTPSeeOther("/console/chats")
+
+
+async def polls_page(request: web.Request) -> web.StreamResponse:
+    signed_in(request)
+    return aiohttp_jinja2.render_template("polls.html", request, page_vars(request))
+
+
+async def _deliveries_24h(rt: Runtime) -> dict[str, int]:
+    """Deliveries by result of the announcements created in the last 24 h."""
+    since = time.time() - 86400
+    totals: dict[str, int] = {}
+    store = OutboxStore(rt)
+    for ann in await announcements.list_recent(rt, 500):
+        if ann.created_at < since:
+            break
+        for counts in (await store.counts(announcements.ORIGIN, ann.id)).values():
+            for state, n in counts.items():
+                totals[state] = totals.get(state, 0) + n
+    return totals
+
+
+async def overview_page(request: web.Request) -> web.StreamResponse:
+    signed_in(request)
+    rt = runtime(request)
+    rows = await samples.queue_samples(rt)
+    now = time.time()
+    times = [r[0] for r in rows]
+    depth = charts.line(times, [float(r[1]) for r in rows], now - 86400, now)
+    oldest = charts.line(times, [r[2] / 60 for r in rows], now - 86400, now)
+    responses = await samples.first_responses(rt)
+    pct: dict[str, Any] = {f"p{p}": samples.percentile(responses, p) for p in (50, 90, 99)}
+    return aiohttp_jinja2.render_template(
+        "overview.html",
+        request,
+        page_vars(
+            request, stats=await queue_stats(rt), depth=depth, oldest=oldest, pct=pct,
+            responses=len(responses), deliveries=charts.bars(await _deliveries_24h(rt)),
+            width=charts.WIDTH, height=charts.HEIGHT,
+        ),
+    )  # fmt: skip

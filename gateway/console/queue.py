@@ -1,0 +1,45 @@
+"""The queue as one account sees it: its scope applied, urgent first, then oldest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.accounts import Scope, targets_in_scope
+from gateway.accounts.views import list_tickets
+from gateway.funnel.tickets import Status, Ticket
+from gateway.runtime import Runtime
+from gateway.targets import TargetDirectory
+
+PAGE = 50
+STATUSES = ("open", "new", "claimed", "resolved", "all")
+KINDS = ("", "report", "reply", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    tickets: list[Ticket]
+    next_cursor: str | None
+
+
+async def in_scope(rt: Runtime, scope: Scope | None) -> set[str] | None:
+    return await targets_in_scope(TargetDirectory(rt.redis, rt.keys), scope)
+
+
+async def page(
+    rt: Runtime, scope: Scope | None, status: str, kind: str, cursor: str | None
+) -> QueuePage:
+    """One page. ``open`` merges new and claimed by the shared order (one page, no cursor)."""
+    k = kind or None
+    if status != "open":
+        got = await list_tickets(
+            rt, scope, status=None if status == "all" else status, kind=k, limit=PAGE,
+            cursor=cursor,
+        )  # fmt: skip
+        return QueuePage(*got)
+    new, _ = await list_tickets(rt, scope, status=Status.NEW, kind=k, limit=PAGE)
+    claimed, _ = await list_tickets(rt, scope, status=Status.CLAIMED, kind=k, limit=PAGE)
+    return QueuePage(sorted(new + claimed, key=sort_key)[:PAGE], None)
+
+
+def sort_key(t: Ticket) -> tuple[int, float, str]:
+    return (0 if t.priority == "urgent" else 1, t.received_at, t.id)

@@ -1,0 +1,112 @@
+"""The ``work`` component: runs queued edits and recalls, several at a time.
+
+Each process reads the work stream through one consumer group, so each piece of work
+runs once. A piece whose process died is taken over after ``CLAIM_IDLE_MS``; while a
+process works on one (a recall may wait minutes for a group's send budget) it keeps
+renewing its claim so nobody takes it over. A taken-over edit or recall only repeats
+what is idempotent: a recalled delivery is skipped, a chat's first result is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from gateway import announcements
+from gateway.aio import checkpoint
+from gateway.outbox.actions import ActionResult
+from gateway.runtime import Runtime
+from gateway.work.store import DONE, GROUP, RUNNING, Work, WorkStore
+
+log = logging.getLogger("palm.work")
+
+CLAIM_IDLE_MS = 60_000
+RENEW_SECONDS = 15.0
+PARALLEL = 8
+
+
+async def _ensure_group(store: WorkStore) -> None:
+    with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
+        await store.rt.redis.xgroup_create(store.stream, GROUP, id="0", mkstream=True)
+
+
+async def _run_one(store: WorkStore, w: Work) -> None:
+    rt = store.rt
+
+    async def heard(result: ActionResult) -> None:
+        await store.record(w, result)
+
+    await store.set_status(w, RUNNING)
+    if w.action == "edit":
+        await announcements.edit(rt, w.announcement, w.text or "", on_result=heard)
+    else:
+        await announcements.recall(rt, w.announcement, on_result=heard)
+    await store.set_status(w, DONE)
+
+
+async def _handle(store: WorkStore, entry_id: str, work_id: str, gate: asyncio.Semaphore) -> None:
+    async with gate:
+        w = await store.get(work_id)
+        try:
+            if w is not None and w.status != DONE:
+                await _run_one(store, w)
+        except Exception:
+            log.exception("work failed", extra={"work": work_id})
+            if w is not None:
+                await store.set_status(w, DONE)
+        with contextlib.suppress(RedisError, OSError):  # unacked: taken over and run again
+            await store.rt.redis.xack(store.stream, GROUP, entry_id)
+            await store.rt.redis.xdel(store.stream, entry_id)
+
+
+async def _renew(store: WorkStore, me: str, running: dict[str, str]) -> None:
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        if running:
+            await store.rt.redis.xclaim(store.stream, GROUP, me, 0, list(running), justid=True)
+
+
+async def run_work(rt: Runtime) -> None:
+    store = WorkStore(rt)
+    await _ensure_group(store)
+    me = rt.instance
+    gate = asyncio.Semaphore(PARALLEL)
+    running: dict[str, str] = {}
+
+    def start(tg: asyncio.TaskGroup, entry_id: str, work_id: str) -> None:
+        if entry_id in running:
+            return
+        running[entry_id] = work_id
+        task = tg.create_task(_handle(store, entry_id, work_id, gate))
+        task.add_done_callback(lambda _: running.pop(entry_id, None))
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(_renew(store, me, running))
+        while True:
+            checkpoint()
+            try:
+                await _take(store, me, lambda e, w: start(tg, e, w))
+            except (RedisError, OSError) as exc:
+                # Redis away (or the stream deleted under us): wait, make sure the group
+                # exists, go on. Palm must not stop over it.
+                log.warning("work: redis trouble, retrying", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(RedisError, OSError):
+                    await _ensure_group(store)
+
+
+async def _take(store: WorkStore, me: str, start: Callable[[str, str], None]) -> None:
+    redis = store.rt.redis
+    claimed: Any = await redis.xautoclaim(store.stream, GROUP, me, CLAIM_IDLE_MS, "0-0", count=10)
+    for entry_id, fields in claimed[1]:
+        if fields:
+            start(str(entry_id), str(fields["work"]))
+    res: Any = await redis.xreadgroup(GROUP, me, {store.stream: ">"}, count=10, block=1000)
+    for _, entries in res or []:
+        for entry_id, fields in entries:
+            start(str(entry_id), str(fields["work"]))

@@ -1,0 +1,125 @@
+"""Queue and ticket pages, the live event stream, scopes and escaping (no browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from gateway.accounts import Role
+from gateway.models import Command
+from gateway.runtime import Runtime
+from tests.console.helpers import make_user, session_csrf, sign_in
+from tests.funnel.conftest import Pipeline
+from tests.funnel.factory import message
+
+Client = TestClient[Any, Any]
+XSS = "<img src=x onerror=alert(1)>"
+
+
+async def _funnel(rt: Runtime) -> Pipeline:
+    p = Pipeline(rt)
+    await p.consumer.start()
+    return p
+
+
+async def _report(p: Pipeline, text: str, target: str = "telegram:-5", user: str = "501") -> None:
+    await p.feed(message(text, target=target, command=Command.REPORT, user=user))
+
+
+async def _events(
+    client: Client, url: str, want: int, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Read ``want`` SSE events from ``url`` (id, event and decoded data)."""
+    out: list[dict[str, Any]] = []
+    async with client.get(url, headers=headers or {}) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        current: dict[str, Any] = {}
+        async with asyncio.timeout(10):
+            async for raw in r.content:
+                line = raw.decode().rstrip("\n")
+                if not line:
+                    if "event" in current:
+                        out.append(current)
+                        if len(out) >= want:
+                            return out
+                    current = {}
+                    continue
+                field, _, value = line.partition(": ")
+                current[field] = json.loads(value) if field == "data" else value
+    return out
+
+
+async def test_queue_urgent_first_then_oldest_and_text_escaped(rt: Runtime, client: Client) -> None:
+    p = await _funnel(rt)
+    await _report(p, "the bench is loose", user="1")
+    await _report(p, XSS, user="2")
+    await _report(p, "fire hydrant broken, water everywhere", user="3")
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    html = await (await client.get("/console/")).text()
+    assert html.index("fire hydrant") < html.index("the bench") < html.index("&lt;img src=x")
+    assert XSS not in html
+    ticket = await (await client.get("/console/tickets/T-2")).text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in ticket
+    assert XSS not in ticket
+
+
+async def test_claim_reply_resolve_from_the_ticket_page(rt: Runtime, client: Client) -> None:
+    p = await _funnel(rt)
+    await _report(p, "fire hydrant broken")
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    csrf = await session_csrf(client)
+    r = await client.post("/console/tickets/T-1/claim", data={"csrf": csrf})
+    assert r.status == 200
+    assert "claimed" in await r.text()
+    r = await client.post("/console/tickets/T-1/reply", data={"csrf": csrf, "text": "on the way"})
+    assert "on the way" in await r.text()
+    r = await client.post("/console/tickets/T-1/resolve", data={"csrf": csrf, "note": "valve"})
+    page = await r.text()
+    assert "resolved" in page
+    assert "valve" in page
+
+
+async def test_sse_sends_new_tickets_and_resumes_with_last_event_id(
+    rt: Runtime, client: Client
+) -> None:
+    p = await _funnel(rt)
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    reader = asyncio.create_task(_events(client, "/console/events?topic=queue&from=0-0", 2))
+    await asyncio.sleep(0.3)
+    await _report(p, "first " + XSS, user="1")
+    await _report(p, "second", user="2")
+    first, second = await reader
+    assert first["event"] == "ticket"
+    assert first["data"]["id"] == "T-1"
+    assert "&lt;img" in first["data"]["html"]
+    assert "<img" not in first["data"]["html"]
+    # A reconnect with the first event's id gets the second again, and nothing before it.
+    again = await _events(client, "/console/events?topic=queue", 1, {"Last-Event-ID": first["id"]})
+    assert again[0]["data"]["id"] == second["data"]["id"] == "T-2"
+
+
+async def test_scoped_user_never_sees_another_compound(rt: Runtime, client: Client) -> None:
+    p = await _funnel(rt)
+    await make_user(rt, "gm", Role.STAFF, scope="compound:guanmei")
+    await sign_in(client, "gm")
+    reader = asyncio.create_task(_events(client, "/console/events?topic=queue&from=0-0", 1))
+    await asyncio.sleep(0.3)
+    await _report(p, "other compound secret", target="telegram:-9", user="9")
+    await _report(p, "our own leak", target="telegram:-5", user="5")
+    (only,) = await reader
+    assert only["data"]["id"] == "T-2"
+    html = await (await client.get("/console/?status=all")).text()
+    assert "our own leak" in html
+    assert "other compound secret" not in html
+    r = await client.get("/console/tickets/T-1")
+    assert r.status == 404
+    csrf = await session_csrf(client)
+    r = await client.post("/console/tickets/T-1/claim", data={"csrf": csrf})
+    assert r.status == 404
