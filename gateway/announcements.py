@@ -30,6 +30,7 @@ from typing import Any
 from gateway import audience
 from gateway.aio import checkpoint
 from gateway.attachments import load_blob, store_blob
+from gateway.confirm.buttons import confirm_buttons
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.models import (
     AnnouncementId,
@@ -71,6 +72,8 @@ class Announcement:
     target_count: int
     attachments: tuple[dict[str, Any], ...]
     created_by: str | None
+    confirm: bool = False
+    """Residents are asked to confirm they have read it (``gateway.confirm``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +88,7 @@ class Announcement:
             "targets": self.target_count,
             "attachments": list(self.attachments),
             "created_by": self.created_by,
+            "confirm": self.confirm,
         }
 
 
@@ -123,6 +127,7 @@ async def create(
     attachments: Sequence[OutboundAttachment] = (),
     idempotency_key: str | None = None,
     created_by: str | None = None,
+    confirm: bool = False,
 ) -> tuple[Announcement, bool]:
     """Create an announcement; returns it and whether it is new (``False``: same key)."""
     idem_key = _key(rt, "idem", idempotency_key) if idempotency_key else None
@@ -151,6 +156,7 @@ async def create(
         "target_count": len(targets),
         "attachments": json.dumps(atts, ensure_ascii=False),
         "created_by": created_by or "",
+        "confirm": "1" if confirm else "",
     }
     pipe = rt.redis.pipeline(transaction=True)
     pipe.hset(_key(rt, ann_id), mapping=fields)
@@ -163,7 +169,7 @@ async def create(
             stashed = await _stash_attachments(rt, attachments)
             pipe.hset(_key(rt, ann_id), "attachment_blobs", stashed)
     else:
-        items = _items(ann_id, targets, text, title, priority, attachments)
+        items = _items(ann_id, targets, text, title, priority, attachments, confirm)
         bodies, args = await store.prepare(items)
         await store.add_to(pipe, bodies, args)
     await pipe.execute()
@@ -180,6 +186,7 @@ def _items(
     title: str | None,
     priority: Priority,
     attachments: Sequence[OutboundAttachment],
+    confirm: bool = False,
 ) -> list[OutboxItem]:
     items = []
     for target in targets:
@@ -191,6 +198,7 @@ def _items(
             title=title,
             attachments=tuple(attachments),
             priority=priority,
+            buttons=confirm_buttons() if confirm else None,
         )
         items.append(OutboxItem(did, ORIGIN, ann_id, msg))
     return items
@@ -240,8 +248,9 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
             targets = sorted(str(t) for t in await rt.redis.smembers(_key(rt, ann_id, "targets")))
             atts = await _load_stashed(rt, h.get("attachment_blobs", ""))
             items = _items(
-                ann_id, targets, h["text"], h.get("title") or None, Priority(h["priority"]), atts
-            )
+                ann_id, targets, h["text"], h.get("title") or None, Priority(h["priority"]), atts,
+                h.get("confirm") == "1",
+            )  # fmt: skip
             store = OutboxStore(rt)
             bodies, args = await store.prepare(items)
             pipe = rt.redis.pipeline(transaction=True)
@@ -290,6 +299,7 @@ async def get(rt: Runtime, ann_id: str) -> Announcement:
         target_count=int(h.get("target_count") or 0),
         attachments=tuple(json.loads(h.get("attachments") or "[]")),
         created_by=h.get("created_by") or None,
+        confirm=h.get("confirm") == "1",
     )
 
 

@@ -20,14 +20,17 @@ Component = Callable[[Runtime], Awaitable[None]]
 
 def delivery_hooks() -> dict[str, DeliveryHook]:
     """Called with each delivery's final result, by origin ("announcement", "ticket")."""
+    from gateway.confirm.delivery import on_delivery
     from gateway.funnel.staff import ticket_delivery_hook
 
-    return {"ticket": ticket_delivery_hook}
+    return {"ticket": ticket_delivery_hook, "announcement": on_delivery}
 
 
 def components() -> list[tuple[str, Component]]:
     from gateway.announcements import run_scheduler
+    from gateway.confirm.inbound import on_inbound as confirm_hook
     from gateway.funnel.consumer import run_funnel
+    from gateway.households.chat import on_inbound as households_hook
     from gateway.outbox import run_workers
     from gateway.staffroom.acting import on_inbound
     from gateway.staffroom.feed import run_feed
@@ -35,7 +38,7 @@ def components() -> list[tuple[str, Component]]:
     return [
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
-        ("funnel", lambda rt: run_funnel(rt, [on_inbound])),
+        ("funnel", lambda rt: run_funnel(rt, [on_inbound, households_hook, confirm_hook])),
         ("staffroom", run_feed),
     ]
 

@@ -24,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.confirm.config import ConfirmConfig
 from gateway.errors import ConfigError
+from gateway.households.config import HouseholdsConfig
 from gateway.staffroom.config import StaffRoomConfig
 
 DEFAULT_CONFIG_NAME = "palm.yaml"
@@ -223,6 +225,8 @@ class GatewayConfig(_Strict):
     targets: list[TargetSeed] = []
     outbox: OutboxConfig = OutboxConfig()
     staff_rooms: list[StaffRoomConfig] = []
+    households: HouseholdsConfig = HouseholdsConfig()
+    confirmations: ConfirmConfig = ConfirmConfig()
     rules_file: Path = Path("config/rules.yaml")
     templates_file: Path = Path("config/templates.yaml")
 

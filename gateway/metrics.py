@@ -39,6 +39,12 @@ RATE_LIMITED = Counter(
 INBOUND = Counter(
     "palm_inbound_total", "Inbound messages by kind", ["platform", "kind"], registry=REGISTRY
 )
+CONFIRMATIONS = Counter(
+    "palm_confirmations_total",
+    "Residents' first confirmation of a notice",
+    ["platform"],
+    registry=REGISTRY,
+)
 FIRST_RESPONSE_SECONDS = Histogram(
     "palm_ticket_first_response_seconds",
     "From a ticket arriving to its first staff reply",

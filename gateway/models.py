@@ -73,6 +73,8 @@ class Command(StrEnum):
     QUEUE = "queue"
     ANNOUNCE = "announce"
     CONFIRM = "confirm"
+    # ``/unit 5-302`` (``/房号``): a resident binds to a household (``gateway.households``).
+    UNIT = "unit"
 
 
 STAFF_COMMANDS = frozenset(
@@ -177,6 +179,10 @@ class ButtonPress:
     ``message_id`` is the bot's message carrying the button, ``data`` the button's
     value; ``query_id`` is what the platform wants answered (Telegram
     ``callback_query.id``), within seconds, so it is answered directly, not queued.
+
+    A Matrix reaction (``m.annotation``) is the same gesture on a platform without
+    buttons: ``data`` is ``REACTION_PREFIX + key`` (``react:✅``), ``message_id`` the
+    event reacted to (anyone's: the core checks it is the bot's), ``query_id`` empty.
     """
 
     platform: Platform
@@ -188,6 +194,9 @@ class ButtonPress:
     query_id: str
     sent_at: float
 
+
+REACTION_PREFIX = "react:"
+"""``ButtonPress.data`` of a reaction: ``react:`` and the reaction's key."""
 
 InboundEvent = InboundMessage | TargetSeen | TargetGone | TargetMigrated | ButtonPress
 

@@ -176,6 +176,26 @@ class MatrixAdapter:
     async def answer_button(self, query_id: str, text: str) -> None:
         """Matrix has no buttons: nothing to answer."""
 
+    # --- confirmations (gateway.confirm.support) --------------------------------
+
+    async def react(
+        self, target: TargetId, message_id: PlatformMessageId, key: str, idempotency_key: str
+    ) -> None:
+        await self._need_sender().react(target, message_id, key, idempotency_key)
+
+    async def chat_members(self, target: TargetId) -> list[tuple[str, str]]:
+        """The room's joined members, the bot excluded: ``(user id, display name)``."""
+        if self._client is None:
+            raise RuntimeError("MatrixAdapter used before start()")
+        try:
+            resp = await self._client.joined_members(room_of(target))
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "joined members")
+        if not isinstance(resp, nio.JoinedMembersResponse):
+            raise errors.from_nio(resp, action="joined members")
+        me = self._config.user_id
+        return [(m.user_id, m.display_name or m.user_id) for m in resp.members if m.user_id != me]
+
     async def fetch_attachment(self, ref: str) -> bytes:
         """The bytes behind an ``mxc://`` URI (to forward a resident's photo)."""
         if self._client is None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from adapters.matrix.reactions import reaction_event
 from gateway.models import (
     Attachment,
     AttachmentKind,
@@ -53,8 +54,12 @@ _COMMANDS = {
     "ask": Command.ASK,
     "start": Command.START,
     "help": Command.HELP,
+    "unit": Command.UNIT,
+    "房号": Command.UNIT,
 }
-_COMMAND_RE = re.compile(r"^/(report|报修|ask|start|help)(?:@\S+)?(?:\s+|$)", re.IGNORECASE)
+_COMMAND_RE = re.compile(
+    r"^/(report|报修|ask|start|help|unit|房号)(?:@\S+)?(?:\s+|$)", re.IGNORECASE
+)
 # Staff-room commands, also with ``!`` (Element treats a leading ``/`` as its own command).
 _STAFF_COMMANDS = {
     "claim": Command.CLAIM,
@@ -354,6 +359,9 @@ def room_events(
         elif kind == "m.room.encrypted" and not info.encrypted:
             info = replace(info, encrypted=True)
             out.append(TargetSeen(target, info.kind, info.title, ENCRYPTED_REASON))
+        elif kind == "m.reaction":
+            if (press := reaction_event(room_id, ev, me.user_id, names)) is not None:
+                out.append(press)
         elif (msg := message_event(room_id, ev, me, info, names)) is not None:
             out.append(msg)
     return out, info

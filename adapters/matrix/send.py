@@ -124,9 +124,20 @@ class MatrixSender:
         if refused:
             raise NotPossible("cannot redact " + "; ".join(refused))
 
-    async def _room_send(self, room: str, content: dict[str, Any], txn: str, action: str) -> str:
+    async def react(
+        self, target: TargetId, event_id: PlatformMessageId, key: str, idempotency_key: str
+    ) -> None:
+        """An ``m.reaction`` annotation on ``event_id``; the txn id makes a retry a no-op."""
+        content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+        txn = txn_id(idempotency_key, "react", key)
+        await self._room_send(room_of(target), content, txn, "react", "m.reaction")
+
+    async def _room_send(
+        self, room: str, content: dict[str, Any], txn: str, action: str,
+        event_type: str = "m.room.message",
+    ) -> str:  # fmt: skip
         try:
-            resp = await self._client.room_send(room, "m.room.message", content, tx_id=txn)
+            resp = await self._client.room_send(room, event_type, content, tx_id=txn)
         except errors.TRANSPORT_ERRORS as exc:
             errors.raise_transport(exc, action)
         if isinstance(resp, nio.RoomSendResponse):

@@ -56,6 +56,7 @@ BACKFILL_MAX_PAGES = 100
 """At most 10,000 missed events per room per batch are fetched back (bounded memory)."""
 _TYPES = [
     "m.room.message",
+    "m.reaction",
     "m.room.member",
     "m.room.name",
     "m.room.encryption",

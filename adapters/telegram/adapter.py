@@ -284,6 +284,17 @@ class TelegramAdapter:
         except tg.TelegramError as exc:
             raise translate(exc, is_send=False) from exc
 
+    async def member_count(self, target: TargetId) -> int:
+        """``getChatMemberCount``, the bot itself not counted."""
+        if self._bot is None:
+            raise RuntimeError("TelegramAdapter used before start()")
+        _, chat = split_target_id(target)
+        try:
+            count = await self._bot.get_chat_member_count(int(chat))
+        except tg.TelegramError as exc:
+            raise translate(exc, is_send=False) from exc
+        return max(0, int(count) - 1)
+
     async def answer_button(self, query_id: str, text: str) -> None:
         if self._bot is None:
             raise RuntimeError("TelegramAdapter used before start()")

@@ -52,9 +52,10 @@ _COMMANDS = {
     "queue": Command.QUEUE,
     "announce": Command.ANNOUNCE,
     "confirm": Command.CONFIRM,
+    "unit": Command.UNIT,
 }
 # Not latin, so Telegram never marks it as a bot_command entity: matched as plain text.
-_TEXT_COMMANDS = (("/报修", Command.REPORT),)
+_TEXT_COMMANDS = (("/报修", Command.REPORT), ("/房号", Command.UNIT))
 _COMMAND_RE = re.compile(r"/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?=\s|$)")
 _MEMBER = frozenset({"member", "administrator", "creator"})
 _GROUP_TYPES = frozenset({"group", "supergroup", "channel"})

@@ -61,6 +61,7 @@ async def _announce(args: argparse.Namespace, cli: CliContext) -> int:
             attachments=attachments,
             idempotency_key=args.idempotency_key,
             created_by=as_user or "cli",
+            confirm=args.confirm,
         )
         print(ann.id, flush=True)
         if not fresh:
@@ -151,6 +152,9 @@ def register(sub: Any) -> None:
     p.add_argument("--at", metavar="ISO8601", help="send later, e.g. 2025-06-01T09:00+08:00")
     p.add_argument("--attach", action="append", default=[], metavar="FILE", help="repeatable")
     p.add_argument("--no-wait", action="store_true", help="print the id and return at once")
+    p.add_argument(
+        "--confirm", action="store_true", help="residents confirm they read it (✅ 已阅 Got it)"
+    )
     p.add_argument(
         "--idempotency-key", metavar="K", help="the same key returns the same announcement"
     )

@@ -14,6 +14,7 @@ from rich.table import Table
 from gateway import announcements
 from gateway.accounts import views
 from gateway.adapter import AdapterContext
+from gateway.cli import confirmations
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import EXIT_ERROR, CliContext, add_command, add_group
 from gateway.inbound import RedisInboundSink
@@ -153,6 +154,7 @@ def register(sub: Any) -> None:
     p = add_command(group, "recall", help="delete or redact it everywhere", handler=_recall)
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="print JSON")
+    confirmations.register_into(group)
     p = add_command(
         group, "dead-letters", help="deliveries that crashed their workers too often",
         handler=_dead,

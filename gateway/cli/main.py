@@ -48,6 +48,7 @@ def _command_modules() -> list[ModuleType]:
     from gateway.cli import announce as announce_cmd
     from gateway.cli import announcements as announcements_cmd
     from gateway.cli import queue as queue_cmd
+    from gateway.cli import residents as residents_cmd
     from gateway.cli import rules as rules_cmd
     from gateway.cli import targets as targets_cmd
     from gateway.cli import tickets as tickets_cmd
@@ -55,7 +56,7 @@ def _command_modules() -> list[ModuleType]:
 
     return [
         run_cmd, tokens_cmd, tickets_cmd, queue_cmd, rules_cmd,
-        announce_cmd, announcements_cmd, targets_cmd, users_cmd,
+        announce_cmd, announcements_cmd, targets_cmd, users_cmd, residents_cmd,
     ]  # fmt: skip
 
 

@@ -20,7 +20,9 @@ def all_routes() -> list[ApiRoute]:
     from gateway.http import (
         routes_accounts,
         routes_announcements,
+        routes_confirm,
         routes_queue,
+        routes_residents,
         routes_targets,
         routes_tickets,
         routes_tokens,
@@ -30,7 +32,9 @@ def all_routes() -> list[ApiRoute]:
     routes += routes_tokens.routes()
     routes += routes_accounts.routes()
     routes += routes_announcements.routes()
+    routes += routes_confirm.routes()
     routes += routes_targets.routes()
     routes += routes_tickets.routes()
     routes += routes_queue.routes()
+    routes += routes_residents.routes()
     return routes

@@ -34,6 +34,7 @@ class AnnouncementCreate(BaseModel):
     priority: Literal["normal", "urgent"] = "normal"
     send_at: AwareDatetime | None = None
     attachments: list[AttachmentIn] = Field(default=[], max_length=MAX_ATTACHMENTS)
+    confirm: bool = Field(default=False, description="residents confirm they have read it")
 
 
 class AnnouncementEdit(BaseModel):
@@ -70,6 +71,7 @@ async def create(req: ApiRequest) -> dict[str, Any]:
         attachments=_attachments(body.attachments),
         idempotency_key=req.http.headers.get("Idempotency-Key") or None,
         created_by=req.principal.name,
+        confirm=body.confirm,
     )
     if not new:
         await views.check_replay(req.rt, req.scope, ann.id)

@@ -16,6 +16,7 @@ from gateway.errors import Conflict, GatewayError, InputError
 from gateway.funnel import staff
 from gateway.funnel.tickets import TicketStore
 from gateway.models import (
+    REACTION_PREFIX,
     ButtonPress,
     Command,
     InboundEvent,
@@ -120,6 +121,8 @@ async def _refusal(rt: Runtime, tid: TicketId, exc: GatewayError) -> str:
 
 
 async def _button(rt: Runtime, room: StaffRoomConfig, press: ButtonPress) -> None:
+    if press.data.startswith(REACTION_PREFIX):
+        return  # a Matrix reaction in the room: nothing for palm
     adapter: object = rt.adapters.get(press.platform)
     support = adapter if isinstance(adapter, StaffRoomSupport) else None
     if support is None:

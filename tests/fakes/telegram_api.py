@@ -596,6 +596,8 @@ class FakeTelegram:
             return self.files.get_file(p)
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
+        if method == "getChatMemberCount":  # Bot API: returns Int
+            return self.members.count(chat_id)
         if method == "getChatMember":
             user_id = _opt_int(p.get("user_id"))
             if user_id is None:

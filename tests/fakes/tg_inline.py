@@ -91,9 +91,18 @@ class Members:
     """Who is in which chat, as ``getChatMember`` answers; unknown users have ``left``."""
 
     status: dict[tuple[int, int], str] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)
+    """``getChatMemberCount`` per chat (the bot included, as Telegram counts)."""
 
     def set(self, chat_id: int, user_id: int, status: str = "member") -> None:
         self.status[(chat_id, user_id)] = status
+
+    def count(self, chat_id: int) -> int:
+        """Set with ``counts``; else the members ``set`` here who are in, plus the bot."""
+        if chat_id in self.counts:
+            return self.counts[chat_id]
+        inside = ("member", "administrator", "creator", "restricted")
+        return 1 + sum(1 for (c, _), s in self.status.items() if c == chat_id and s in inside)
 
     def member(self, chat_id: int, user: dict[str, Any]) -> dict[str, Any]:
         status = self.status.get((chat_id, int(user["id"])), "left")

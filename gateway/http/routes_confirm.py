@@ -1,0 +1,22 @@
+"""/api/v1/announcements/{id}/confirmations (and /remind): notices that must be read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.accounts import Role, views
+from gateway.confirm.rollup import rollup
+from gateway.http.route import ApiRequest, ApiRoute
+
+
+async def confirmations(req: ApiRequest) -> dict[str, Any]:
+    await views.check_announcement(req.rt, req.scope, req.path("id"))
+    return (await rollup(req.rt, req.path("id"))).to_json()
+
+
+def routes() -> list[ApiRoute]:
+    return [
+        ApiRoute("GET", "/announcements/{id}/confirmations", Role.VIEWER,
+                 "Who confirmed a notice: per chat (confirmed of known, Telegram member "
+                 "count), per building (households), and who has not", confirmations),
+    ]  # fmt: skip
