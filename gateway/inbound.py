@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from gateway.codec import encode_event
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
-from gateway.models import ButtonPress, InboundEvent, InboundMessage
+from gateway.models import ButtonPress, InboundEvent, InboundMessage, PollVote
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 """Telegram keeps unconfirmed updates for 24 h; a week leaves room for long outages."""
@@ -89,7 +89,7 @@ class RedisInboundSink:
         for event in events:
             key = (
                 f"{event.platform}:{event.dedupe_key}"
-                if isinstance(event, InboundMessage | ButtonPress)
+                if isinstance(event, InboundMessage | ButtonPress | PollVote)
                 else ""
             )
             pairs += [key, encode_event(event)]

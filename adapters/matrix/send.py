@@ -18,7 +18,7 @@ import nio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from adapters.matrix import errors
+from adapters.matrix import errors, polls
 from adapters.matrix.render import (
     attachment_content,
     content_digest,
@@ -64,6 +64,15 @@ class MatrixSender:
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         room = room_of(msg.target)
+        if msg.poll is not None:
+            content = polls.start_content(msg.poll, msg.text)
+            txn = txn_id(msg.idempotency_key, "poll")
+            poll_id = await self._room_send(room, content, txn, "send poll", polls.START)
+            return SendReceipt(msg.target, (PlatformMessageId(poll_id),), time.time())
+        if msg.stop_poll and msg.reply_to is not None:
+            content = polls.end_content(msg.reply_to, msg.text)
+            txn = txn_id(msg.idempotency_key, "poll end")
+            await self._room_send(room, content, txn, "end poll", polls.END)
         ids = [
             await self._room_send(
                 room, text_content(msg), txn_id(msg.idempotency_key, "text"), "send"
