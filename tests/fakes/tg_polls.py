@@ -5,8 +5,10 @@
 true; ``allows_multiple_answers``) returns a ``Message`` with a ``poll``. ``stopPoll``
 (``chat_id``, ``message_id``) returns the stopped ``Poll``. A user's vote in a
 non-anonymous poll the bot sent reaches the bot as a ``poll_answer`` update
-(``poll_id``, ``user``, ``option_ids``; an empty list: the vote was retracted);
-anonymous polls send none. Channels take no non-anonymous polls.
+(``poll_id``, ``user``, ``option_ids`` and, since Bot API 9.6,
+``option_persistent_ids``; empty lists: the vote was retracted); anonymous polls send
+none. Channels take no non-anonymous polls. Bot API 9.6/10.0 made ``PollOption.
+persistent_id`` and ``Poll.allows_revoting``/``members_only`` always present.
 """
 
 from __future__ import annotations
@@ -43,14 +45,20 @@ class FakePoll:
             "id": self.id,
             "question": self.question,
             "options": [
-                {"text": t, "voter_count": c} for t, c in zip(self.options, counts, strict=True)
+                {"persistent_id": self.option_id(n), "text": t, "voter_count": c}
+                for n, (t, c) in enumerate(zip(self.options, counts, strict=True))
             ],
             "total_voter_count": sum(1 for v in self.votes.values() if v),
             "is_closed": self.is_closed,
             "is_anonymous": self.is_anonymous,
             "type": "regular",
             "allows_multiple_answers": self.allows_multiple_answers,
+            "allows_revoting": True,
+            "members_only": False,
         }
+
+    def option_id(self, n: int) -> str:
+        return f"{self.id}-{n}"
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -120,4 +128,9 @@ class Polls:
         ):
             raise PollError("invalid option_ids")
         poll.votes[int(user["id"])] = list(option_ids)
-        return {"poll_id": poll.id, "user": user, "option_ids": list(option_ids)}
+        return {
+            "poll_id": poll.id,
+            "user": user,
+            "option_ids": list(option_ids),
+            "option_persistent_ids": [poll.option_id(o) for o in option_ids],
+        }
