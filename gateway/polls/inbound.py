@@ -36,6 +36,9 @@ async def _native(rt: Runtime, vote: PollVote) -> None:
         log.debug("vote for a poll palm did not send", extra={"ref": vote.poll_ref})
         return
     poll_id, target = found
+    # Matrix says where the response was sent: a response from another room (relating
+    # to our event from outside) is outside the audience. Telegram names no chat.
+    target = vote.target or target
     await _count(rt, poll_id, vote.platform, vote.dedupe_key, vote.sender.user_id,
                  vote.sender.display_name, target, vote.options, vote.sent_at)  # fmt: skip
 
