@@ -31,7 +31,7 @@ async def on_inbound(rt: Runtime, event: InboundEvent) -> bool:
 
 
 async def _native(rt: Runtime, vote: PollVote) -> None:
-    found = await resolve_ref(rt, vote.platform, vote.poll_ref)
+    found = await resolve_ref(rt, vote.platform, vote.poll_ref, vote.sent_at)
     if found is None:
         log.debug("vote for a poll palm did not send", extra={"ref": vote.poll_ref})
         return

@@ -173,13 +173,21 @@ async def run_closer(rt: Runtime) -> None:
         await asyncio.sleep(CLOSER_TICK)
 
 
-async def resolve_ref(rt: Runtime, platform: str, ref: str) -> tuple[str, str] | None:
+RACE_SECONDS = 60.0
+"""How long a vote for an unknown poll handle waits for a poll still being sent."""
+
+
+async def resolve_ref(
+    rt: Runtime, platform: str, ref: str, sent_at: float | None = None
+) -> tuple[str, str] | None:
     """The poll (and chat) a native poll handle belongs to: Telegram's poll id (in the
     delivery's message ids as ``poll:<id>``) or a Matrix poll start event id. Looked up
     in the recent polls' deliveries the first time, then remembered.
 
     Raises ``RetryableError`` while one of them is not sent yet on that platform: the
-    vote may be for it (a resident can vote before the worker records the send).
+    vote may be for it (a resident can vote before the worker records the send). Only
+    for a recent vote (``RACE_SECONDS``): a vote for somebody else's Matrix poll must
+    not hold the funnel up for as long as a big poll takes to go out.
     """
     polls = store_of(rt)
     if (found := await polls.ref(platform, ref)) is not None:
@@ -195,7 +203,8 @@ async def resolve_ref(rt: Runtime, platform: str, ref: str) -> tuple[str, str] |
                 await polls.set_ref(platform, handle, poll_id, d.target)
     if (found := await polls.ref(platform, ref)) is not None:
         return found
-    if waiting:
+    recent = sent_at is None or time.time() - sent_at < RACE_SECONDS
+    if waiting and recent:
         raise RetryableError("a poll is still being sent", retry_after=1.0)
     return None
 

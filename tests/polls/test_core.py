@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.accounts.principal import Role
 from gateway.accounts.tokens import TokenStore
+from gateway.errors import RetryableError
 from gateway.http.server import build_app
 from gateway.models import (
     ChatKind,
@@ -173,3 +174,18 @@ async def test_closes_at_its_time(rt: Runtime) -> None:
     with pytest.raises(Exception, match="in the past"):
         await service.create(rt, question="x?", options=["a", "b"], to="building:6",
                              closes_at=time.time() - 1)  # fmt: skip
+
+
+async def test_a_vote_for_a_poll_still_being_sent_waits(rt: Runtime) -> None:
+    poll = await service.create(rt, question="Soon?", options=["a", "b"], to="building:5")
+    # Not sent yet: a fresh vote for an unknown handle may be for it -> retried later ...
+    with pytest.raises(RetryableError):
+        await on_inbound(rt, vote("@a:x", "$not-yet", (0,), "$r1"))
+    # ... but an old one (somebody else's poll) does not hold the funnel up.
+    assert await on_inbound(rt, vote("@a:x", "$not-yet", (0,), "$r2", at=time.time() - 600))
+    async with workers(rt):
+        await sent(rt, poll.id, 2)
+    ref = mx(rt).sent_to(MX)[0].message_id
+    assert await on_inbound(rt, vote("@a:x", ref, (0,), "$r1"))  # the retry finds it
+    assert await on_inbound(rt, vote("@z:x", "$foreign", (0,), "$r3"))  # ignored
+    assert list(await service.store_of(rt).votes(poll.id)) == ["matrix:@a:x"]
