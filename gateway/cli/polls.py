@@ -14,7 +14,7 @@ from gateway.cli.announce import parse_at
 from gateway.cli.as_user import acting_user, add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.polls import parse_id, service
-from gateway.polls.tally import summary
+from gateway.polls import views as poll_views
 
 
 async def _create(args: argparse.Namespace, cli: CliContext) -> int:
@@ -38,11 +38,8 @@ async def _create(args: argparse.Namespace, cli: CliContext) -> int:
 async def _show(args: argparse.Namespace, cli: CliContext) -> int:
     poll_id = parse_id(args.id)
     async with cli.runtime() as rt:
-        poll = await service.get(rt, poll_id)
-        polls = service.store_of(rt)
-        data = await summary(rt, poll, await polls.votes(poll_id), args.by)
-        data["ignored"] = await polls.stats(poll_id)
-        data["comments"] = await polls.comments(poll_id)
+        poll = await poll_views.poll_in_scope(rt, await scope_of(args, rt), poll_id)
+        data = await poll_views.detail(rt, poll, args.by)
     if args.json:
         cli.print_json(data)
         return 0
@@ -77,7 +74,7 @@ def _print_summary(cli: CliContext, data: dict[str, Any]) -> None:
 
 async def _list(args: argparse.Namespace, cli: CliContext) -> int:
     async with cli.runtime() as rt:
-        polls = await service.store_of(rt).recent()
+        polls = await poll_views.list_polls(rt, await scope_of(args, rt))
     if args.json:
         cli.print_json([p.to_json() for p in polls])
         return 0
@@ -93,6 +90,8 @@ async def _list(args: argparse.Namespace, cli: CliContext) -> int:
 async def _close(args: argparse.Namespace, cli: CliContext) -> int:
     poll_id = parse_id(args.id)
     async with cli.runtime() as rt:
+        await acting_user(args, rt, Role.STAFF)
+        await poll_views.poll_in_scope(rt, await scope_of(args, rt), poll_id, acting=True)
         poll = await service.close(rt, poll_id)
     cli.out.print(f"{poll.id} closed; the result goes to {poll.target_count} chats")
     return 0
@@ -111,9 +110,12 @@ def register(sub: Any) -> None:
     p.add_argument("id")
     p.add_argument("--by", choices=("chat", "building"), help="also count per chat or building")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     p = add_command(group, "list", help="recent polls", handler=_list)
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_as_user(p)
     p = add_command(
         group, "close", help="stop the poll everywhere, post the result", handler=_close
     )
     p.add_argument("id")
+    add_as_user(p, acts=True)

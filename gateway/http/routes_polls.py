@@ -6,13 +6,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from gateway.accounts import Role, targets_in_scope, views
-from gateway.accounts.scope import check_audience
-from gateway.errors import InputError, NotFound
+from gateway.accounts import Role
+from gateway.accounts import views as account_views
+from gateway.errors import InputError
 from gateway.http.route import ApiRequest, ApiRoute
-from gateway.polls import Poll, model, parse_id, service
-from gateway.polls.tally import summary
-from gateway.targets import TargetDirectory
+from gateway.polls import model, service, views
 
 
 class PollCreate(BaseModel):
@@ -27,7 +25,7 @@ class PollCreate(BaseModel):
 async def create(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, PollCreate)
     body = req.body
-    await views.check_announce(req.rt, req.scope, body.to)
+    await account_views.check_announce(req.rt, req.scope, body.to)
     poll = await service.create(
         req.rt,
         question=body.question,
@@ -40,46 +38,21 @@ async def create(req: ApiRequest) -> dict[str, Any]:
     return poll.to_json()
 
 
-async def _visible(req: ApiRequest, poll: Poll, *, acting: bool = False) -> bool:
-    """In scope: any of its chats (to read), all of them (to close; else 403)."""
-    directory = TargetDirectory(req.rt.redis, req.rt.keys)
-    allowed = await targets_in_scope(directory, req.scope)
-    if allowed is None:
-        return True
-    targets = await service.store_of(req.rt).targets(poll.id)
-    if allowed.isdisjoint(targets):
-        return False
-    if acting and req.scope is not None:
-        await check_audience(directory, req.scope, targets)
-    return True
-
-
-async def _poll(req: ApiRequest, *, acting: bool = False) -> Poll:
-    poll = await service.store_of(req.rt).get(parse_id(req.path("id")))
-    if poll is None or not await _visible(req, poll, acting=acting):
-        raise NotFound(f"no poll {req.path('id')}")
-    return poll
-
-
 async def list_all(req: ApiRequest) -> list[dict[str, Any]]:
-    polls = await service.store_of(req.rt).recent()
-    return [p.to_json() for p in polls if await _visible(req, p)]
+    return [p.to_json() for p in await views.list_polls(req.rt, req.scope)]
 
 
 async def show(req: ApiRequest) -> dict[str, Any]:
-    poll = await _poll(req)
+    poll = await views.poll_in_scope(req.rt, req.scope, req.path("id"))
     by = req.query("by") or None
     if by not in (None, "chat", "building"):
         raise InputError("by must be chat or building")
-    store = service.store_of(req.rt)
-    data = await summary(req.rt, poll, await store.votes(poll.id), by)
-    data["ignored"] = await store.stats(poll.id)
-    data["comments"] = await store.comments(poll.id)
-    return data
+    return await views.detail(req.rt, poll, by)
 
 
 async def close(req: ApiRequest) -> dict[str, Any]:
-    poll = await service.close(req.rt, (await _poll(req, acting=True)).id)
+    poll = await views.poll_in_scope(req.rt, req.scope, req.path("id"), acting=True)
+    poll = await service.close(req.rt, poll.id)
     return poll.to_json()
 
 

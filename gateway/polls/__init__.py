@@ -6,7 +6,7 @@ keyed on the platform's update id, so a replay after ``kill -9`` counts nothing 
 votes, numbered replies and comments; ``tally``: ``show``'s counts.
 """
 
-from gateway.polls import model, service
+from gateway.polls import model, service, views
 from gateway.polls.model import ORIGIN, Poll, PollId, parse_id
 
-__all__ = ["ORIGIN", "Poll", "PollId", "model", "parse_id", "service"]
+__all__ = ["ORIGIN", "Poll", "PollId", "model", "parse_id", "service", "views"]
