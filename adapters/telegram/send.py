@@ -166,7 +166,9 @@ class TelegramSender:
 
         try:
             sent: Message = await self._call(chat, call, is_send=True)
-        except gw.Rejected as err:
+        except (gw.Rejected, gw.TargetGone) as err:
+            # "not enough rights to send polls" reads as TargetGone; if the bot is really
+            # gone, the text below fails the same way and the target goes inactive.
             log.info("telegram: native poll refused in %s (%s); numbered text", chat, err)
             receipt = await self._send_text(msg, first=False)
             return SendReceipt(msg.target, (*receipt.message_ids, FALLBACK), receipt.sent_at)
@@ -178,7 +180,7 @@ class TelegramSender:
         chat, chat_id = chat_of(target)
         try:
             await self._call(chat, partial(self._bot.stop_poll, chat_id, int(mid)), is_send=False)
-        except gw.Rejected as err:
+        except gw.PermanentError as err:
             # Already stopped (a retry), or the numbered fallback: nothing to stop.
             log.info("telegram: stopPoll in %s: %s", chat, err.message)
 
