@@ -254,6 +254,15 @@ class PollSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """A person named in a message by platform user id, so they are notified
+    (Telegram: a text mention; Matrix: a pill and ``m.mentions.user_ids``)."""
+
+    user_id: UserId
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to post into one chat.
 
@@ -281,6 +290,8 @@ class OutboundMessage:
     stop_poll: bool = False
     """``reply_to`` is a poll sent earlier: end it (Telegram ``stopPoll``, Matrix
     ``m.poll.end``), then post ``text`` (the result) replying to it."""
+    mentions: tuple[Mention, ...] = ()
+    """Named after the text, comma-separated, each a mention of that user."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,12 +47,20 @@ def text_content(msg: OutboundMessage) -> dict[str, Any]:
     if msg.title:
         body = f"{msg.title}\n\n{body}"
         html = f"<p><b>{escape_html(msg.title)}</b></p>{html}"
+    if msg.mentions:
+        body += "\n" + ", ".join(m.name for m in msg.mentions)
+        html += "<br>" + ", ".join(
+            f'<a href="https://matrix.to/#/{escape_html(m.user_id)}">{escape_html(m.name)}</a>'
+            for m in msg.mentions
+        )
     content: dict[str, Any] = {
         "msgtype": "m.text",
         "body": body,
         "format": HTML_FORMAT,
         "formatted_body": html,
     }
+    if msg.mentions:  # the intentional-mentions field: these users are notified
+        content["m.mentions"] = {"user_ids": [m.user_id for m in msg.mentions]}
     if msg.reply_to and msg.thread:
         # In the thread of ``reply_to``; clients without threads see a plain reply.
         content["m.relates_to"] = {

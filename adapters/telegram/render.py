@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gateway.markdown import Block, Span, escape_html, parse, to_html
+from gateway.models import OutboundMessage
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -134,3 +135,11 @@ def render(
     if current and used > 0:
         parts.append("".join(current))
     return [p for p in parts if p.strip()]
+
+
+def mentions_html(msg: OutboundMessage) -> str:
+    """``msg.mentions`` as HTML inline mentions (``tg://user?id=``): Telegram turns
+    each into a ``text_mention`` entity, which notifies users without a username."""
+    return ", ".join(
+        f'<a href="tg://user?id={int(m.user_id)}">{escape_html(m.name)}</a>' for m in msg.mentions
+    )

@@ -33,7 +33,7 @@ from telegram.constants import ParseMode
 
 from adapters.telegram import limits
 from adapters.telegram.errors import translate
-from adapters.telegram.render import CAPTION_LIMIT, render
+from adapters.telegram.render import CAPTION_LIMIT, mentions_html, render
 from gateway import errors as gw
 from gateway.keys import Keys
 from gateway.models import (
@@ -69,6 +69,8 @@ def plan(msg: OutboundMessage) -> list[Step]:
     """The Telegram messages ``msg`` becomes, in order."""
     if not msg.attachments:
         parts = render(msg.text, plain=msg.plain, title=msg.title)
+        if msg.mentions:  # callers keep the names within the limits (gateway.confirm.remind)
+            parts = [*parts[:-1], (parts[-1] + "\n" if parts else "") + mentions_html(msg)]
         return [Step(p) for p in parts] or [Step("\u2063")]  # invisible: never empty
     parts = render(msg.text, plain=msg.plain, title=msg.title, first_limit=CAPTION_LIMIT)
     caption, rest = (parts[0], parts[1:]) if parts else (None, [])

@@ -88,7 +88,8 @@ async def _press(rt: Runtime, press: ButtonPress) -> bool:
 async def notice_of(rt: Runtime, target: TargetId, message_id: PlatformMessageId) -> str | None:
     """The announcement asking for confirmation whose message ``message_id`` is."""
     origin = await lookup_msgref(rt, target, message_id)
-    if origin is None or origin[0] != "announcement" or not origin[1]:
+    # A reminder (``gateway.confirm.remind``) stands for its notice.
+    if origin is None or origin[0] not in ("announcement", "confirm-remind") or not origin[1]:
         return None
     asks = await rt.redis.hget(rt.keys("announcement", origin[1]), "confirm")
     return origin[1] if asks == "1" else None

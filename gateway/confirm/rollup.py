@@ -96,11 +96,12 @@ async def rollup(rt: Runtime, ann_id: str) -> Rollup:
     confs = await store.all(ann.id)
     known = await known_residents(rt, ann.id, targets, confs)
     directory = TargetDirectory(rt.redis, rt.keys)
+    snaps = await store.members(ann.id)
     chats = []
     for target in targets:
         names = known[target]
         found = await directory.get(target)
-        snap = (await store.members(ann.id)).get(target)
+        snap = snaps.get(target)
         chats.append(ChatRollup(
             target, split_target_id(target)[0], (found.title if found else None) or "",
             sum(1 for r in names if r in confs), len(names), _count(target, snap),

@@ -32,12 +32,14 @@ from gateway.keys import Keys
 from gateway.models import (
     AttachmentKind,
     Button,
+    Mention,
     OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
     PollSpec,
     Priority,
     TargetId,
+    UserId,
     split_target_id,
 )
 from gateway.outbox import lua
@@ -87,7 +89,7 @@ class OutboxStore:
             msg = item.message
             platform, _ = split_target_id(msg.target)
             cache_key = (msg.text, msg.title, msg.reply_to, msg.plain, msg.attachments,
-                         msg.buttons, msg.thread, msg.poll, msg.stop_poll,
+                         msg.buttons, msg.thread, msg.poll, msg.stop_poll, msg.mentions,
                          item.anchor)  # fmt: skip
             body = encoded.get(cache_key)
             if body is None:
@@ -137,6 +139,8 @@ class OutboxStore:
             body["poll"] = {"q": p.question, "o": list(p.options), "m": p.multiple}
         if msg.stop_poll:
             body["stop_poll"] = True
+        if msg.mentions:
+            body["mentions"] = [[m.user_id, m.name] for m in msg.mentions]
         if anchor is not None:
             body["anchor"] = anchor.to_json()
         return json.dumps(body, ensure_ascii=False, sort_keys=True)
@@ -163,6 +167,7 @@ class OutboxStore:
             thread=bool(body.get("thread")),
             poll=_poll(body.get("poll")),
             stop_poll=bool(body.get("stop_poll")),
+            mentions=tuple(Mention(UserId(u), n) for u, n in body.get("mentions") or ()),
         )
 
     async def anchor(self, d: Delivery) -> Anchor | None:

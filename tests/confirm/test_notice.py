@@ -78,24 +78,62 @@ async def test_confirm_across_platforms_rollup_and_households(
     assert [p["resident"] for p in mx["pending"]] == [f"matrix:{carol.user_id}"]
     assert (tg["confirmed"], tg["known"], tg["members"]) == (2, 2, 120)
     text = (await palm.cli("announcements", "confirmations", ann)).stdout
+    print(text)  # the README's example
     assert "2/3 confirmed" in text
     assert "2 confirmed, 2 seen, 120 members" in text
     # None of these replies, reactions or presses became a ticket.
     assert (await palm.cli_json("tickets", "list"))["tickets"] == []
 
+    # remind mentions exactly carol, in a reply to the notice; Telegram has no one left.
+    done = await palm.cli("announcements", "remind", ann)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert f"matrix:{room}: reminded 1 resident in 1 message" in done.stdout
+    assert f"telegram:{GROUP}: everyone known there has confirmed" in done.stdout
+
+    async def reminder() -> dict[str, Any] | None:
+        found = [e for e in await alice.messages(room)
+                 if e["sender"] == bot.user_id and "m.mentions" in e["content"]]  # fmt: skip
+        return found[0] if found else None
+
+    await eventually(reminder, limit=30, what="the reminder on Matrix")
+    sent = await reminder()
+    assert sent is not None
+    assert sent["content"]["m.mentions"] == {"user_ids": [carol.user_id]}
+    assert f'href="https://matrix.to/#/{carol.user_id}"' in sent["content"]["formatted_body"]
+    assert sent["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": event["event_id"]}}
+    assert len(fake_tg.sent_to(GROUP)) == 1  # no reminder where everyone confirmed
+    again_too_soon = await palm.cli("announcements", "remind", ann)
+    print(again_too_soon.stderr)
+    assert again_too_soon.returncode == 1
+    assert "the next reminder can go at" in again_too_soon.stderr
+    assert again_too_soon.stderr.count("\n") == 1
+    # carol answers the reminder with 收到: that confirms too, and opens no ticket.
+    await carol.send(room, "收到!", reply_to=sent["event_id"])
+
+    async def five() -> bool:
+        return (await palm.cli_json("announcements", "confirmations", ann))["confirmed"] == 5
+
+    await eventually(five, limit=30, what="carol's confirmation")
+    assert (await palm.cli_json("tickets", "list"))["tickets"] == []
+
     # Households: alice and li share 5-302 (two platforms, one household), bob 5-303,
-    # carol 6-101.
+    # carol 6-101, and someone on Telegram 6-102.
     for resident, unit in ((f"matrix:{alice.user_id}", "5-302"), ("telegram:8001", "5-302"),
                            (f"matrix:{bob.user_id}", "5-303"),
-                           (f"matrix:{carol.user_id}", "6-101")):  # fmt: skip
+                           (f"matrix:{carol.user_id}", "6-101"),
+                           ("telegram:8009", "6-102")):  # fmt: skip
         set_unit = await palm.cli("residents", "set", resident, "--unit", unit)
         assert set_unit.returncode == 0, set_unit.stderr
     report = await palm.cli_json("announcements", "confirmations", ann)
     buildings = {x["building"]: x for x in report["buildings"]}
     assert (buildings["5"]["confirmed"], buildings["5"]["households"]) == (2, 2)
-    assert (buildings["6"]["confirmed"], buildings["6"]["households"]) == (0, 1)
-    assert [p["unit"] for p in buildings["6"]["pending"]] == ["6-101"]
+    # 6-102's resident is in no chat of the notice: still a household of building 6.
+    assert (buildings["6"]["confirmed"], buildings["6"]["households"]) == (1, 2)
+    assert [p["unit"] for p in buildings["6"]["pending"]] == ["6-102"]
     assert report["unbound_pending"] == 0
     text = (await palm.cli("announcements", "confirmations", ann, "--by", "building")).stdout
-    assert "2 of 2" in text
-    assert "0 of 1" in text
+    print(text)
+    assert "building:5  2 of 2 households confirmed" in text
+    assert "building:6  1 of 2 households confirmed" in text
+    assert "not yet: 6-102 (telegram:8009)" in text

@@ -47,6 +47,7 @@ from aiohttp import web
 
 from tests.fakes.tg_files import FileError, Files
 from tests.fakes.tg_inline import Callbacks, InlineError, Members, check_markup
+from tests.fakes.tg_mentions import text_mentions
 from tests.fakes.tg_polls import FakePoll, PollError, Polls
 
 __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
@@ -152,6 +153,8 @@ class SentMessage:
     reply_markup: dict[str, Any] | None = None
     text_history: list[str] = field(default_factory=list)
     """Every text this message showed, the first included (edits append)."""
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    """``text_mention`` entities (``tests.fakes.tg_mentions``)."""
 
 
 @dataclass
@@ -736,6 +739,7 @@ class FakeTelegram:
             chat_id, mid, method, text, raw, time.time(), reply_to, caption, file_name, size
         )
         sent.reply_markup = markup
+        sent.entities = text_mentions(raw, parse_mode) if text is not None else []
         sent.text_history.append(text if text is not None else caption or "")
         bot.messages.append(sent)
         bot.by_id[(chat_id, mid)] = sent
