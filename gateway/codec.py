@@ -19,6 +19,7 @@ from gateway.models import (
     Location,
     Platform,
     PlatformMessageId,
+    PollVote,
     Sender,
     TargetGone,
     TargetId,
@@ -35,6 +36,7 @@ _TYPES: dict[str, type[Any]] = {
     "target_gone": TargetGone,
     "target_migrated": TargetMigrated,
     "button": ButtonPress,
+    "poll_vote": PollVote,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
 
@@ -146,6 +148,31 @@ def _button_from_dict(d: dict[str, Any]) -> ButtonPress:
     )
 
 
+def _vote_to_dict(v: PollVote) -> dict[str, Any]:
+    return {
+        "platform": v.platform,
+        "dedupe_key": v.dedupe_key,
+        "poll_ref": v.poll_ref,
+        "sender": {"user_id": v.sender.user_id, "display_name": v.sender.display_name},
+        "options": list(v.options),
+        "sent_at": v.sent_at,
+        "target": v.target,
+    }
+
+
+def _vote_from_dict(d: dict[str, Any]) -> PollVote:
+    s = d["sender"]
+    return PollVote(
+        platform=Platform(d["platform"]),
+        dedupe_key=str(d["dedupe_key"]),
+        poll_ref=str(d["poll_ref"]),
+        sender=Sender(UserId(s["user_id"]), str(s["display_name"])),
+        options=tuple(int(o) for o in d["options"]),
+        sent_at=float(d["sent_at"]),
+        target=TargetId(d["target"]) if d.get("target") else None,
+    )
+
+
 def encode_event(event: InboundEvent) -> str:
     kind = _NAMES[type(event)]
     body: dict[str, Any]
@@ -162,6 +189,8 @@ def encode_event(event: InboundEvent) -> str:
         body = {"target": event.target, "reason": event.reason}
     elif isinstance(event, ButtonPress):
         body = _button_to_dict(event)
+    elif isinstance(event, PollVote):
+        body = _vote_to_dict(event)
     else:
         body = {"old": event.old, "new": event.new}
     return json.dumps({"type": kind, **body}, ensure_ascii=False, separators=(",", ":"))
@@ -184,6 +213,8 @@ def decode_event(raw: str | bytes) -> InboundEvent:
             return TargetMigrated(TargetId(d["old"]), TargetId(d["new"]))
         if kind == "button":
             return _button_from_dict(d)
+        if kind == "poll_vote":
+            return _vote_from_dict(d)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"malformed inbound event: {exc}") from exc
     raise ValueError(f"unknown inbound event type {kind!r}")

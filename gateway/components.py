@@ -35,6 +35,8 @@ def components() -> list[tuple[str, Component]]:
     from gateway.households.chat import on_inbound as households_hook
     from gateway.ops.menu import run_command_menu
     from gateway.outbox import run_workers
+    from gateway.polls.inbound import on_inbound as polls_hook
+    from gateway.polls.service import run_closer
     from gateway.staffroom.acting import on_inbound
     from gateway.staffroom.feed import run_feed
     from gateway.work import run_work
@@ -43,7 +45,11 @@ def components() -> list[tuple[str, Component]]:
         ("admission", run_leaver),  # leaves rejected chats
         ("outbox", lambda rt: run_workers(rt, delivery_hooks())),
         ("scheduler", run_scheduler),
-        ("funnel", lambda rt: run_funnel(rt, [on_inbound, households_hook, confirm_hook])),
+        (
+            "funnel",
+            lambda rt: run_funnel(rt, [on_inbound, households_hook, polls_hook, confirm_hook]),
+        ),
+        ("polls", run_closer),
         ("staffroom", run_feed),
         ("command-menu", run_command_menu),
         ("work", run_work),

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from gateway.codec import encode_event
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
-from gateway.models import ButtonPress, InboundEvent, InboundMessage
+from gateway.models import ButtonPress, InboundEvent, InboundMessage, PollVote
 from gateway.ops.replication import wait_replicas
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
@@ -92,7 +92,7 @@ class RedisInboundSink:
         for event in events:
             key = (
                 f"{event.platform}:{event.dedupe_key}"
-                if isinstance(event, InboundMessage | ButtonPress)
+                if isinstance(event, InboundMessage | ButtonPress | PollVote)
                 else ""
             )
             pairs += [key, encode_event(event)]

@@ -51,6 +51,12 @@ CONFIRMATIONS = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+POLL_VOTES = Counter(
+    "palm_poll_votes_total",
+    "Poll votes counted (new, changed or retracted)",
+    ["platform"],
+    registry=REGISTRY,
+)
 FIRST_RESPONSE_SECONDS = Histogram(
     "palm_ticket_first_response_seconds",
     "From a ticket arriving to its first staff reply",

@@ -198,7 +198,26 @@ class ButtonPress:
 REACTION_PREFIX = "react:"
 """``ButtonPress.data`` of a reaction: ``react:`` and the reaction's key."""
 
-InboundEvent = InboundMessage | TargetSeen | TargetGone | TargetMigrated | ButtonPress
+
+@dataclass(frozen=True, slots=True)
+class PollVote:
+    """A resident's answer to one of the bot's native polls (``gateway.polls``).
+
+    ``poll_ref`` is the platform's handle of that poll message: Telegram's ``poll.id``
+    (a ``poll_answer`` names no chat, so ``target`` is ``None``), a Matrix poll start's
+    event id. ``options`` are 0-based option indexes; empty: the vote was retracted.
+    """
+
+    platform: Platform
+    dedupe_key: str
+    poll_ref: str
+    sender: Sender
+    options: tuple[int, ...]
+    sent_at: float
+    target: TargetId | None = None
+
+
+InboundEvent = InboundMessage | TargetSeen | TargetGone | TargetMigrated | ButtonPress | PollVote
 
 
 # --- outbound, consumed by adapters ---------------------------------------
@@ -220,6 +239,18 @@ class Button:
 
     label: str
     data: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollSpec:
+    """A native poll to send (Telegram ``sendPoll``, Matrix ``m.poll.start``).
+
+    The message's ``text`` stays the numbered-options fallback, sent instead where a
+    native poll is refused."""
+
+    question: str
+    options: tuple[str, ...]
+    multiple: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +285,11 @@ class OutboundMessage:
     send, the platform's default on an edit (Telegram drops the buttons)."""
     thread: bool = False
     """``reply_to`` is a thread root: post in its thread (Matrix ``m.thread``)."""
+    poll: PollSpec | None = None
+    """Send a native poll (``text`` is the fallback where the chat refuses one)."""
+    stop_poll: bool = False
+    """``reply_to`` is a poll sent earlier: end it (Telegram ``stopPoll``, Matrix
+    ``m.poll.end``), then post ``text`` (the result) replying to it."""
     mentions: tuple[Mention, ...] = ()
     """Named after the text, comma-separated, each a mention of that user."""
 

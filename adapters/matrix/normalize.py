@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from adapters.matrix.polls import RESPONSES, poll_vote
 from adapters.matrix.reactions import reaction_event
 from gateway.metrics import INBOUND_MALFORMED
 from gateway.models import (
@@ -397,6 +398,10 @@ def room_events(
         elif kind == "m.room.encrypted" and not info.encrypted:
             info = replace(info, encrypted=True)
             out.append(TargetSeen(target, info.kind, info.title, ENCRYPTED_REASON))
+        elif kind in RESPONSES:
+            name = names.get(_str(ev.get("sender")) or "", "")
+            if (vote := poll_vote(room_id, ev, me.user_id, name)) is not None:
+                out.append(vote)
         elif kind == "m.reaction":
             if (press := reaction_event(room_id, ev, me.user_id, names)) is not None:
                 out.append(press)

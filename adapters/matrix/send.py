@@ -18,7 +18,7 @@ import nio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from adapters.matrix import errors
+from adapters.matrix import errors, polls
 from adapters.matrix.render import (
     attachment_content,
     content_digest,
@@ -26,7 +26,14 @@ from adapters.matrix.render import (
     text_content,
     txn_id,
 )
-from gateway.errors import GatewayError, NotPossible, PermanentError, Rejected, StoreUnavailable
+from gateway.errors import (
+    GatewayError,
+    NotPossible,
+    PermanentError,
+    Rejected,
+    StoreUnavailable,
+    TargetGone,
+)
 from gateway.keys import Keys
 from gateway.models import (
     OutboundAttachment,
@@ -64,6 +71,24 @@ class MatrixSender:
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         room = room_of(msg.target)
+        if msg.poll is not None:
+            content = polls.start_content(msg.poll, msg.text)
+            txn = txn_id(msg.idempotency_key, "poll")
+            try:
+                poll_id = await self._room_send(room, content, txn, "send poll", polls.START)
+                return SendReceipt(msg.target, (PlatformMessageId(poll_id),), time.time())
+            except (Rejected, TargetGone) as err:
+                # Power levels may allow messages but not polls (403 M_FORBIDDEN, which
+                # alone would read as "bot removed"); if the bot is really gone, the
+                # text below fails the same way.
+                log.info("matrix: poll refused in %s (%s); numbered text", room, err.message)
+        if msg.stop_poll and msg.reply_to is not None:
+            content = polls.end_content(msg.reply_to, msg.text)
+            txn = txn_id(msg.idempotency_key, "poll end")
+            try:
+                await self._room_send(room, content, txn, "end poll", polls.END)
+            except PermanentError as err:  # the numbered fallback: the result below says so
+                log.info("matrix: poll end refused in %s (%s)", room, err.message)
         ids = [
             await self._room_send(
                 room, text_content(msg), txn_id(msg.idempotency_key, "text"), "send"

@@ -57,6 +57,8 @@ BACKFILL_MAX_PAGES = 100
 _TYPES = [
     "m.room.message",
     "m.reaction",
+    "m.poll.response",
+    "org.matrix.msc3381.poll.response",
     "m.room.member",
     "m.room.name",
     "m.room.encryption",

@@ -32,6 +32,7 @@ from gateway.models import (
     Location,
     Platform,
     PlatformMessageId,
+    PollVote,
     Sender,
     TargetGone,
     TargetId,
@@ -111,6 +112,8 @@ def _normalize(update: Mapping[str, Any], update_id: int, me: BotIdentity) -> li
         return [_membership(_map(update["my_chat_member"]))]
     if "callback_query" in update:
         return [_button(_map(update["callback_query"]), update_id)]
+    if "poll_answer" in update:
+        return [_poll_answer(_map(update["poll_answer"]), update_id)]
     kinds = [k for k in update if k != "update_id"]
     raise _Skip(f"unhandled update type {kinds[:1]}")
 
@@ -250,6 +253,28 @@ def _button(query: Mapping[str, Any], update_id: int) -> ButtonPress:
         data=data,
         query_id=_str(query, "id") or "",
         sent_at=time.time(),
+    )
+
+
+def _poll_answer(answer: Mapping[str, Any], update_id: int) -> PollVote:
+    """A ``poll_answer``: a user changed their vote in a non-anonymous poll the bot sent.
+
+    It names the poll, not the chat; an empty ``option_ids`` is a retracted vote. A
+    vote cast as a chat (``voter_chat``, anonymous group admins) has no user: skipped.
+    """
+    user = _opt_map(answer, "user")
+    if user is None:
+        raise _Skip("poll answer on behalf of a chat")
+    ids = answer.get("option_ids")
+    if not isinstance(ids, list) or not all(_is_int(i) for i in ids):
+        raise _Skip("poll answer without option_ids")
+    return PollVote(
+        platform=TELEGRAM,
+        dedupe_key=f"u{update_id}",
+        poll_ref=_str(answer, "poll_id") or "",
+        sender=_sender({"from": user}),
+        options=tuple(int(i) for i in ids),
+        sent_at=time.time(),  # a poll_answer has no date: when it reached palm
     )
 
 

@@ -38,7 +38,13 @@ from gateway.models import InboundEvent, InboundMessage
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ("message", "edited_message", "my_chat_member", "callback_query")
+ALLOWED_UPDATES = (
+    "message",
+    "edited_message",
+    "my_chat_member",
+    "callback_query",
+    "poll_answer",
+)
 STALE_OFFSET_SECONDS = 6 * 24 * 3600
 READ_SLACK = 2.0
 """HTTP read timeout beyond the server-side long-poll timeout."""

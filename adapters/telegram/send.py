@@ -42,6 +42,7 @@ from gateway.models import (
     OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
+    PollSpec,
     SendReceipt,
     TargetId,
     split_target_id,
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 
 DELETE_WINDOW_SECONDS = 48 * 3600
 STEP_RECORD_TTL = 7 * 24 * 3600
+FALLBACK = PlatformMessageId("poll:fallback")
+"""Marks a poll sent as numbered text (the chat refused a native one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +144,55 @@ class TelegramSender:
     # --- send ------------------------------------------------------------------
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
+        if msg.poll is not None:
+            return await self._send_poll(msg, msg.poll)
+        if msg.stop_poll and msg.reply_to is not None:
+            await self._stop_poll(msg.target, msg.reply_to)
+            return await self._send_text(msg, first=False)  # the result: its own permit
+        return await self._send_text(msg)
+
+    async def _send_poll(self, msg: OutboundMessage, poll: PollSpec) -> SendReceipt:
+        """A native, non-anonymous poll (only those report ``poll_answer``s). Its
+        receipt is ``(message_id, "poll:<poll id>")``: votes name the poll id. A chat
+        that refuses it (a channel takes no non-anonymous poll) gets ``text``."""
+        chat, chat_id = chat_of(msg.target)
+
+        async def call() -> Message:
+            return await self._bot.send_poll(
+                chat_id,
+                poll.question,
+                list(poll.options),
+                is_anonymous=False,
+                allows_multiple_answers=poll.multiple,
+            )
+
+        try:
+            sent: Message = await self._call(chat, call, is_send=True)
+        except (gw.Rejected, gw.TargetGone) as err:
+            # "not enough rights to send polls" reads as TargetGone; if the bot is really
+            # gone, the text below fails the same way and the target goes inactive.
+            log.info("telegram: native poll refused in %s (%s); numbered text", chat, err)
+            receipt = await self._send_text(msg, first=False)
+            return SendReceipt(msg.target, (*receipt.message_ids, FALLBACK), receipt.sent_at)
+        ref = f"poll:{sent.poll.id}" if sent.poll is not None else FALLBACK
+        ids = (PlatformMessageId(str(sent.message_id)), PlatformMessageId(ref))
+        return SendReceipt(msg.target, ids, time.time())
+
+    async def _stop_poll(self, target: TargetId, mid: PlatformMessageId) -> None:
+        chat, chat_id = chat_of(target)
+        try:
+            await self._call(chat, partial(self._bot.stop_poll, chat_id, int(mid)), is_send=False)
+        except gw.PermanentError as err:
+            # Already stopped (a retry), or the numbered fallback: nothing to stop.
+            log.info("telegram: stopPoll in %s: %s", chat, err.message)
+
+    async def _send_text(self, msg: OutboundMessage, *, first: bool = True) -> SendReceipt:
         chat, chat_id = chat_of(msg.target)
         check_sizes(msg)
         steps = plan(msg)
         record = self._keys("telegram", "steps", msg.idempotency_key, chat)
         done = await self._done_steps(record) if len(steps) > 1 else {}
         ids: list[PlatformMessageId] = []
-        first = True
         for n, step in enumerate(steps):
             if n in done:
                 ids.append(done[n])
@@ -278,6 +323,8 @@ class TelegramSender:
         chat, chat_id = chat_of(target)
         refused: list[str] = []
         for mid in message_ids:
+            if mid.startswith("poll:"):
+                continue  # a poll's handle, not a message
             try:
                 await self._call(
                     chat, partial(self._bot.delete_message, chat_id, int(mid)), is_send=False

@@ -49,6 +49,7 @@ def _command_modules() -> list[ModuleType]:
     """Every module that adds subcommands; each has ``register(subparsers)``."""
     from gateway.cli import announce as announce_cmd
     from gateway.cli import announcements as announcements_cmd
+    from gateway.cli import polls as polls_cmd
     from gateway.cli import queue as queue_cmd
     from gateway.cli import residents as residents_cmd
     from gateway.cli import rules as rules_cmd
@@ -60,6 +61,7 @@ def _command_modules() -> list[ModuleType]:
     return [
         run_cmd, tokens_cmd, tickets_cmd, queue_cmd, rules_cmd,
         announce_cmd, announcements_cmd, targets_cmd, users_cmd, residents_cmd, ops_cmd,
+        polls_cmd,
     ]  # fmt: skip
 
 

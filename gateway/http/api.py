@@ -22,6 +22,7 @@ def all_routes() -> list[ApiRoute]:
         routes_accounts,
         routes_announcements,
         routes_confirm,
+        routes_polls,
         routes_queue,
         routes_residents,
         routes_targets,
@@ -39,4 +40,5 @@ def all_routes() -> list[ApiRoute]:
     routes += routes_tickets.routes()
     routes += routes_queue.routes()
     routes += routes_residents.routes()
+    routes += routes_polls.routes()
     return routes

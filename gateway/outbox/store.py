@@ -36,6 +36,7 @@ from gateway.models import (
     OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
+    PollSpec,
     Priority,
     TargetId,
     UserId,
@@ -88,7 +89,8 @@ class OutboxStore:
             msg = item.message
             platform, _ = split_target_id(msg.target)
             cache_key = (msg.text, msg.title, msg.reply_to, msg.plain, msg.attachments,
-                         msg.buttons, msg.thread, item.anchor)  # fmt: skip
+                         msg.buttons, msg.thread, msg.poll, msg.stop_poll, msg.mentions,
+                         item.anchor)  # fmt: skip
             body = encoded.get(cache_key)
             if body is None:
                 body = await self._encode_body(msg, item.anchor)
@@ -132,6 +134,11 @@ class OutboxStore:
             body["buttons"] = [[b.label, b.data] for b in msg.buttons]
         if msg.thread:
             body["thread"] = True
+        if msg.poll is not None:
+            p = msg.poll
+            body["poll"] = {"q": p.question, "o": list(p.options), "m": p.multiple}
+        if msg.stop_poll:
+            body["stop_poll"] = True
         if msg.mentions:
             body["mentions"] = [[m.user_id, m.name] for m in msg.mentions]
         if anchor is not None:
@@ -158,6 +165,8 @@ class OutboxStore:
             plain=bool(body.get("plain")),
             buttons=_buttons(body.get("buttons")),
             thread=bool(body.get("thread")),
+            poll=_poll(body.get("poll")),
+            stop_poll=bool(body.get("stop_poll")),
             mentions=tuple(Mention(UserId(u), n) for u, n in body.get("mentions") or ()),
         )
 
@@ -390,6 +399,12 @@ def _buttons(raw: Any) -> tuple[Button, ...] | None:
     if not isinstance(raw, list):
         return None
     return tuple(Button(str(label), str(data)) for label, data in raw)
+
+
+def _poll(raw: Any) -> PollSpec | None:
+    if not isinstance(raw, dict):
+        return None
+    return PollSpec(str(raw["q"]), tuple(str(o) for o in raw["o"]), bool(raw.get("m")))
 
 
 def _pairs(flat: Any) -> dict[str, str]:

@@ -52,6 +52,7 @@ from tests.fakes import tg_rules
 from tests.fakes.tg_files import FileError, Files
 from tests.fakes.tg_inline import Callbacks, InlineError, Members, check_markup
 from tests.fakes.tg_mentions import text_mentions
+from tests.fakes.tg_polls import FakePoll, PollError, Polls
 
 __all__ = ["FakeBot", "FakeTelegram", "Fault", "SentMessage"]
 
@@ -212,6 +213,7 @@ class FakeTelegram:
         self._session: aiohttp.ClientSession | None = None
         self.members = Members()
         self.callbacks = Callbacks()
+        self.polls = Polls()
         self.files = Files()
 
     # --- life cycle -------------------------------------------------------
@@ -537,7 +539,7 @@ class FakeTelegram:
             chat_id = _opt_int(params.get("chat_id"))
             after_reset = await self._apply_faults(bot, request, method, chat_id)
             result = await self._dispatch(bot, method, params, chat_id)
-        except (InlineError, FileError) as err:
+        except (InlineError, FileError, PollError) as err:
             return web.json_response(ApiError(400, err.description).body(), status=400)
         except ApiError as err:
             return web.json_response(err.body(), status=err.code)
@@ -629,6 +631,10 @@ class FakeTelegram:
             if chat_id in bot.left_chats:
                 raise ApiError(403, "Forbidden: bot is not a member of the group chat")
             return self._send(bot, method, p, chat_id)
+        if method == "sendPoll":
+            return self._send_poll(bot, p, chat_id)
+        if method == "stopPoll":
+            return self.polls.stop(chat_id, _opt_int(p.get("message_id")) or 0)
         if method in ("editMessageText", "editMessageCaption"):
             return self._edit(bot, method, p, chat_id)
         if method == "deleteMessage":
@@ -761,6 +767,25 @@ class FakeTelegram:
             return not ours.deleted
         return (chat_id, message_id) in bot.residents_messages
 
+    def _send_poll(self, bot: FakeBot, p: dict[str, Any], chat_id: int) -> Any:
+        self.polls.check_send(p, chat_id)
+        self._check_limits(bot, chat_id)
+        mid = self._next_mid(bot, chat_id)
+        poll = self.polls.new(p, chat_id, mid)
+        sent = SentMessage(chat_id, mid, "sendPoll", None, None, time.time(), _reply_to(p))
+        sent.text_history.append(poll.question)
+        bot.messages.append(sent)
+        bot.by_id[(chat_id, mid)] = sent
+        return self._message_json(bot, sent)
+
+    def vote(self, poll_id: str, user: dict[str, Any], option_ids: list[int]) -> dict[str, Any]:
+        """A user answers (or with ``[]`` retracts) a poll: queues the ``poll_answer``."""
+        return self.enqueue({"poll_answer": self.polls.answer(poll_id, user, option_ids)})
+
+    def poll_in(self, chat_id: int) -> FakePoll:
+        """The newest poll the bot sent into ``chat_id``."""
+        return [q for q in self.polls.by_id.values() if q.chat_id == chat_id][-1]
+
     def _message_json(self, bot: FakeBot, m: SentMessage) -> dict[str, Any]:
         out: dict[str, Any] = {
             "message_id": m.message_id,
@@ -779,6 +804,8 @@ class FakeTelegram:
             out["caption"] = m.caption
         if m.reply_markup and m.reply_markup.get("inline_keyboard"):
             out["reply_markup"] = m.reply_markup
+        if m.method == "sendPoll":
+            out["poll"] = self.polls.by_message[(m.chat_id, m.message_id)].to_json()
         if m.method == "sendPhoto":
             out["photo"] = [
                 {

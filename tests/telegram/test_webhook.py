@@ -107,4 +107,5 @@ async def test_set_webhook_registers_secret_and_updates(
         "edited_message",
         "my_chat_member",
         "callback_query",
+        "poll_answer",
     ]
