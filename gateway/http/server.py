@@ -97,6 +97,12 @@ def _known_query(request: web.Request, route: ApiRoute) -> None:
         allowed = ", ".join(route.query) or "none"
         shown = visible(unknown[0], one_line=True)[:40]
         raise InputError(f"unknown query parameter {shown!r} (allowed: {allowed})")
+    # Each parameter is one value: ``?limit=5&limit=x`` would otherwise be read as its
+    # first value and the rest silently ignored.
+    repeated = sorted(k for k in set(request.query) if len(request.query.getall(k)) > 1)
+    if repeated:
+        shown = visible(repeated[0], one_line=True)[:40]
+        raise InputError(f"query parameter {shown!r} given more than once")
 
 
 def _endpoint(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -171,3 +171,13 @@ async def test_the_last_resort_logs_once_and_answers_without_a_traceback(
     records = [r for r in caplog.records if r.getMessage() == "unhandled error"]
     assert len(records) == 1
     assert records[0].exc_info is not None
+
+
+async def test_a_query_parameter_given_twice_is_400(client: Client, admin: str) -> None:
+    # Found by schemathesis: ?limit=&limit=2.4 was read as its first value, the rest ignored.
+    headers = {"Authorization": f"Bearer {admin}"}
+    resp = await client.get("/api/v1/announcements?limit=5&limit=x", headers=headers)
+    assert resp.status == 400
+    assert "more than once" in (await resp.json())["error"]["message"]
+    ok = await client.get("/api/v1/announcements?limit=5", headers=headers)
+    assert ok.status == 200
