@@ -64,10 +64,17 @@ class Me:
 
     user_id: str
     display_name: str | None = None
+    e2e: bool = False
+    """Encrypted rooms are served (decrypted before normalising): they stay active."""
 
     @property
     def server(self) -> str:
         return self.user_id.partition(":")[2]
+
+
+def encrypted_reason(me: Me) -> str | None:
+    """Why an encrypted room is inactive: it is not, when palm has end-to-end encryption."""
+    return None if me.e2e else ENCRYPTED_REASON
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +306,7 @@ def _membership_change(
     reason = _str(content.get("reason"))
     if membership == "join":
         return TargetSeen(
-            target, info.kind, info.title, ENCRYPTED_REASON if info.encrypted else None
+            target, info.kind, info.title, encrypted_reason(me) if info.encrypted else None
         )
     if membership not in ("leave", "ban"):
         return None
@@ -335,10 +342,10 @@ def room_events(
                 if key == me.user_id and (change := _membership_change(target, ev, me, info)):
                     out.append(change)
             elif kind == "m.room.encryption" and not before.encrypted:
-                out.append(TargetSeen(target, info.kind, info.title, ENCRYPTED_REASON))
+                out.append(TargetSeen(target, info.kind, info.title, encrypted_reason(me)))
         elif kind == "m.room.encrypted" and not info.encrypted:
             info = replace(info, encrypted=True)
-            out.append(TargetSeen(target, info.kind, info.title, ENCRYPTED_REASON))
+            out.append(TargetSeen(target, info.kind, info.title, encrypted_reason(me)))
         elif (msg := message_event(room_id, ev, me, info, names)) is not None:
             out.append(msg)
     return out, info

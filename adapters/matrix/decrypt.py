@@ -1,0 +1,95 @@
+"""Decrypt before normalising: a sync body's encrypted events become cleartext events.
+
+An event without its key yet is kept as it is in the body (the normaliser ignores
+``m.room.encrypted``) and handed back as ``Pending``; the sync loop stores those
+durably before the token moves on, and ``retry`` decrypts them once a key arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adapters.matrix.crypto import ENCRYPTED_TYPE, Crypto
+from adapters.matrix.pending import Pending, PendingStore
+from gateway import metrics
+
+log = logging.getLogger(__name__)
+
+
+class Decryptor:
+    def __init__(self, crypto: Crypto, pending: PendingStore, me: str) -> None:
+        self.crypto = crypto
+        self.pending = pending
+        self._me = me
+
+    def clear_events(
+        self, room_id: str, events: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[Mapping[str, Any]], list[Pending]]:
+        """``events`` with every decryptable one replaced; the others as ``Pending``."""
+        out: list[Mapping[str, Any]] = []
+        waiting: list[Pending] = []
+        for ev in events:
+            if ev.get("type") != ENCRYPTED_TYPE or "state_key" in ev:
+                out.append(ev)
+                continue
+            clear = self.crypto.decrypt(room_id, ev)
+            if clear is not None:
+                out.append(clear)
+                continue
+            out.append(ev)
+            # Our own events come back too; they are never tickets, so never pending.
+            if ev.get("sender") != self._me and isinstance(ev.get("event_id"), str):
+                waiting.append(Pending(room_id, ev))
+        return out, waiting
+
+    def clear_body(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[Pending]]:
+        """The sync body with its joined rooms' timelines decrypted where possible."""
+        rooms = body.get("rooms")
+        joined = rooms.get("join") if isinstance(rooms, dict) else None
+        if not isinstance(joined, dict):
+            return body, []
+        waiting: list[Pending] = []
+        for room_id, room in joined.items():
+            timeline = room.get("timeline") if isinstance(room, dict) else None
+            events = timeline.get("events") if isinstance(timeline, dict) else None
+            if not isinstance(room_id, str) or not isinstance(events, list):
+                continue
+            evs = [e for e in events if isinstance(e, Mapping)]
+            if not any(e.get("type") == ENCRYPTED_TYPE for e in evs):
+                continue
+            cleared, pend = self.clear_events(room_id, evs)
+            assert isinstance(timeline, dict)  # events came from it
+            timeline["events"] = cleared
+            waiting += pend
+        return body, waiting
+
+    async def keep(self, waiting: Sequence[Pending]) -> None:
+        """Store undecryptable events durably (before the sync token moves past them)."""
+        if not waiting:
+            return
+        added = await self.pending.add(waiting)
+        if added:
+            metrics.MATRIX_UNDECRYPTABLE.inc(added)
+            log.warning("matrix e2e: %d event(s) cannot be decrypted yet; kept", added)
+        for p in waiting:
+            await self.crypto.request_key(p.room_id, p.event)
+
+    async def retry(self) -> list[tuple[Pending, Mapping[str, Any]]]:
+        """Kept events that can be decrypted now, with their cleartext (oldest first)."""
+        found = await self.pending.load()
+        done: list[tuple[Pending, Mapping[str, Any]]] = []
+        for p in found:
+            clear = self.crypto.decrypt(p.room_id, p.event)
+            if clear is not None:
+                done.append((p, clear))
+            else:
+                await self.crypto.request_key(p.room_id, p.event)
+        done.sort(key=lambda pc: _ts(pc[0].event))
+        return done
+
+
+def _ts(ev: Mapping[str, Any]) -> float:
+    ts = ev.get("origin_server_ts")
+    return float(ts) if isinstance(ts, int | float) else 0.0

@@ -1,0 +1,243 @@
+"""Encrypted rooms against the real Synapse, with residents on matrix-nio[e2e] clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import nio
+import pytest
+from redis.asyncio import Redis
+
+from gateway import metrics
+from gateway.keys import Keys
+from gateway.models import (
+    Command,
+    InboundEvent,
+    InboundMessage,
+    OutboundMessage,
+    PlatformMessageId,
+    TargetId,
+    TargetSeen,
+)
+from tests.fakes.synapse import Synapse
+from tests.matrix.conftest import bot_config, running, wait_for
+from tests.matrix.resident import resident
+
+pytestmark = pytest.mark.synapse
+
+
+def e2e_config(synapse: Synapse, bot: Any, store: Path, **overrides: Any) -> Any:
+    return bot_config(synapse, bot, e2e={"store_dir": store, "owner_lease_seconds": 4}, **overrides)
+
+
+def _seen_active(target: str) -> Callable[[list[InboundEvent]], bool]:
+    return lambda evs: any(
+        isinstance(e, TargetSeen) and e.target == target and e.reason is None for e in evs
+    )
+
+
+def _message(pred: Callable[[InboundMessage], bool]) -> Callable[[list[InboundEvent]], bool]:
+    return lambda evs: any(isinstance(e, InboundMessage) and pred(e) for e in evs)
+
+
+async def _raw(user: Any, room: str, event_id: str) -> dict[str, Any]:
+    """The event as Synapse stores it: what anyone without the keys sees."""
+    body: dict[str, Any] = await user.call("GET", f"/rooms/{quote(room)}/event/{quote(event_id)}")
+    return body
+
+
+async def _raw_type(user: Any, room: str, event_id: str) -> str:
+    return str((await _raw(user, room, event_id))["type"])
+
+
+async def test_encrypted_room_announce_report_answer_edit_recall(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    async with (
+        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        running(config, redis, keys) as adapter,
+    ):
+        room = await phone.create_room([bot.user_id], name="Building 5")
+        target = TargetId(f"matrix:{room}")
+        await wait_for(redis, keys, _seen_active(target), what="the encrypted room, active")
+
+        # An announcement: encrypted on the server, readable on the resident's phone.
+        receipt = await adapter.send(
+            OutboundMessage(target, "Tank cleaning: **Tue 9:00**", idempotency_key="e2e-ann-1")
+        )
+        (ann_id,) = receipt.message_ids
+        assert await _raw_type(alice, room, ann_id) == "m.room.encrypted"
+        ann = await phone.wait_event(
+            lambda e: e.event_id == ann_id and isinstance(e, nio.RoomMessageText),
+            what="the decrypted announcement",
+        )
+        assert isinstance(ann, nio.RoomMessageText)
+        assert ann.body == "Tank cleaning: Tue 9:00"
+        assert ann.decrypted
+
+        # The resident's encrypted /report becomes a ticket message with the plain text.
+        report_id = await phone.send(room, "/report the lift on floor 3 is stuck")
+        assert await _raw_type(alice, room, report_id) == "m.room.encrypted"
+        evs = await wait_for(
+            redis, keys, _message(lambda m: m.message_id == report_id), what="the report"
+        )
+        report = next(e for e in evs if isinstance(e, InboundMessage) and e.message_id == report_id)
+        assert report.command is Command.REPORT
+        assert report.text == "the lift on floor 3 is stuck"
+        assert report.sender.user_id == alice.user_id
+
+        # The staff answer: a reply to the report, encrypted, relation readable.
+        answer = await adapter.send(
+            OutboundMessage(
+                target,
+                "Received, the technician is on the way.",
+                idempotency_key="e2e-answer-1",
+                reply_to=PlatformMessageId(report_id),
+                plain=True,
+            )
+        )
+        (answer_id,) = answer.message_ids
+        assert await _raw_type(alice, room, answer_id) == "m.room.encrypted"
+        got = await phone.wait_event(
+            lambda e: e.event_id == answer_id and isinstance(e, nio.RoomMessageText),
+            what="the decrypted answer",
+        )
+        assert isinstance(got, nio.RoomMessageText)
+        assert got.body.endswith("Received, the technician is on the way.")
+        relates = got.source["content"]["m.relates_to"]
+        assert relates["m.in_reply_to"]["event_id"] == report_id
+
+        # Edit: an encrypted m.replace the phone decrypts.
+        await adapter.edit(
+            target,
+            [ann_id],
+            OutboundMessage(target, "Tank cleaning: **Wed 9:00**", idempotency_key="e2e-ann-1"),
+        )
+        edit = await phone.wait_event(
+            lambda e: (
+                isinstance(e, nio.RoomMessageText)
+                and e.source["content"].get("m.relates_to", {}).get("event_id") == ann_id
+            ),
+            what="the decrypted edit",
+        )
+        assert edit.source["content"]["m.new_content"]["body"] == "Tank cleaning: Wed 9:00"
+        assert await _raw_type(alice, room, edit.event_id) == "m.room.encrypted"
+
+        # Recall: the announcement and its edit are redacted.
+        await adapter.recall(target, [ann_id], 0.0)
+        for gone in (ann_id, edit.event_id):
+            raw = await _raw(alice, room, gone)
+            assert raw["content"] == {}, raw
+            assert "redacted_because" in raw["unsigned"]
+
+
+async def test_encryption_turned_on_later(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    async with (
+        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        running(config, redis, keys) as adapter,
+    ):
+        room = await phone.create_room([bot.user_id], name="Courtyard", encrypted=False)
+        target = TargetId(f"matrix:{room}")
+        await wait_for(redis, keys, _seen_active(target), what="the room")
+        first = await adapter.send(OutboundMessage(target, "plain", idempotency_key="later-1"))
+        assert await _raw_type(alice, room, first.message_ids[0]) == "m.room.message"
+
+        await phone.enable_encryption(room)
+        # The switch is seen by the sync loop; until then nothing is sent in the clear.
+        await _wait_encrypted(adapter, room)
+        second = await adapter.send(OutboundMessage(target, "secret", idempotency_key="later-2"))
+        (second_id,) = second.message_ids
+        assert await _raw_type(alice, room, second_id) == "m.room.encrypted"
+        got = await phone.wait_event(
+            lambda e: e.event_id == second_id and isinstance(e, nio.RoomMessageText),
+            what="the decrypted second announcement",
+        )
+        assert isinstance(got, nio.RoomMessageText)
+        assert got.body == "secret"
+
+
+async def _wait_encrypted(adapter: Any, room: str, within: float = 20.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within
+    while not await adapter.needs_owner(TargetId(f"matrix:{room}")):
+        assert time.monotonic() < deadline, "the room never switched to encrypted"
+        await asyncio.sleep(0.1)
+
+
+async def test_late_room_key_ticket_appears_when_key_arrives(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    before = metrics.MATRIX_UNDECRYPTABLE._value.get()
+    async with (
+        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        running(config, redis, keys),
+    ):
+        room = await phone.create_room([bot.user_id], name="Building 7")
+        target = TargetId(f"matrix:{room}")
+        await wait_for(redis, keys, _seen_active(target), what="the encrypted room")
+        phone.withhold_keys = True
+        late_id = await phone.send(room, "/report water leak in the basement")
+        # Palm sees the event, cannot decrypt it, and keeps it.
+        pending_key = keys("matrix", bot.user_id, "undecrypted")
+        await _until(lambda: redis.hexists(pending_key, late_id), what="the event kept")
+        assert metrics.MATRIX_UNDECRYPTABLE._value.get() > before
+        events = await wait_for(redis, keys, lambda evs: True)
+        assert not _message(lambda m: m.message_id == late_id)(events)
+
+        await phone.release_keys()
+        evs = await wait_for(
+            redis,
+            keys,
+            _message(lambda m: m.message_id == late_id),
+            within=30,
+            what="the late report",
+        )
+        late = [e for e in evs if isinstance(e, InboundMessage) and e.message_id == late_id]
+        assert len(late) == 1
+        assert late[0].command is Command.REPORT
+        assert late[0].text == "water leak in the basement"
+        await _until(
+            lambda: _not(redis.hexists(pending_key, late_id)), what="the kept event dropped"
+        )
+
+
+async def _not(aw: Any) -> bool:
+    return not await aw
+
+
+async def _until(check: Callable[[], Any], *, within: float = 30.0, what: str) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
