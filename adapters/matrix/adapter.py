@@ -27,6 +27,7 @@ from adapters.matrix.device import open_crypto
 from adapters.matrix.normalize import ENCRYPTED_REASON, PLATFORM, Me
 from adapters.matrix.owner import DeviceLease, Ownership
 from adapters.matrix.pending import PendingStore
+from adapters.matrix.relay import OwnerRelay
 from adapters.matrix.send import MatrixSender, room_of
 from adapters.matrix.sync import SyncLoop, SyncState
 from gateway import metrics
@@ -68,6 +69,7 @@ class MatrixAdapter:
         self._ctx: AdapterContext | None = None
         self._me: Me | None = None
         self._ownership: Ownership | None = None
+        self._relay: OwnerRelay | None = None
         self._store_dir = self._crypto_dir()
 
     def _crypto_dir(self) -> Path | None:
@@ -121,6 +123,7 @@ class MatrixAdapter:
                 self._config.e2e.owner_lease_seconds,
             )
             self._ownership = Ownership(lease)
+            self._relay = OwnerRelay(ctx.redis, ctx.keys, self._config.user_id)
             await self._reactivate_encrypted(ctx)
         log.info("matrix: logged in as %s (device %s)", me.user_id, client.device_id)
 
@@ -181,10 +184,12 @@ class MatrixAdapter:
         )
         pending = PendingStore(ctx.redis, ctx.keys, self._config.user_id)
         sender.crypto = crypto
+        sync = self._sync_loop(crypto.client, Decryptor(crypto, pending, self._config.user_id))
         try:
-            await self._sync_loop(
-                crypto.client, Decryptor(crypto, pending, self._config.user_id)
-            ).run()
+            async with asyncio.TaskGroup() as tg:
+                if self._relay is not None:
+                    tg.create_task(self._relay.serve(sender.edit))
+                await sync.run()
         finally:
             sender.crypto = None
             await crypto.aclose()
@@ -241,6 +246,10 @@ class MatrixAdapter:
     async def edit(
         self, target: TargetId, message_ids: Sequence[PlatformMessageId], msg: OutboundMessage
     ) -> None:
+        if self._relay is not None and not self.owns() and await self.needs_owner(target):
+            # Encrypting needs the device's keys: the owner process makes the edit.
+            await self._relay.ask_edit(target, message_ids, msg)
+            return
         await self._need_sender().edit(target, message_ids, msg)
 
     async def recall(

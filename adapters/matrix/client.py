@@ -147,6 +147,7 @@ async def new_device(client: nio.AsyncClient, config: MatrixConfig, sessions: Se
             " access token (a new device) or configure password_env",
             key="platforms.matrix.e2e",
         )
+    client.device_id = None  # else nio logs in again as the same device
     await _password_login(client, config, sessions, None)
 
 

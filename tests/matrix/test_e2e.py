@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,9 +12,11 @@ import nio
 import pytest
 from redis.asyncio import Redis
 
+from adapters.matrix.normalize import ENCRYPTED_REASON
 from gateway import metrics
 from gateway.keys import Keys
 from gateway.models import (
+    ChatKind,
     Command,
     InboundEvent,
     InboundMessage,
@@ -22,6 +25,7 @@ from gateway.models import (
     TargetId,
     TargetSeen,
 )
+from gateway.targets import TargetDirectory
 from tests.fakes.synapse import Synapse
 from tests.matrix.conftest import bot_config, running, wait_for
 from tests.matrix.resident import resident
@@ -241,3 +245,92 @@ async def _until(check: Callable[[], Any], *, within: float = 30.0, what: str) -
     while not await check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.1)
+
+
+async def test_edit_from_a_process_that_does_not_own_the_device(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    """`palm announcements edit` runs in its own process: the owner makes the edit."""
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    async with (
+        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        running(config, redis, keys) as owner,
+        running(config, redis, keys, sync=False) as other,
+    ):
+        room = await phone.create_room([bot.user_id], name="Building 9")
+        target = TargetId(f"matrix:{room}")
+        await wait_for(redis, keys, _seen_active(target), what="the encrypted room")
+        msg = OutboundMessage(target, "Meeting at 19:00", idempotency_key="relay-1")
+        (ann_id,) = (await owner.send(msg)).message_ids
+        assert not other.owns()
+
+        await other.edit(target, [ann_id], replace(msg, text="Meeting at 20:00"))
+        edit = await phone.wait_event(
+            lambda e: (
+                isinstance(e, nio.RoomMessageText)
+                and e.source["content"].get("m.relates_to", {}).get("event_id") == ann_id
+            ),
+            what="the decrypted edit",
+        )
+        assert edit.source["content"]["m.new_content"]["body"] == "Meeting at 20:00"
+        assert await _raw_type(alice, room, edit.event_id) == "m.room.encrypted"
+
+
+async def test_rooms_marked_unsupported_become_active_on_upgrade(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    bot = await new_user("palmbot")
+    directory = TargetDirectory(redis, keys)
+    old = TargetId("matrix:!old-encrypted:localhost")
+    await directory.upsert(old, ChatKind.GROUP, "Building 3", reason=ENCRYPTED_REASON)
+    gone = TargetId("matrix:!kicked:localhost")
+    await directory.upsert(gone, ChatKind.GROUP, "Building 4", reason="kicked by @x:localhost")
+    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    async with running(config, redis, keys, sync=False):
+        events = await wait_for(redis, keys, _seen_active(old), what="the upgraded room")
+    assert not _seen_active(gone)(events)
+
+
+async def test_device_reused_across_restarts_and_a_lost_store_means_a_new_device(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await new_user("palmbot")
+    store = tmp_path / "palm-crypto"
+    config = e2e_config(synapse, bot, store)
+
+    async def owned_device() -> str:
+        async with running(config, redis, keys) as adapter:
+            await _until(lambda: _true(adapter.owns()), what="ownership")
+            device = adapter.device_id
+            assert device
+            await _until(lambda: _true(any(store.iterdir())), what="the crypto store")
+            return device
+
+    first = await owned_device()
+    assert oct(store.stat().st_mode & 0o777) == "0o700"
+    assert await owned_device() == first  # same device, same store, same keys
+    for f in store.iterdir():
+        f.unlink()
+    caplog.set_level("WARNING")
+    third = await owned_device()
+    assert third != first
+    assert any("crypto store of device" in r.getMessage() for r in caplog.records)
+
+
+async def _true(value: bool) -> bool:
+    return value
