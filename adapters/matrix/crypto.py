@@ -67,6 +67,8 @@ class Crypto:
         self._prepare = asyncio.Lock()
         """Key queries and claims are not safe to run concurrently in nio."""
         self._requested: set[str] = set()
+        self._members: set[str] = set()
+        """Rooms whose full member list was read since this store was opened."""
 
     @property
     def device_id(self) -> str:
@@ -108,7 +110,7 @@ class Crypto:
 
     async def absorb(self, body: Mapping[str, Any]) -> None:
         """Feed one raw ``/sync`` body to nio's Olm machine and room state."""
-        resp = nio.SyncResponse.from_dict(dict(body))
+        resp = nio.SyncResponse.from_dict(_state_only(body))
         if not isinstance(resp, nio.SyncResponse):
             # One event nio cannot validate: still take the crypto parts, which matter
             # for decrypting (room keys) and for sending (device lists).
@@ -171,9 +173,14 @@ class Crypto:
             # token); the members are read afresh below.
             room = nio.MatrixRoom(room_id, client.user_id, encrypted=True)
             client.rooms[room_id] = room
+            self._members.discard(room_id)
         async with self._prepare:
-            if not room.members_synced:
+            if room_id not in self._members or not room.members_synced:
+                # palm's sync lazy-loads members: nio's member list of a room may hold
+                # only those who spoke. Read them all once; the sync's member events
+                # keep the list current afterwards.
                 await self._call(lambda: client.joined_members(room_id), True)
+                self._members.add(room_id)
             await self._call(client.keys_query, client.should_query_keys)
             if client.olm is not None and client.olm.should_share_group_session(room_id):
                 await self._share(room_id)
@@ -204,3 +211,26 @@ class Crypto:
             errors.raise_transport(exc, "share room key")
         if isinstance(resp, nio.ErrorResponse):
             raise errors.from_nio(resp, action="share room key")
+
+
+def _state_only(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with only the state events of the joined rooms' timelines: all nio needs
+    (members, encryption); palm decrypts the messages itself, so nio neither validates
+    nor decrypts every message a second time."""
+    out = dict(body)
+    rooms = body.get("rooms")
+    joined = rooms.get("join") if isinstance(rooms, Mapping) else None
+    if not isinstance(joined, Mapping):
+        return out
+    slim: dict[str, Any] = {}
+    for room_id, room in joined.items():
+        timeline = room.get("timeline") if isinstance(room, Mapping) else None
+        events = timeline.get("events") if isinstance(timeline, Mapping) else None
+        if not isinstance(room, Mapping) or not isinstance(timeline, Mapping):
+            slim[room_id] = room
+            continue
+        kept = [e for e in events or () if isinstance(e, Mapping) and "state_key" in e]
+        slim[room_id] = {**room, "timeline": {**timeline, "events": kept}}
+    assert isinstance(rooms, Mapping)  # joined came from it
+    out["rooms"] = {**rooms, "join": slim}
+    return out

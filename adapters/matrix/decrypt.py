@@ -31,7 +31,9 @@ class Decryptor:
         out: list[Mapping[str, Any]] = []
         waiting: list[Pending] = []
         for ev in events:
-            if ev.get("type") != ENCRYPTED_TYPE or "state_key" in ev:
+            # Our own events come back too; they are never tickets: not even decrypted.
+            mine = ev.get("sender") == self._me
+            if ev.get("type") != ENCRYPTED_TYPE or "state_key" in ev or mine:
                 out.append(ev)
                 continue
             clear = self.crypto.decrypt(room_id, ev)
@@ -39,8 +41,7 @@ class Decryptor:
                 out.append(clear)
                 continue
             out.append(ev)
-            # Our own events come back too; they are never tickets, so never pending.
-            if ev.get("sender") != self._me and isinstance(ev.get("event_id"), str):
+            if isinstance(ev.get("event_id"), str):
                 waiting.append(Pending(room_id, ev))
         return out, waiting
 

@@ -216,7 +216,8 @@ def _command(text: str) -> tuple[Command | None, str]:
 
 
 def _attachment(msgtype: str, content: Mapping[str, Any]) -> Attachment | None:
-    url = _str(content.get("url"))
+    # In an encrypted room the file is encrypted too: ``file`` holds its URL (and key).
+    url = _str(content.get("url")) or _str(_dict(content.get("file")).get("url"))
     if not url:
         return None
     info = _dict(content.get("info"))

@@ -164,7 +164,17 @@ class MatrixSender:
             raise NotPossible("cannot redact " + "; ".join(refused))
 
     async def _room_send(self, room: str, content: dict[str, Any], txn: str, action: str) -> str:
-        """Send with ``txn``; encrypted when the room is (never in the clear to it)."""
+        return await self.send_event(room, "m.room.message", content, txn, action)
+
+    async def send_event(
+        self, room: str, event_type: str, content: dict[str, Any], txn: str, action: str
+    ) -> str:
+        """Send one room event with transaction id ``txn``; the event id.
+
+        Every event palm posts must come through here: it is encrypted when the room is
+        (never in the clear to an encrypted room; nio leaves ``m.reaction`` in the clear,
+        as the spec's clients do, since its relation must be readable anyway).
+        """
         try:
             if await self.is_encrypted(room):
                 crypto = self.crypto
@@ -172,9 +182,9 @@ class MatrixSender:
                     raise NotPossible("encrypted room, and end-to-end encryption is off")
                 if crypto is None:
                     raise NotOwner()
-                resp = await crypto.room_send(room, "m.room.message", content, txn)
+                resp = await crypto.room_send(room, event_type, content, txn)
             else:
-                resp = await self._client.room_send(room, "m.room.message", content, tx_id=txn)
+                resp = await self._client.room_send(room, event_type, content, tx_id=txn)
         except errors.TRANSPORT_ERRORS as exc:
             errors.raise_transport(exc, action)
         if isinstance(resp, nio.RoomSendResponse):

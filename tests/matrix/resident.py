@@ -140,4 +140,4 @@ def _patch_key_sharing(res: Resident) -> None:
             return nio.ShareGroupSessionResponse(room_id, set(users))
         return await original(response_class, method, path, *args, **kw)
 
-    client._send = send  # type: ignore[method-assign]
+    client._send = send

@@ -334,3 +334,33 @@ async def test_device_reused_across_restarts_and_a_lost_store_means_a_new_device
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_room_keys_still_decrypt_after_a_restart_on_the_same_store(
+    synapse: Synapse,
+    new_user: Callable[..., Any],
+    redis: Redis,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    """The Olm account and sessions come back from the store: a resident's new room key
+    (a new Megolm session, shared over the Olm session made before the restart, and a
+    new room) is decrypted by the restarted process."""
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    async with resident(synapse.url, alice, tmp_path / "alice") as phone:
+        async with running(config, redis, keys):
+            room = await phone.create_room([bot.user_id], name="Building 1")
+            await wait_for(redis, keys, _seen_active(TargetId(f"matrix:{room}")), what="room")
+            first = await phone.send(room, "/report broken door")
+            await wait_for(redis, keys, _message(lambda m: m.message_id == first), what="1st")
+        async with running(config, redis, keys):
+            room2 = await phone.create_room([bot.user_id], name="Building 2")
+            await wait_for(redis, keys, _seen_active(TargetId(f"matrix:{room2}")), what="room2")
+            second = await phone.send(room2, "/report broken window")
+            evs = await wait_for(
+                redis, keys, _message(lambda m: m.message_id == second), what="2nd"
+            )
+    got = next(e for e in evs if isinstance(e, InboundMessage) and e.message_id == second)
+    assert got.text == "broken window"
