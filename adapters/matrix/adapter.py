@@ -29,11 +29,11 @@ from adapters.matrix.owner import DeviceLease, Ownership
 from adapters.matrix.pending import PendingStore
 from adapters.matrix.relay import OwnerRelay
 from adapters.matrix.send import MatrixSender, room_of
-from adapters.matrix.sync import SyncLoop, SyncState
+from adapters.matrix.sync import Backoff, SyncLoop, SyncState
 from gateway import metrics
 from gateway.adapter import AdapterContext, Route
 from gateway.config import GatewayConfig, MatrixConfig
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RetryableError
 from gateway.models import (
     ChatKind,
     OutboundMessage,
@@ -179,9 +179,18 @@ class MatrixAdapter:
         sender = self._need_sender()
         ctx = self._ctx
         sessions = SessionStore(ctx.redis, ctx.keys, self._config.user_id)
-        crypto = await open_crypto(
-            self._client, self._config, sessions, self._store_dir, REQUEST_TIMEOUT
-        )
+        backoff = Backoff()
+        while True:
+            try:
+                crypto = await open_crypto(
+                    self._client, self._config, sessions, self._store_dir, REQUEST_TIMEOUT
+                )
+                break
+            except RetryableError as exc:
+                # The homeserver or Redis is away for a moment: not a reason to stop palm.
+                delay = max(exc.retry_after or 0.0, backoff.next())
+                log.warning("matrix e2e: cannot open the device yet: %s", exc.message)
+                await asyncio.sleep(delay)
         pending = PendingStore(ctx.redis, ctx.keys, self._config.user_id)
         sender.crypto = crypto
         sync = self._sync_loop(crypto.client, Decryptor(crypto, pending, self._config.user_id))

@@ -68,6 +68,8 @@ class Crypto:
         """Key queries and claims are not safe to run concurrently in nio."""
         self._requested: set[str] = set()
         self._members: set[str] = set()
+        self._key_counts: Any = None
+        """The one-time-key counts of the last sync nio saw (a change: upload more)."""
         """Rooms whose full member list was read since this store was opened."""
 
     @property
@@ -110,6 +112,12 @@ class Crypto:
 
     async def absorb(self, body: Mapping[str, Any]) -> None:
         """Feed one raw ``/sync`` body to nio's Olm machine and room state."""
+        counts = body.get("device_one_time_keys_count")
+        if not _crypto_news(body) and counts == self._key_counts:
+            # Most syncs of a busy bot carry only its own sends coming back: nothing
+            # for nio to learn (parsing them costs as much CPU as sending).
+            return
+        self._key_counts = counts
         resp = nio.SyncResponse.from_dict(_state_only(body))
         if not isinstance(resp, nio.SyncResponse):
             # One event nio cannot validate: still take the crypto parts, which matter
@@ -234,3 +242,34 @@ def _state_only(body: Mapping[str, Any]) -> dict[str, Any]:
     assert isinstance(rooms, Mapping)  # joined came from it
     out["rooms"] = {**rooms, "join": slim}
     return out
+
+
+def _crypto_news(body: Mapping[str, Any]) -> bool:
+    """Whether a sync body holds anything nio's crypto or room state needs: to-device
+    messages, device-list changes, room state (members, encryption), invites, leaves."""
+    if _dig(body, "to_device", "events"):
+        return True
+    lists = body.get("device_lists")
+    if isinstance(lists, Mapping) and (lists.get("changed") or lists.get("left")):
+        return True
+    rooms = body.get("rooms")
+    if not isinstance(rooms, Mapping):
+        return False
+    if rooms.get("invite") or rooms.get("leave"):
+        return True
+    joined = rooms.get("join")
+    for room in joined.values() if isinstance(joined, Mapping) else ():
+        if not isinstance(room, Mapping):
+            continue
+        if _dig(room, "state", "events"):
+            return True
+        events = _dig(room, "timeline", "events")
+        if any(isinstance(e, Mapping) and "state_key" in e for e in events):
+            return True
+    return False
+
+
+def _dig(value: Any, *path: str) -> list[Any]:
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value if isinstance(value, list) else []

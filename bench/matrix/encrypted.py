@@ -6,8 +6,9 @@ Each child logs in as a new device of the bench bot (password from the environme
 - ``palm``: ``MatrixAdapter`` with ``e2e`` on, running (it takes the device lease and
   syncs, as in production), then ``MatrixAdapter.send``: encrypted, Megolm session
   shared with the room's devices, deterministic transaction ids.
-- ``raw``: a hand-written matrix-nio[e2e] bot: one sync to learn the room, then
-  ``room_send(..., ignore_unverified_devices=True)``.
+- ``raw``: a hand-written matrix-nio[e2e] bot: one full sync to learn the room, then
+  ``room_send(..., ignore_unverified_devices=True)`` while it keeps syncing (1 s
+  long-poll) as a working e2e bot must, and as palm's owner does.
 
 The verifier (``Reader``) is a second account with its own device in every room,
 syncing all along: it gets the room keys and decrypts what ``/messages`` returns.
@@ -98,6 +99,9 @@ async def raw(
         raise SystemExit(f"raw e2e child: login failed: {login}")
     await client.keys_upload()
     await client.sync(timeout=0, full_state=True)
+    # A working e2e bot keeps syncing (room keys, new devices and members arrive that
+    # way), as palm's owner does: both pay for it during the run.
+    syncing = asyncio.create_task(_sync_forever(client))
 
     async def send(i: int | str) -> None:
         resp = await client.room_send(
@@ -107,9 +111,25 @@ async def raw(
             raise RuntimeError(f"room_send: {resp}")
 
     async def close() -> None:
+        syncing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await syncing
         await client.close()
 
     return send, close
+
+
+async def _sync_forever(client: nio.AsyncClient) -> None:
+    """nio's usual loop (what ``sync_forever`` does), with palm's 1 s long-poll."""
+    while True:
+        await client.sync(timeout=1000)
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
 
 
 class Reader:

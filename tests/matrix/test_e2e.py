@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,8 @@ from redis.asyncio import Redis
 
 from adapters.matrix.normalize import ENCRYPTED_REASON
 from gateway import metrics
+from gateway.config import MatrixConfig
+from gateway.errors import NotPossible
 from gateway.keys import Keys
 from gateway.models import (
     ChatKind,
@@ -26,15 +29,45 @@ from gateway.models import (
     TargetSeen,
 )
 from gateway.targets import TargetDirectory
-from tests.fakes.synapse import Synapse
+from tests.fakes.synapse import Synapse, User
 from tests.matrix.conftest import bot_config, running, wait_for
-from tests.matrix.resident import resident
+from tests.matrix.resident import Resident, resident
 
 pytestmark = pytest.mark.synapse
 
 
 def e2e_config(synapse: Synapse, bot: Any, store: Path, **overrides: Any) -> Any:
     return bot_config(synapse, bot, e2e={"store_dir": store, "owner_lease_seconds": 4}, **overrides)
+
+
+@dataclass
+class Party:
+    """The bot (its config with e2e on) and a resident, Alice, with her own e2e phone."""
+
+    synapse: Synapse
+    bot: User
+    alice: User
+    config: MatrixConfig
+    tmp: Path
+
+    def phone(self) -> contextlib.AbstractAsyncContextManager[Resident]:
+        return resident(self.synapse.url, self.alice, self.tmp / "alice")
+
+    async def room(
+        self, phone: Resident, redis: Redis, keys: Keys, name: str, *, encrypted: bool = True
+    ) -> tuple[str, TargetId]:
+        """A room Alice makes and invites the bot to, once palm has it as active."""
+        room = await phone.create_room([self.bot.user_id], name=name, encrypted=encrypted)
+        target = TargetId(f"matrix:{room}")
+        await wait_for(redis, keys, _seen_active(target), what=f"{name}, active")
+        return room, target
+
+
+@pytest.fixture
+async def party(synapse: Synapse, new_user: Callable[..., Any], tmp_path: Path) -> Party:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    return Party(synapse, bot, alice, e2e_config(synapse, bot, tmp_path / "palm-crypto"), tmp_path)
 
 
 def _seen_active(target: str) -> Callable[[list[InboundEvent]], bool]:
@@ -58,22 +91,14 @@ async def _raw_type(user: Any, room: str, event_id: str) -> str:
 
 
 async def test_encrypted_room_announce_report_answer_edit_recall(
-    synapse: Synapse,
-    new_user: Callable[..., Any],
-    redis: Redis,
-    keys: Keys,
-    tmp_path: Path,
+    party: Party, redis: Redis, keys: Keys
 ) -> None:
-    bot = await new_user("palmbot")
-    alice = await new_user("alice")
-    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    alice, config = party.alice, party.config
     async with (
-        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        party.phone() as phone,
         running(config, redis, keys) as adapter,
     ):
-        room = await phone.create_room([bot.user_id], name="Building 5")
-        target = TargetId(f"matrix:{room}")
-        await wait_for(redis, keys, _seen_active(target), what="the encrypted room, active")
+        room, target = await party.room(phone, redis, keys, "Building 5")
 
         # An announcement: encrypted on the server, readable on the resident's phone.
         receipt = await adapter.send(
@@ -145,23 +170,13 @@ async def test_encrypted_room_announce_report_answer_edit_recall(
             assert "redacted_because" in raw["unsigned"]
 
 
-async def test_encryption_turned_on_later(
-    synapse: Synapse,
-    new_user: Callable[..., Any],
-    redis: Redis,
-    keys: Keys,
-    tmp_path: Path,
-) -> None:
-    bot = await new_user("palmbot")
-    alice = await new_user("alice")
-    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+async def test_encryption_turned_on_later(party: Party, redis: Redis, keys: Keys) -> None:
+    alice, config = party.alice, party.config
     async with (
-        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        party.phone() as phone,
         running(config, redis, keys) as adapter,
     ):
-        room = await phone.create_room([bot.user_id], name="Courtyard", encrypted=False)
-        target = TargetId(f"matrix:{room}")
-        await wait_for(redis, keys, _seen_active(target), what="the room")
+        room, target = await party.room(phone, redis, keys, "Courtyard", encrypted=False)
         first = await adapter.send(OutboundMessage(target, "plain", idempotency_key="later-1"))
         assert await _raw_type(alice, room, first.message_ids[0]) == "m.room.message"
 
@@ -190,23 +205,15 @@ async def _wait_encrypted(adapter: Any, room: str, within: float = 20.0) -> None
 
 
 async def test_late_room_key_ticket_appears_when_key_arrives(
-    synapse: Synapse,
-    new_user: Callable[..., Any],
-    redis: Redis,
-    keys: Keys,
-    tmp_path: Path,
+    party: Party, redis: Redis, keys: Keys
 ) -> None:
-    bot = await new_user("palmbot")
-    alice = await new_user("alice")
-    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    bot, config = party.bot, party.config
     before = metrics.MATRIX_UNDECRYPTABLE._value.get()
     async with (
-        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        party.phone() as phone,
         running(config, redis, keys),
     ):
-        room = await phone.create_room([bot.user_id], name="Building 7")
-        target = TargetId(f"matrix:{room}")
-        await wait_for(redis, keys, _seen_active(target), what="the encrypted room")
+        room, _ = await party.room(phone, redis, keys, "Building 7")
         phone.withhold_keys = True
         late_id = await phone.send(room, "/report water leak in the basement")
         # Palm sees the event, cannot decrypt it, and keeps it.
@@ -248,24 +255,16 @@ async def _until(check: Callable[[], Any], *, within: float = 30.0, what: str) -
 
 
 async def test_edit_from_a_process_that_does_not_own_the_device(
-    synapse: Synapse,
-    new_user: Callable[..., Any],
-    redis: Redis,
-    keys: Keys,
-    tmp_path: Path,
+    party: Party, redis: Redis, keys: Keys
 ) -> None:
     """`palm announcements edit` runs in its own process: the owner makes the edit."""
-    bot = await new_user("palmbot")
-    alice = await new_user("alice")
-    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
+    alice, config = party.alice, party.config
     async with (
-        resident(synapse.url, alice, tmp_path / "alice") as phone,
+        party.phone() as phone,
         running(config, redis, keys) as owner,
         running(config, redis, keys, sync=False) as other,
     ):
-        room = await phone.create_room([bot.user_id], name="Building 9")
-        target = TargetId(f"matrix:{room}")
-        await wait_for(redis, keys, _seen_active(target), what="the encrypted room")
+        room, target = await party.room(phone, redis, keys, "Building 9")
         msg = OutboundMessage(target, "Meeting at 19:00", idempotency_key="relay-1")
         (ann_id,) = (await owner.send(msg)).message_ids
         assert not other.owns()
@@ -337,30 +336,44 @@ async def _true(value: bool) -> bool:
 
 
 async def test_room_keys_still_decrypt_after_a_restart_on_the_same_store(
-    synapse: Synapse,
-    new_user: Callable[..., Any],
-    redis: Redis,
-    keys: Keys,
-    tmp_path: Path,
+    party: Party, redis: Redis, keys: Keys
 ) -> None:
     """The Olm account and sessions come back from the store: a resident's new room key
     (a new Megolm session, shared over the Olm session made before the restart, and a
     new room) is decrypted by the restarted process."""
-    bot = await new_user("palmbot")
-    alice = await new_user("alice")
-    config = e2e_config(synapse, bot, tmp_path / "palm-crypto")
-    async with resident(synapse.url, alice, tmp_path / "alice") as phone:
+    config = party.config
+    async with party.phone() as phone:
         async with running(config, redis, keys):
-            room = await phone.create_room([bot.user_id], name="Building 1")
-            await wait_for(redis, keys, _seen_active(TargetId(f"matrix:{room}")), what="room")
+            room, _ = await party.room(phone, redis, keys, "Building 1")
             first = await phone.send(room, "/report broken door")
             await wait_for(redis, keys, _message(lambda m: m.message_id == first), what="1st")
         async with running(config, redis, keys):
-            room2 = await phone.create_room([bot.user_id], name="Building 2")
-            await wait_for(redis, keys, _seen_active(TargetId(f"matrix:{room2}")), what="room2")
+            room2, _ = await party.room(phone, redis, keys, "Building 2")
             second = await phone.send(room2, "/report broken window")
             evs = await wait_for(
                 redis, keys, _message(lambda m: m.message_id == second), what="2nd"
             )
     got = next(e for e in evs if isinstance(e, InboundMessage) and e.message_id == second)
     assert got.text == "broken window"
+
+
+async def test_trust_verified_refuses_a_room_with_an_unverified_device(
+    party: Party, redis: Redis, keys: Keys
+) -> None:
+    config = party.config.model_copy(
+        update={"e2e": party.config.e2e.model_copy(update={"trust": "verified"})}
+    )
+    async with party.phone() as phone, running(config, redis, keys) as adapter:
+        room, target = await party.room(phone, redis, keys, "Building 11")
+        with pytest.raises(NotPossible, match="unverified device"):
+            await adapter.send(OutboundMessage(target, "hello", idempotency_key="verified-1"))
+        bot_events = [
+            e
+            for e in (await party.alice.call("GET", f"/rooms/{quote(room)}/messages?dir=b"))[
+                "chunk"
+            ]
+            if e["sender"] == party.bot.user_id
+            and e["type"].startswith("m.room.")
+            and e["type"] in ("m.room.message", "m.room.encrypted")
+        ]
+        assert bot_events == []
