@@ -8,6 +8,7 @@ durably before the token moves on, and ``retry`` decrypts them once a key arrive
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,11 +19,25 @@ from gateway import metrics
 log = logging.getLogger(__name__)
 
 
+RETRY_EVERY = 30.0
+"""Kept events are retried at once when to-device messages (room keys) came in, and
+at least this often otherwise (a key imported some other way)."""
+GIVE_UP_AFTER = 7 * 24 * 3600.0
+"""A kept event whose key has not come in a week never will (e.g. sent before the bot
+joined, to devices it was not among): dropped, with an error in the log."""
+
+
 class Decryptor:
     def __init__(self, crypto: Crypto, pending: PendingStore, me: str) -> None:
         self.crypto = crypto
         self.pending = pending
         self._me = me
+        self._last_retry = 0.0
+
+    def retry_due(self, body: Mapping[str, Any]) -> bool:
+        to_device = body.get("to_device")
+        came = isinstance(to_device, Mapping) and bool(to_device.get("events"))
+        return came or time.monotonic() - self._last_retry >= RETRY_EVERY
 
     def clear_events(
         self, room_id: str, events: Sequence[Mapping[str, Any]]
@@ -79,14 +94,25 @@ class Decryptor:
 
     async def retry(self) -> list[tuple[Pending, Mapping[str, Any]]]:
         """Kept events that can be decrypted now, with their cleartext (oldest first)."""
+        self._last_retry = time.monotonic()
         found = await self.pending.load()
         done: list[tuple[Pending, Mapping[str, Any]]] = []
+        expired: list[str] = []
         for p in found:
             clear = self.crypto.decrypt(p.room_id, p.event)
             if clear is not None:
                 done.append((p, clear))
+            elif 0 < _ts(p.event) < (time.time() - GIVE_UP_AFTER) * 1000:
+                expired.append(p.event_id)
             else:
                 await self.crypto.request_key(p.room_id, p.event)
+        if expired:
+            log.error(
+                "matrix e2e: giving up on %d event(s) whose room key never came: %s",
+                len(expired),
+                ", ".join(expired[:10]),
+            )
+            await self.pending.remove(expired)
         done.sort(key=lambda pc: _ts(pc[0].event))
         return done
 

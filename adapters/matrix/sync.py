@@ -197,7 +197,7 @@ class SyncLoop:
         waiting: list[Pending] = []
         if dec is not None:
             await dec.crypto.absorb(body)
-            if since is not None:
+            if since is not None and dec.retry_due(body):
                 await self._retry_undecrypted(dec)
                 body, waiting = dec.clear_body(body)
         batch = normalize_sync(body, self._me, self._rooms, self._auto_join)
