@@ -197,8 +197,9 @@ class SyncLoop:
         waiting: list[Pending] = []
         if dec is not None:
             await dec.crypto.absorb(body)
-            if since is not None and dec.retry_due(body):
-                await self._retry_undecrypted(dec)
+            if since is not None:
+                if dec.retry_due(body):
+                    await self._retry_undecrypted(dec)
                 body, waiting = dec.clear_body(body)
         batch = normalize_sync(body, self._me, self._rooms, self._auto_join)
         events: list[InboundEvent] = []
