@@ -74,6 +74,9 @@ class MatrixSender:
         """The sync loop's room facts (``SyncState``): which rooms are encrypted."""
         self._encrypted: set[str] = set()
         """Rooms known to be encrypted (Matrix never turns encryption off again)."""
+        self._checked: set[str] = set()
+        """Rooms whose state this process read from the server once (not encrypted then;
+        a later switch comes through the sync loop's facts)."""
         self._e2e = e2e
         self.crypto: Crypto | None = None
         """Set while this process owns the device; encrypted sends need it."""
@@ -97,9 +100,26 @@ class MatrixSender:
             encrypted = blob is not None and json.loads(blob).get("encrypted") is True
         except (ValueError, AttributeError):
             encrypted = False
+        if not encrypted and room not in self._checked:
+            # The sync loop's facts may not have this room yet (it was joined a moment
+            # ago; the facts are written once the whole batch is done), or may come from
+            # an invite's stripped state: ask the server once before the first plain send.
+            encrypted = await self._server_says_encrypted(room)
+            self._checked.add(room)
         if encrypted:
             self._encrypted.add(room)
         return encrypted
+
+    async def _server_says_encrypted(self, room: str) -> bool:
+        try:
+            resp = await self._client.room_get_state_event(room, "m.room.encryption")
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "read room encryption")
+        if isinstance(resp, nio.RoomGetStateEventResponse):
+            return True
+        if resp.status_code == "M_NOT_FOUND":
+            return False
+        raise errors.from_nio(resp, scope=self._scope, action="read room encryption")
 
     def _edits_key(self, room: str, event_id: str) -> str:
         return self._keys("matrix", "edits", room, event_id)

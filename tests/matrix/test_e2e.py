@@ -13,6 +13,7 @@ import nio
 import pytest
 from redis.asyncio import Redis
 
+from adapters.matrix.crypto import NotOwner
 from adapters.matrix.normalize import ENCRYPTED_REASON
 from gateway import metrics
 from gateway.config import MatrixConfig
@@ -377,3 +378,19 @@ async def test_trust_verified_refuses_a_room_with_an_unverified_device(
             and e["type"] in ("m.room.message", "m.room.encrypted")
         ]
         assert bot_events == []
+
+
+async def test_never_plain_to_an_encrypted_room_the_sync_has_not_recorded_yet(
+    party: Party, redis: Redis, keys: Keys
+) -> None:
+    """A room joined a moment ago (its facts are written after the whole sync batch):
+    the server's state decides, so the send is never made in the clear."""
+    async with party.phone() as phone, running(party.config, redis, keys, sync=False) as adapter:
+        room = await phone.create_room([party.bot.user_id], name="Building 12")
+        await party.bot.join(room)
+        target = TargetId(f"matrix:{room}")
+        assert await adapter.needs_owner(target)
+        with pytest.raises(NotOwner):  # not the owner here: routed, not sent in the clear
+            await adapter.send(OutboundMessage(target, "hello", idempotency_key="race-1"))
+        chunk = (await party.alice.call("GET", f"/rooms/{quote(room)}/messages?dir=b"))["chunk"]
+        assert not [e for e in chunk if e["sender"] == party.bot.user_id and "body" in e["content"]]
