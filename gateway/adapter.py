@@ -120,4 +120,19 @@ class Adapter(Protocol):
         ...
 
 
+@runtime_checkable
+class OwnerRouted(Protocol):
+    """An adapter some of whose sends only one process at a time can make (the owner of
+    a Matrix device and its crypto store). The outbox forwards those deliveries to a
+    stream of their own that only the owner's workers read."""
+
+    def owns(self) -> bool:
+        """Whether this process is the owner now."""
+        ...
+
+    async def needs_owner(self, target: TargetId) -> bool:
+        """Whether a send to ``target`` must be made by the owner."""
+        ...
+
+
 AdapterFactory = Callable[..., Adapter]

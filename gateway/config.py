@@ -205,6 +205,20 @@ class MatrixRateConfig(_Strict):
     burst: Annotated[int, Field(ge=1)] = 10
 
 
+class MatrixE2EConfig(_Strict):
+    """End-to-end encrypted rooms (matrix-nio's ``e2e`` extra, vodozemac)."""
+
+    enabled: bool = True
+    trust: Literal["tofu", "verified"] = "tofu"
+    """``tofu``: room keys go to every device of the room's members; ``verified``: a send
+    to a room with an unverified device fails instead."""
+    store_dir: Path | None = None
+    """nio's SQLite crypto store; default ``data_dir/matrix-crypto``. Back it up."""
+    owner_lease_seconds: Annotated[float, Field(ge=2, le=600)] = 30.0
+    """One process owns the device and its store; another takes over this long after
+    the owner stops renewing (a crash)."""
+
+
 class MatrixConfig(_Strict):
     homeserver: str
     user_id: str
@@ -216,6 +230,7 @@ class MatrixConfig(_Strict):
     auto_join: Literal["any", "same_server"] | list[str] = "same_server"
     rate: MatrixRateConfig = MatrixRateConfig()
     sync_timeout_ms: Annotated[int, Field(ge=0, le=120_000)] = 30_000
+    e2e: MatrixE2EConfig = MatrixE2EConfig()
 
     @field_validator("user_id")
     @classmethod

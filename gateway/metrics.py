@@ -83,3 +83,8 @@ QUEUE_OLDEST_AGE = Gauge(
     ["status"],
     registry=REGISTRY,
 )
+MATRIX_UNDECRYPTABLE = Counter(
+    "palm_matrix_undecryptable_total",
+    "Encrypted Matrix events kept because their room key had not arrived (retried later)",
+    registry=REGISTRY,
+)

@@ -4,6 +4,11 @@ Life cycle as in ``gateway.adapter``: the constructor does no I/O; ``start`` log
 (token, stored session, or password) and reads the bot's display name; ``run`` is the
 sync loop; ``aclose`` closes the HTTP session and never logs out (the device and its
 transaction-id memory must survive restarts).
+
+With end-to-end encryption on (``platforms.matrix.e2e``), ``run`` first waits for the
+device lease (``owner.py``): only the owner syncs (to-device messages carry the room
+keys), decrypts, and sends to encrypted rooms; every process sends to the others.
+The outbox routes encrypted-room deliveries to the owner (``owns``/``needs_owner``).
 """
 
 from __future__ import annotations
@@ -11,18 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import nio
 
 from adapters.matrix import errors
 from adapters.matrix.client import SessionStore, login, make_client, whoami
-from adapters.matrix.normalize import Me
+from adapters.matrix.decrypt import Decryptor
+from adapters.matrix.device import open_crypto
+from adapters.matrix.normalize import ENCRYPTED_REASON, PLATFORM, Me
+from adapters.matrix.owner import DeviceLease, Ownership
+from adapters.matrix.pending import PendingStore
+from adapters.matrix.relay import OwnerRelay
 from adapters.matrix.send import MatrixSender, room_of
-from adapters.matrix.sync import SyncLoop, SyncState
+from adapters.matrix.sync import Backoff, SyncLoop, SyncState
 from gateway import metrics
 from gateway.adapter import AdapterContext, Route
 from gateway.config import GatewayConfig, MatrixConfig
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RetryableError
 from gateway.models import (
     ChatKind,
     OutboundMessage,
@@ -31,8 +42,10 @@ from gateway.models import (
     RateRule,
     SendReceipt,
     TargetId,
+    TargetSeen,
     UserId,
 )
+from gateway.targets import TargetDirectory
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +67,21 @@ class MatrixAdapter:
         self._client: nio.AsyncClient | None = None
         self._sync: SyncLoop | None = None
         self._sender: MatrixSender | None = None
+        self._ctx: AdapterContext | None = None
+        self._me: Me | None = None
+        self._ownership: Ownership | None = None
+        self._relay: OwnerRelay | None = None
+        self._store_dir = self._crypto_dir()
+
+    def _crypto_dir(self) -> Path | None:
+        """Where nio's crypto store lives; ``None``: end-to-end encryption is off."""
+        e2e = self._config.e2e
+        if not e2e.enabled:
+            return None
+        base = self._gw.data_dir if self._gw is not None else None
+        if e2e.store_dir is not None:
+            return e2e.store_dir if base is None else base / e2e.store_dir
+        return base / "matrix-crypto" if base is not None else None
 
     def __repr__(self) -> str:
         cfg = self._config
@@ -80,17 +108,50 @@ class MatrixAdapter:
             self._client = None
             raise
         metrics.PLATFORM_UP.labels(platform="matrix").set(1)
-        me = Me(self._config.user_id, await self._display_name(client))
-        self._sender = MatrixSender(client, self.rate_key, ctx.redis, ctx.keys)
-        self._sync = SyncLoop(
+        e2e = self._store_dir is not None
+        me = Me(self._config.user_id, await self._display_name(client), e2e=e2e)
+        self._ctx, self._me = ctx, me
+        state = SyncState(ctx.redis, ctx.keys, self._config.user_id)
+        self._sender = MatrixSender(
+            client, self.rate_key, ctx.redis, ctx.keys, rooms_key=state.rooms_key, e2e=e2e
+        )
+        self._sync = self._sync_loop(client, None)
+        if e2e:
+            lease = DeviceLease(
+                ctx.redis,
+                ctx.keys("matrix", self._config.user_id, "device-lease"),
+                ctx.instance,
+                self._config.e2e.owner_lease_seconds,
+            )
+            self._ownership = Ownership(lease)
+            self._relay = OwnerRelay(ctx.redis, ctx.keys, self._config.user_id)
+            await self._reactivate_encrypted(ctx)
+        log.info("matrix: logged in as %s (device %s)", me.user_id, client.device_id)
+
+    def _sync_loop(self, client: nio.AsyncClient, decryptor: Decryptor | None) -> SyncLoop:
+        assert self._ctx is not None
+        assert self._me is not None
+        ctx = self._ctx
+        return SyncLoop(
             client,
-            me,
+            self._me,
             SyncState(ctx.redis, ctx.keys, self._config.user_id),
             ctx.sink,
             auto_join=self._config.auto_join,
             timeout_ms=self._config.sync_timeout_ms,
+            decryptor=decryptor,
         )
-        log.info("matrix: logged in as %s (device %s)", me.user_id, client.device_id)
+
+    async def _reactivate_encrypted(self, ctx: AdapterContext) -> None:
+        """Rooms an earlier palm marked "encrypted: not supported yet" are served now."""
+        back = [
+            TargetSeen(t.id, t.kind, t.title, None)
+            for t in await TargetDirectory(ctx.redis, ctx.keys).list()
+            if t.platform == PLATFORM and t.reason == ENCRYPTED_REASON
+        ]
+        if back:
+            await ctx.sink.accept(back)
+            log.info("matrix e2e: %d encrypted room(s) are active targets again", len(back))
 
     async def _display_name(self, client: nio.AsyncClient) -> str | None:
         # Used to spot mentions by name; without it, only ids and m.mentions count.
@@ -106,7 +167,52 @@ class MatrixAdapter:
     async def run(self) -> None:
         if self._sync is None:
             raise RuntimeError("MatrixAdapter.run() before start()")
-        await self._sync.run()
+        if self._ownership is None:
+            await self._sync.run()
+        else:
+            await self._ownership.run(self._own)
+
+    async def _own(self) -> None:
+        """While this process owns the device: the crypto store open, sync decrypting."""
+        assert self._client is not None
+        assert self._ctx is not None
+        assert self._store_dir is not None
+        sender = self._need_sender()
+        ctx = self._ctx
+        sessions = SessionStore(ctx.redis, ctx.keys, self._config.user_id)
+        backoff = Backoff()
+        while True:
+            try:
+                crypto = await open_crypto(
+                    self._client, self._config, sessions, self._store_dir, REQUEST_TIMEOUT
+                )
+                break
+            except RetryableError as exc:
+                # The homeserver or Redis is away for a moment: not a reason to stop palm.
+                delay = max(exc.retry_after or 0.0, backoff.next())
+                log.warning("matrix e2e: cannot open the device yet: %s", exc.message)
+                await asyncio.sleep(delay)
+        pending = PendingStore(ctx.redis, ctx.keys, self._config.user_id)
+        sender.crypto = crypto
+        sync = self._sync_loop(crypto.client, Decryptor(crypto, pending, self._config.user_id))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self._relay is not None:
+                    tg.create_task(self._relay.serve(sender.edit))
+                await sync.run()
+        finally:
+            sender.crypto = None
+            await crypto.aclose()
+
+    def owns(self) -> bool:
+        """Whether this process may send to encrypted rooms now (without e2e: any may)."""
+        return self._ownership is None or self._ownership.owned()
+
+    async def needs_owner(self, target: TargetId) -> bool:
+        """Whether a send to ``target`` must go through the device's owner."""
+        if self._ownership is None:
+            return False
+        return await self._need_sender().is_encrypted(room_of(target))
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -155,6 +261,10 @@ class MatrixAdapter:
     async def edit(
         self, target: TargetId, message_ids: Sequence[PlatformMessageId], msg: OutboundMessage
     ) -> None:
+        if self._relay is not None and not self.owns() and await self.needs_owner(target):
+            # Encrypting needs the device's keys: the owner process makes the edit.
+            await self._relay.ask_edit(target, message_ids, msg)
+            return
         await self._need_sender().edit(target, message_ids, msg)
 
     async def recall(

@@ -83,6 +83,20 @@ class SessionStore:
             return StoredSession(found["device_id"], found["access_token"])
         return None
 
+    async def crypto_device(self) -> str | None:
+        """The device whose crypto store was created (its keys are on the server)."""
+        try:
+            value = await self._redis.hget(self._key, "crypto_device")
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"matrix session: {exc}") from exc
+        return text(value) if value else None
+
+    async def mark_crypto(self, device_id: str) -> None:
+        try:
+            await self._redis.hset(self._key, "crypto_device", device_id)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"matrix session: {exc}") from exc
+
     async def save(self, session: StoredSession) -> None:
         try:
             await self._redis.hset(
@@ -123,6 +137,18 @@ async def login(client: nio.AsyncClient, config: MatrixConfig, sessions: Session
             raise errors.from_nio(who, action="whoami")
         log.warning("matrix: stored token no longer valid; logging in again on the same device")
     await _password_login(client, config, sessions, stored.device_id if stored else None)
+
+
+async def new_device(client: nio.AsyncClient, config: MatrixConfig, sessions: SessionStore) -> None:
+    """Log in as a brand-new device (the old one's keys are lost with its store)."""
+    if config.password is None:
+        raise ConfigError(
+            "the crypto store of the configured access token's device is lost: make a new"
+            " access token (a new device) or configure password_env",
+            key="platforms.matrix.e2e",
+        )
+    client.device_id = None  # else nio logs in again as the same device
+    await _password_login(client, config, sessions, None)
 
 
 async def _password_login(

@@ -87,10 +87,17 @@ class Me:
 
     user_id: str
     display_name: str | None = None
+    e2e: bool = False
+    """Encrypted rooms are served (decrypted before normalising): they stay active."""
 
     @property
     def server(self) -> str:
         return self.user_id.partition(":")[2]
+
+
+def encrypted_reason(me: Me) -> str | None:
+    """Why an encrypted room is inactive: it is not, when palm has end-to-end encryption."""
+    return None if me.e2e else ENCRYPTED_REASON
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +259,8 @@ def _command(text: str) -> tuple[Command | None, str]:
 
 
 def _attachment(msgtype: str, content: Mapping[str, Any]) -> Attachment | None:
-    url = _str(content.get("url"))
+    # In an encrypted room the file is encrypted too: ``file`` holds its URL (and key).
+    url = _str(content.get("url")) or _str(_dict(content.get("file")).get("url"))
     if not url:
         return None
     info = _dict(content.get("info"))
@@ -355,7 +363,7 @@ def _membership_change(
     reason = _str(content.get("reason"))
     if membership == "join":
         return TargetSeen(
-            target, info.kind, info.title, ENCRYPTED_REASON if info.encrypted else None
+            target, info.kind, info.title, encrypted_reason(me) if info.encrypted else None
         )
     if membership not in ("leave", "ban"):
         return None
@@ -394,10 +402,10 @@ def room_events(
                 if key == me.user_id and (change := _membership_change(target, ev, me, info)):
                     out.append(change)
             elif kind == "m.room.encryption" and not before.encrypted:
-                out.append(TargetSeen(target, info.kind, info.title, ENCRYPTED_REASON))
+                out.append(TargetSeen(target, info.kind, info.title, encrypted_reason(me)))
         elif kind == "m.room.encrypted" and not info.encrypted:
             info = replace(info, encrypted=True)
-            out.append(TargetSeen(target, info.kind, info.title, ENCRYPTED_REASON))
+            out.append(TargetSeen(target, info.kind, info.title, encrypted_reason(me)))
         elif kind in RESPONSES:
             name = names.get(_str(ev.get("sender")) or "", "")
             if (vote := poll_vote(room_id, ev, me.user_id, name)) is not None:

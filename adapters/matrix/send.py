@@ -9,16 +9,19 @@ is invisible: only the event that points at it is deduplicated, and it is.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import nio
+from nio.crypto.attachments import encrypt_attachment
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from adapters.matrix import errors, polls
+from adapters.matrix.crypto import Crypto, NotOwner
 from adapters.matrix.render import (
     attachment_content,
     content_digest,
@@ -59,12 +62,71 @@ EDITS_TTL = 180 * 24 * 3600
 
 
 class MatrixSender:
-    def __init__(self, client: nio.AsyncClient, rate_scope: str, redis: Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        client: nio.AsyncClient,
+        rate_scope: str,
+        redis: Redis,
+        keys: Keys,
+        *,
+        rooms_key: str | None = None,
+        e2e: bool = False,
+    ) -> None:
         self._client = client
         self._scope = rate_scope
         """The bot's ``RateRule`` key: Synapse limits per sender, so a 429 pauses the bot."""
         self._redis = redis
         self._keys = keys
+        self._rooms_key = rooms_key
+        """The sync loop's room facts (``SyncState``): which rooms are encrypted."""
+        self._encrypted: set[str] = set()
+        """Rooms known to be encrypted (Matrix never turns encryption off again)."""
+        self._checked: set[str] = set()
+        """Rooms whose state this process read from the server once (not encrypted then;
+        a later switch comes through the sync loop's facts)."""
+        self._e2e = e2e
+        self.crypto: Crypto | None = None
+        """Set while this process owns the device; encrypted sends need it."""
+
+    async def is_encrypted(self, room: str) -> bool:
+        """Whether sends to ``room`` must be encrypted: the sync loop's facts in Redis
+        (written by the owner), or what the owner's own nio client saw."""
+        if room in self._encrypted:
+            return True
+        crypto = self.crypto
+        if crypto is not None and room in crypto.client.encrypted_rooms:
+            self._encrypted.add(room)
+            return True
+        if self._rooms_key is None:
+            return False
+        try:
+            blob = await self._redis.hget(self._rooms_key, room)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"matrix room facts: {exc}") from exc
+        try:
+            encrypted = blob is not None and json.loads(blob).get("encrypted") is True
+        except (ValueError, AttributeError):
+            encrypted = False
+        if not encrypted and room not in self._checked:
+            # The sync loop's facts may not have this room yet (it was joined a moment
+            # ago; the facts are written once the whole batch is done), or may come from
+            # an invite's stripped state: ask the server once before the first plain send.
+            encrypted = await self._server_says_encrypted(room)
+            self._checked.add(room)
+        if encrypted:
+            self._encrypted.add(room)
+        return encrypted
+
+    async def _server_says_encrypted(self, room: str) -> bool:
+        try:
+            resp = await self._client.room_get_state_event(room, "m.room.encryption")
+        except errors.TRANSPORT_ERRORS as exc:
+            errors.raise_transport(exc, "read room encryption")
+        if isinstance(resp, nio.RoomGetStateEventResponse):
+            return True
+        if resp.status_code == "M_NOT_FOUND":
+            return False
+        raise errors.from_nio(resp, scope=self._scope, action="read room encryption")
 
     def _edits_key(self, room: str, event_id: str) -> str:
         return self._keys("matrix", "edits", room, event_id)
@@ -95,9 +157,9 @@ class MatrixSender:
             )
         ]
         relation = text_content(msg).get("m.relates_to")
+        encrypted = bool(msg.attachments) and await self.is_encrypted(room)
         for n, att in enumerate(msg.attachments):
-            mxc = await self._upload(att)
-            content = attachment_content(att, mxc)
+            content = await self._attachment(att, encrypted=encrypted)
             if relation:  # in the same thread (or reply) as the text
                 content["m.relates_to"] = relation
             ids.append(
@@ -173,8 +235,27 @@ class MatrixSender:
         self, room: str, content: dict[str, Any], txn: str, action: str,
         event_type: str = "m.room.message",
     ) -> str:  # fmt: skip
+        return await self.send_event(room, event_type, content, txn, action)
+
+    async def send_event(
+        self, room: str, event_type: str, content: dict[str, Any], txn: str, action: str
+    ) -> str:
+        """Send one room event with transaction id ``txn``; the event id.
+
+        Every event palm posts must come through here: it is encrypted when the room is
+        (never in the clear to an encrypted room; nio leaves ``m.reaction`` in the clear,
+        as the spec's clients do, since its relation must be readable anyway).
+        """
         try:
-            resp = await self._client.room_send(room, event_type, content, tx_id=txn)
+            if await self.is_encrypted(room):
+                crypto = self.crypto
+                if crypto is None and not self._e2e:
+                    raise NotPossible("encrypted room, and end-to-end encryption is off")
+                if crypto is None:
+                    raise NotOwner()
+                resp = await crypto.room_send(room, event_type, content, txn)
+            else:
+                resp = await self._client.room_send(room, event_type, content, tx_id=txn)
         except errors.TRANSPORT_ERRORS as exc:
             errors.raise_transport(exc, action)
         if isinstance(resp, nio.RoomSendResponse):
@@ -193,13 +274,26 @@ class MatrixSender:
         err: GatewayError = errors.from_nio(resp, scope=self._scope, action="redact")
         raise err
 
-    async def _upload(self, att: OutboundAttachment) -> str:
+    async def _attachment(self, att: OutboundAttachment, *, encrypted: bool) -> dict[str, Any]:
+        """The event content of an uploaded attachment. In an encrypted room the file
+        itself is encrypted too (AES-CTR, key in the Megolm-encrypted event): the media
+        repository must never hold it in the clear."""
+        if not encrypted:
+            return attachment_content(att, await self._upload(att.data, att.mime, att.filename))
+        data, keys = encrypt_attachment(att.data)
+        mxc = await self._upload(data, "application/octet-stream", att.filename)
+        content = attachment_content(att, mxc)
+        del content["url"]
+        content["file"] = {"url": mxc, **keys}
+        return content
+
+    async def _upload(self, data: bytes, mime: str, filename: str) -> str:
         try:
             resp, _ = await self._client.upload(
-                io.BytesIO(att.data),
-                content_type=att.mime,
-                filename=att.filename,
-                filesize=len(att.data),
+                io.BytesIO(data),
+                content_type=mime,
+                filename=filename,
+                filesize=len(data),
             )
         except errors.TRANSPORT_ERRORS as exc:
             errors.raise_transport(exc, "upload")

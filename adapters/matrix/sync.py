@@ -24,16 +24,18 @@ from redis.exceptions import RedisError
 
 from adapters.matrix import errors
 from adapters.matrix.client import get_json, room_path, text
+from adapters.matrix.decrypt import Decryptor
 from adapters.matrix.normalize import (
-    ENCRYPTED_REASON,
     PLATFORM,
     AutoJoin,
     Backfill,
     Me,
     RoomInfo,
+    encrypted_reason,
     normalize_sync,
     room_events,
 )
+from adapters.matrix.pending import Pending
 from gateway import metrics
 from gateway.adapter import InboundSink
 from gateway.aio import checkpoint
@@ -103,6 +105,10 @@ class SyncState:
         self._since = keys("matrix", user_id, "since")
         self._rooms = keys("matrix", user_id, "rooms")
 
+    @property
+    def rooms_key(self) -> str:
+        return self._rooms
+
     async def load(self) -> tuple[str | None, dict[str, RoomInfo]]:
         try:
             since = await self._redis.get(self._since)
@@ -142,8 +148,11 @@ class SyncLoop:
         *,
         auto_join: AutoJoin,
         timeout_ms: int,
+        decryptor: Decryptor | None = None,
     ) -> None:
         self._client = client
+        self._decryptor = decryptor
+        """Only on the process that owns the device (and its crypto store)."""
         self._me = me
         self._state = state
         self._sink = sink
@@ -187,6 +196,14 @@ class SyncLoop:
         if not isinstance(next_batch, str) or not next_batch:
             raise RetryableError("matrix sync: answer without next_batch", retry_after=5.0)
         metrics.PLATFORM_UP.labels(platform="matrix").set(1)
+        dec = self._decryptor
+        waiting: list[Pending] = []
+        if dec is not None:
+            await dec.crypto.absorb(body)
+            if since is not None:
+                if dec.retry_due(body):
+                    await self._retry_undecrypted(dec)
+                body, waiting = dec.clear_body(body)
         batch = normalize_sync(body, self._me, self._rooms, self._auto_join)
         events: list[InboundEvent] = []
         if since is None:
@@ -198,19 +215,40 @@ class SyncLoop:
                 # A room joined in this batch has no earlier position of ours: what
                 # came before the join is history, not news.
                 if bf.room_id in self._rooms:
-                    events += await self._backfill(bf, since)
+                    events += await self._backfill(bf, since, waiting)
             events += batch.events
         rooms = {**self._rooms, **batch.rooms}
         for room_id in batch.joins:
             await self._join(room_id)
         added = await self._sink.accept(events) if events else 0
-        for ev in events:
-            if isinstance(ev, InboundMessage):
-                metrics.INBOUND.labels(platform="matrix", kind=ev.chat_kind.value).inc()
+        self._count(events)
+        if dec is not None:
+            await dec.keep(waiting)  # durable before the token moves past them
         # Only now, with the batch durable, does the server's position move on.
         await self._state.save(next_batch, batch.rooms)
         self._since, self._rooms = next_batch, rooms
         return added
+
+    @staticmethod
+    def _count(events: list[InboundEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, InboundMessage):
+                metrics.INBOUND.labels(platform="matrix", kind=ev.chat_kind.value).inc()
+
+    async def _retry_undecrypted(self, dec: Decryptor) -> None:
+        """Kept events whose key has arrived: to the sink, then out of the kept set."""
+        done = await dec.retry()
+        if not done:
+            return
+        events: list[InboundEvent] = []
+        for p, clear in done:
+            info = self._rooms.get(p.room_id, RoomInfo())
+            events += room_events(p.room_id, [clear], self._me, info)[0]
+        if events:
+            await self._sink.accept(events)
+            self._count(events)
+        await dec.pending.remove([p.event_id for p, _ in done])
+        log.info("matrix e2e: %d kept event(s) decrypted at last", len(done))
 
     async def _sync(self, since: str | None) -> dict[str, Any]:
         params: dict[str, str | int] = {"filter": SYNC_FILTER, "set_presence": "offline"}
@@ -235,12 +273,14 @@ class SyncLoop:
                 make_target_id(PLATFORM, room_id),
                 info.kind,
                 info.title,
-                ENCRYPTED_REASON if info.encrypted else None,
+                encrypted_reason(self._me) if info.encrypted else None,
             )
             for room_id, info in rooms.items()
         ]
 
-    async def _backfill(self, bf: Backfill, since: str) -> list[InboundEvent]:
+    async def _backfill(
+        self, bf: Backfill, since: str, waiting: list[Pending]
+    ) -> list[InboundEvent]:
         """Events the server left out of a ``limited`` timeline, oldest first."""
         raw: list[Mapping[str, Any]] = []
         token = bf.prev_batch
@@ -270,6 +310,9 @@ class SyncLoop:
         else:
             log.warning("matrix: backfill of %s stopped after %d pages", bf.room_id, len(raw))
         raw.reverse()
+        if self._decryptor is not None:
+            raw, pend = self._decryptor.clear_events(bf.room_id, raw)
+            waiting += pend
         info = self._rooms.get(bf.room_id, RoomInfo())
         events, _ = room_events(bf.room_id, raw, self._me, info)
         log.info("matrix: backfilled %d events in %s", len(raw), bf.room_id)

@@ -20,6 +20,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2, help="runs per client and level (default 2)")
     p.add_argument("--warmup", type=int, default=10, help="untimed sends first (default 10)")
     p.add_argument("--profile", action="store_true", help="also profile one palm run")
+    p.add_argument(
+        "--encrypted", action="store_true", help="end-to-end encrypted rooms (both clients)"
+    )
     # child-only options (set by the driver)
     p.add_argument("--role", choices=("palm", "raw"), help=argparse.SUPPRESS)
     p.add_argument("--room", help=argparse.SUPPRESS)

@@ -60,6 +60,22 @@ def marker(tag: str, role: str, i: int | str) -> str:
 Send = Callable[[int | str], Awaitable[None]]
 
 
+def raw_content(tag: str) -> Callable[[int | str], dict[str, Any]]:
+    """The raw client's message ``i``: the same content as palm sends, rendered once
+    up front (the raw client pays no rendering), with its marker appended."""
+    base = text_content(OutboundMessage(TargetId("matrix:x"), TEXT, "x"))
+
+    def content(i: int | str) -> dict[str, Any]:
+        mark = marker(tag, "raw", i)
+        return {
+            **base,
+            "body": f"{base['body']}\n\n{mark}",
+            "formatted_body": f"{base['formatted_body']}<p>{mark}</p>",
+        }
+
+    return content
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     role: str
@@ -143,17 +159,10 @@ async def _raw(args: argparse.Namespace, env: dict[str, str]) -> tuple[Send, Cal
     if not isinstance(who, nio.WhoamiResponse):
         raise SystemExit(f"raw client: token rejected: {who}")
     client.restore_login(env["PALM_BENCH_USER"], who.device_id or "", env["PALM_BENCH_TOKEN"])
-    # Same content as palm sends, rendered once: the raw client pays no rendering.
-    base = text_content(OutboundMessage(TargetId("matrix:x"), TEXT, "x"))
+    content = raw_content(args.tag)
 
     async def send(i: int | str) -> None:
-        mark = marker(args.tag, "raw", i)
-        content = {
-            **base,
-            "body": f"{base['body']}\n\n{mark}",
-            "formatted_body": f"{base['formatted_body']}<p>{mark}</p>",
-        }
-        resp = await client.room_send(args.room, "m.room.message", content)
+        resp = await client.room_send(args.room, "m.room.message", content(i))
         if not isinstance(resp, nio.RoomSendResponse):
             raise RuntimeError(f"room_send: {resp}")
 
@@ -165,8 +174,16 @@ async def _raw(args: argparse.Namespace, env: dict[str, str]) -> tuple[Send, Cal
 
 async def run(args: argparse.Namespace) -> Outcome:
     env = dict(os.environ)
-    make = _palm if args.role == "palm" else _raw
-    send, close = await make(args, env)
+    if args.encrypted:
+        from bench.matrix import encrypted
+
+        if args.role == "palm":
+            send, close = await encrypted.palm(args, env, body_text)
+        else:
+            send, close = await encrypted.raw(args, env, raw_content(args.tag))
+    else:
+        make = _palm if args.role == "palm" else _raw
+        send, close = await make(args, env)
     try:
         for w in range(args.warmup):  # untimed: opens the connections, warms the caches
             await send(f"warmup{w}")

@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.common import RESULTS, Ratio, machine, write_result
 from bench.matrix.client import marker
+from bench.matrix.encrypted import Reader
 from tests.fakes.synapse import Synapse, User, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,7 @@ def find_synapse() -> Synapse:
 
 
 async def prepare(
-    synapse: Synapse, levels: list[int], rounds: int
+    synapse: Synapse, levels: list[int], rounds: int, *, encrypted: bool = False
 ) -> tuple[User, User, list[Slot]]:
     """A bot with its limit lifted, a reader, and one room per child run."""
     admin = await synapse.register(unique_name("benchadmin"), admin=True)
@@ -86,7 +87,9 @@ async def prepare(
         for r in range(rounds):
             order = ROLES if r % 2 == 0 else ROLES[::-1]
             for role in order:
-                room = await bot.create_room(invite=[reader.user_id], name=f"bench {role} c{c}")
+                room = await bot.create_room(
+                    invite=[reader.user_id], name=f"bench {role} c{c}", encrypted=encrypted
+                )
                 await reader.join(room)
                 slots.append(Slot(role, c, r, room, f"{run_id}-c{c}-r{r}"))
     return bot, reader, slots
@@ -120,11 +123,14 @@ def child(
     ]
     if profile is not None:
         cmd += ["--profile-to", str(profile)]
+    if args.encrypted:
+        cmd.append("--encrypted")
     env = {
         **os.environ,
         "PALM_BENCH_HOMESERVER": synapse.url,
         "PALM_BENCH_USER": bot.user_id,
         "PALM_BENCH_TOKEN": bot.token,
+        "PALM_BENCH_PASSWORD": bot.password,
     }
     # Bounded: even a homeserver at 5 sends/s finishes well within this.
     timeout = 60 + (args.n + args.warmup) * 0.2
@@ -137,10 +143,17 @@ def child(
     return dict(json.loads(lines[-1]))
 
 
-async def verify(reader: User, slot: Slot, n: int, warmup: int) -> dict[str, int]:
-    """Count each expected marker in the room as the second account sees it."""
-    events = await reader.messages(slot.room, limit=10**9)
-    seen = Counter(str(e.get("content", {}).get("body", "")).rsplit("\n", 1)[-1] for e in events)
+async def verify(
+    reader: User, slot: Slot, n: int, warmup: int, decrypting: Reader | None = None
+) -> dict[str, int]:
+    """Count each expected marker in the room as the second account sees it (decrypted
+    by its own device in an encrypted room: a message it cannot decrypt is missing)."""
+    if decrypting is not None:
+        bodies = await decrypting.bodies(slot.room)
+    else:
+        events = await reader.messages(slot.room, limit=10**9)
+        bodies = [str(e.get("content", {}).get("body", "")) for e in events]
+    seen = Counter(b.rsplit("\n", 1)[-1] for b in bodies)
     expected = [marker(slot.tag, slot.role, i) for i in range(n)]
     expected += [marker(slot.tag, slot.role, f"warmup{w}") for w in range(warmup)]
     once = sum(1 for m in expected if seen[m] == 1)
@@ -183,12 +196,19 @@ def main(args: argparse.Namespace) -> None:
     print(f"bench.matrix on {info.cpu_model}, {info.cores} cores, Python {info.python}")
     print(f"Synapse {synapse.url}; {args.n} messages per run, levels {args.levels}, ")
     print(f"{args.rounds} rounds per level (ABBA order), {args.warmup} untimed warm-up sends")
-    bot, reader, slots = asyncio.run(prepare(synapse, args.levels, args.rounds))
+    bot, reader, slots = asyncio.run(
+        prepare(synapse, args.levels, args.rounds, encrypted=args.encrypted)
+    )
+    decrypting = None
+    if args.encrypted:
+        print("end-to-end encrypted rooms (each child is a new device of the bot)")
+        decrypting = Reader(synapse.url, reader)
+        decrypting.start()
     runs: list[dict[str, Any]] = []
     for slot in slots:
         result = child(synapse, bot, slot, args)
         result |= {"round": slot.round, "room": slot.room}
-        result["delivery"] = asyncio.run(verify(reader, slot, args.n, args.warmup))
+        result["delivery"] = asyncio.run(verify(reader, slot, args.n, args.warmup, decrypting))
         runs.append(result)
         d = result["delivery"]
         print(
@@ -200,6 +220,8 @@ def main(args: argparse.Namespace) -> None:
             f"arrived once {d['once']}/{d['expected']} (missing {d['missing']}, "
             f"duplicated {d['duplicated']})"
         )
+    if decrypting is not None:
+        decrypting.stop()
     ratios: list[Ratio] = []
     summary: dict[str, Any] = {}
     for c in args.levels:
@@ -235,7 +257,7 @@ def main(args: argparse.Namespace) -> None:
         profile = profile_palm(synapse, bot, args, slots[-1].room)
         print(profile)
     path = write_result(
-        "matrix",
+        "matrix-e2e" if args.encrypted else "matrix",
         {
             "synapse": synapse.url,
             "params": {
@@ -243,6 +265,7 @@ def main(args: argparse.Namespace) -> None:
                 "levels": args.levels,
                 "rounds": args.rounds,
                 "warmup": args.warmup,
+                "encrypted": args.encrypted,
             },
             "runs": runs,
             "summary": summary,

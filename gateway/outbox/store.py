@@ -324,6 +324,16 @@ class OutboxStore:
             pipe.xdel(stream, entry_id)
         await pipe.execute()
 
+    async def forward(self, stream: str, entry_id: str, delivery_id: str, to: str) -> None:
+        """Move a taken entry to stream ``to`` (the owner's partition), undoing the take
+        (it was no attempt): new entry, old one acked and deleted, in one MULTI."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(to, {"d": delivery_id})
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        pipe.hincrby(self.delivery_key(delivery_id), "takes", -1)
+        await pipe.execute()
+
     async def dead_letter(self, delivery_id: str) -> None:
         await self.redis.zadd(self.keys("outbox", "deadletter"), {delivery_id: time.time()})
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.adapter import Adapter
+from gateway.adapter import Adapter, OwnerRouted
 from gateway.admission.share import auto_reply_rules, is_auto_reply
 from gateway.aio import checkpoint
 from gateway.errors import (
@@ -115,6 +115,11 @@ async def ensure_groups(rt: Runtime, platform: str) -> None:
                 raise
 
 
+def owner_partition(platform: str) -> str:
+    """The streams of deliveries only the owner process may send (``OwnerRouted``)."""
+    return f"{platform}@owner"
+
+
 async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = None) -> None:
     """Run the delivery workers for every started adapter until cancelled."""
     hooks = dict(hooks or {})
@@ -125,6 +130,11 @@ async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = No
             for n in range(rt.config.outbox.workers):
                 worker = _Worker(rt, platform, adapter, hooks, n)
                 tg.create_task(worker.run())
+            if isinstance(adapter, OwnerRouted):
+                part = owner_partition(platform)
+                await ensure_groups(rt, part)
+                for n in range(rt.config.outbox.workers):
+                    tg.create_task(_Worker(rt, platform, adapter, hooks, n, part).run())
         if not rt.adapters:
             log.info("no adapters started: delivery workers idle")
 
@@ -137,17 +147,22 @@ class _Worker:
         adapter: Adapter,
         hooks: Mapping[str, DeliveryHook],
         n: int,
+        partition: str | None = None,
     ) -> None:
         self.rt = rt
         self.platform = platform
         self.adapter = adapter
+        self.routed = adapter if isinstance(adapter, OwnerRouted) else None
+        self.partition = partition
+        """Set on the workers of the owner's streams: they read only while we own."""
         self.hooks = hooks
         self.cfg = rt.config.outbox
         self.store = OutboxStore(rt)
         self.limiter = RateLimiter(rt.redis, rt.keys)
         self.targets = TargetDirectory(rt.redis, rt.keys)
-        self.consumer = f"{rt.instance}:{platform}:{n}"
-        self.streams = [self.store.stream(platform, p) for p in PRIORITIES]
+        self.consumer = f"{rt.instance}:{partition or platform}:{n}"
+        self.streams = [self.store.stream(partition or platform, p) for p in PRIORITIES]
+        self.owner_streams = [self.store.stream(owner_partition(platform), p) for p in PRIORITIES]
         self._batch: deque[tuple[str, str, str]] = deque()
         """Read, not yet handled: (stream, entry id, delivery id), urgent first."""
         self._held: dict[str, str] = {}
@@ -195,6 +210,9 @@ class _Worker:
 
     # --- reading --------------------------------------------------------------
     async def _next(self) -> list[tuple[str, str, str]]:
+        if self.partition is not None and self.routed is not None and not self.routed.owns():
+            await asyncio.sleep(BLOCK_MS / 1000)  # not the owner: leave these to the owner
+            return []
         now = time.monotonic()
         if self.rt.config.takeover.same_host and now >= self._next_dead_check:
             self._next_dead_check = now + self.cfg.claim_idle_seconds / 2
@@ -314,6 +332,9 @@ class _Worker:
             await self.store.dead_letter(delivery_id)
             log.error("dead-lettered", extra={"delivery": delivery_id, "crashes": crashes})
             return _ack_if(await self._finish(d, changed=changed))
+        if (to := await self._owner_stream(stream, took.delivery)) is not None:
+            await self.store.forward(stream, entry_id, delivery_id, to)
+            return _DONE
         outcome = await self._attempts(took.delivery, owner, took.target)
         if outcome.state == _LOST.state:
             return _DONE  # its new owner acks it
@@ -352,6 +373,14 @@ class _Worker:
                 "recorded send not on the replicas yet",
                 extra={"delivery": delivery_id, "error": exc.message},
             )
+
+    async def _owner_stream(self, stream: str, d: Delivery) -> str | None:
+        """The owner's stream (same priority) when only the owner may send ``d`` and this
+        process is not it; the owner's own workers send it wherever they find it."""
+        routed = self.routed
+        if routed is None or routed.owns() or not await routed.needs_owner(d.target):
+            return None
+        return self.owner_streams[self.streams.index(stream)]
 
     async def _finish(self, d: Delivery | None, *, changed: bool) -> bool:
         """Metrics, logs and the origin's hook; ``True`` when the entry may be acked."""

@@ -61,17 +61,23 @@ async def main(mode: str) -> None:
     slow = SlowSink(sink, chunk, float(env.get("PALM_SINK_PAUSE", "0.2"))) if chunk else sink
     adapter = MatrixAdapter(config)
     await adapter.start(AdapterContext(redis, keys, slow, "runner"))
+    if mode == "send":
+        # A first send reads the room's encryption state from the server (once): done
+        # before "started" (the test arms the proxy then), so the request the proxy
+        # drops is the send itself.
+        room = TargetId(f"matrix:{env['PALM_SEND_ROOM']}")
+        await adapter.send(OutboundMessage(room, "warm-up", idempotency_key="warm-up"))
     print(f"started device={adapter.device_id}", flush=True)
     if mode == "sync":
         await adapter.run()
     elif mode == "send":
-        # Wait for the test's go-ahead, so it can arm the proxy after our login.
-        await asyncio.to_thread(sys.stdin.readline)
         msg = OutboundMessage(
             TargetId(f"matrix:{env['PALM_SEND_ROOM']}"),
             env["PALM_SEND_TEXT"],
             idempotency_key=env["PALM_SEND_KEY"],
         )
+        # Wait for the test's go-ahead, so it can arm the proxy after our login.
+        await asyncio.to_thread(sys.stdin.readline)
         while True:
             try:
                 receipt = await adapter.send(msg)

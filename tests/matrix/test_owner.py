@@ -1,0 +1,80 @@
+"""The device lease on the real Redis: one owner, fenced epochs, takeover after a lapse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from redis.asyncio import Redis
+
+from adapters.matrix.owner import DeviceLease, Ownership
+from gateway.keys import Keys
+
+
+async def test_one_owner_at_a_time_and_a_new_epoch_on_takeover(redis: Redis, keys: Keys) -> None:
+    key = keys("matrix", "@bot:x", "device-lease")
+    a = DeviceLease(redis, key, "host:1:a", ttl=0.5)
+    b = DeviceLease(redis, key, "host:2:b", ttl=0.5)
+    assert await a.try_take()
+    assert not await b.try_take()
+    assert await a.try_take()  # a renewal
+    assert a.value is not None
+    epoch_a = int(a.value.split(":")[0])
+    assert await b.holder() == a.value
+
+    await asyncio.sleep(0.7)  # a stops renewing (frozen, killed): the lease lapses
+    assert a.remaining() == 0
+    assert await b.try_take()
+    assert b.value is not None
+    assert int(b.value.split(":")[0]) == epoch_a + 1
+    # The old owner can neither renew nor release what b holds now.
+    assert not await a.try_take()
+    await a.release()
+    assert await b.holder() == b.value
+
+
+async def test_ownership_runs_the_work_only_while_the_lease_is_held(
+    redis: Redis, keys: Keys
+) -> None:
+    key = keys("matrix", "@bot:x", "device-lease")
+    first = Ownership(DeviceLease(redis, key, "host:1:a", ttl=1.0), margin=0.2)
+    second = Ownership(DeviceLease(redis, key, "host:2:b", ttl=1.0), margin=0.2)
+    running: list[str] = []
+
+    def work(name: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            running.append(name)
+            await asyncio.Event().wait()
+
+        return run
+
+    t1 = asyncio.create_task(first.run(work("first")))
+    await _until(lambda: running == ["first"])
+    t2 = asyncio.create_task(second.run(work("second")))
+    await asyncio.sleep(1.0)
+    assert running == ["first"]
+    assert first.owned()
+    assert not second.owned()
+
+    # Someone else's value in the key (the first owner was frozen past its lease and
+    # another process took over): the first owner notices at its next renewal and stops.
+    await redis.set(key, "99:intruder", px=1500)
+    await _until(lambda: not first.owned())
+    # Once the intruder's lease lapses, one of the two owns again (whoever takes first)
+    # and its work starts afresh; never both.
+    await _until(lambda: len(running) == 2, within=10)
+    await asyncio.sleep(0.3)
+    assert first.owned() != second.owned()
+    assert len(running) == 2
+    for t in (t1, t2):
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+
+
+async def _until(check, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
