@@ -34,6 +34,7 @@ from telegram.constants import ParseMode
 from adapters.telegram import limits
 from adapters.telegram.errors import translate
 from adapters.telegram.media import as_photo, check_sizes
+from adapters.telegram.paid import PaidBroadcast, is_refusal
 from adapters.telegram.render import CAPTION_LIMIT, render
 from gateway import errors as gw
 from gateway.keys import Keys
@@ -42,6 +43,8 @@ from gateway.models import (
     OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
+    Priority,
+    RateRule,
     SendReceipt,
     TargetId,
     split_target_id,
@@ -106,6 +109,7 @@ class TelegramSender:
         limiter: RateLimiter,
         *,
         ambiguous_policy: str,
+        paid: PaidBroadcast | None = None,
     ) -> None:
         self._bot = bot
         self._bot_id = bot_id
@@ -114,6 +118,7 @@ class TelegramSender:
         self._limiter = limiter
         self._policy = ambiguous_policy
         self._floods = limits.FloodTracker(bot_id)
+        self._paid = paid or PaidBroadcast("off")
 
     async def _call(self, chat: str, fn: Callable[[], Awaitable[Any]], *, is_send: bool) -> Any:
         """Run one Bot API call, translating every error exactly once."""
@@ -131,10 +136,14 @@ class TelegramSender:
                 raise gw.Rejected(f"{err.message}; not resent (ambiguous_policy: fail)") from exc
             raise err from exc
 
-    async def _permit(self, target: TargetId, chat: str, first: bool) -> None:
+    async def _permit(self, target: TargetId, chat: str, first: bool, paid: bool = False) -> None:
         if not first:
-            kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
-            await self._limiter.acquire(limits.rules_for(self._bot_id, chat, kind))
+            await self._limiter.acquire(self._rules(chat, paid))
+
+    def _rules(self, chat: str, paid: bool) -> tuple[RateRule, ...]:
+        kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
+        on = self._paid.wanted(Priority.URGENT)
+        return limits.rules_for(self._bot_id, chat, kind, paid=paid, paid_on=on)
 
     # --- send ------------------------------------------------------------------
 
@@ -146,17 +155,28 @@ class TelegramSender:
         done = await self._done_steps(record) if len(steps) > 1 else {}
         ids: list[PlatformMessageId] = []
         first = True
+        # Decided once, as the core's permit for the first step was (rate_rules).
+        paid = self._paid.applies(msg.priority)
         for n, step in enumerate(steps):
             if n in done:
                 ids.append(done[n])
                 continue
-            await self._permit(msg.target, chat, first)
+            await self._permit(msg.target, chat, first, paid)
             first = False
             reply = msg.reply_to if n == 0 else (ids[0] if ids else None)
             markup = keyboard(msg) if n == len(steps) - 1 else None
-            sent: Message = await self._call(
-                chat, partial(self._send_step, chat_id, step, reply, markup), is_send=True
-            )
+            call = partial(self._send_step, chat_id, step, reply, markup)
+            try:
+                sent: Message = await self._call(chat, partial(call, paid), is_send=True)
+            except gw.Rejected as err:
+                if not (paid and is_refusal(err.message)):
+                    raise
+                # The bot cannot pay: the same step at once without the flag, with a
+                # permit of the free rate (the paid one did not count in the 30/s).
+                self._paid.refused(err.message)
+                paid = False
+                await self._limiter.acquire(self._rules(chat, paid))
+                sent = await self._call(chat, partial(call, paid), is_send=True)
             ids.append(PlatformMessageId(str(sent.message_id)))
             if len(steps) > 1:
                 await self._record_step(record, n, ids[-1])
@@ -168,11 +188,14 @@ class TelegramSender:
         step: Step,
         reply_to: PlatformMessageId | None,
         markup: InlineKeyboardMarkup | None = None,
+        paid: bool = False,
     ) -> Message:
         reply = (
             ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
         )
         a = step.attachment
+        # None, not False: a free send's request stays as it was (no extra field).
+        pay = True if paid else None
         if a is None:
             return await self._bot.send_message(
                 chat_id,
@@ -180,6 +203,7 @@ class TelegramSender:
                 parse_mode=ParseMode.HTML,
                 reply_parameters=reply,
                 reply_markup=markup,
+                allow_paid_broadcast=pay,
             )
         upload = InputFile(a.data, filename=a.filename)
         if as_photo(a):
@@ -190,6 +214,7 @@ class TelegramSender:
                 parse_mode=ParseMode.HTML,
                 reply_parameters=reply,
                 reply_markup=markup,
+                allow_paid_broadcast=pay,
             )
         return await self._bot.send_document(
             chat_id,
@@ -198,6 +223,7 @@ class TelegramSender:
             parse_mode=ParseMode.HTML,
             reply_parameters=reply,
             reply_markup=markup,
+            allow_paid_broadcast=pay,
         )
 
     async def _done_steps(self, record: str) -> dict[int, PlatformMessageId]:

@@ -399,7 +399,7 @@ class _Worker:
         started = time.time()
         auto = is_auto_reply(d.origin, d.delivery_id)
         while True:
-            rules = self.adapter.rate_rules(target, kind)
+            rules = self.adapter.rate_rules(target, kind, msg.priority)
             if auto:
                 rules = (*rules, *auto_reply_rules(rules))
             permit = secrets.token_hex(8)
