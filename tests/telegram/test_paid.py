@@ -18,6 +18,7 @@ from gateway.models import ChatKind, OutboundMessage, Priority, TargetId
 from gateway.ratelimit import RateLimiter
 from tests.fakes.telegram_api import ApiError, FakeTelegram
 from tests.telegram.conftest import deliver, make_config, make_ctx
+from tests.telegram.test_fanout import check_exactly_once, fan_out
 
 
 def out(chat: int, text: str, priority: Priority = Priority.NORMAL) -> OutboundMessage:
@@ -112,3 +113,15 @@ async def test_a_bot_that_cannot_pay_falls_back_to_the_free_rate(
         assert fake.violations == 0
     finally:
         await a.aclose()
+
+
+async def test_paid_fan_out_from_two_processes_breaks_no_limit(
+    fake: FakeTelegram, redis: Redis, keys: Keys
+) -> None:
+    # Every send paid: the shared limiter lets them past 30/s, and the fake (1,000/s for
+    # paid sends, 1/s per chat) counts no violation; each chat gets its notice once.
+    chats = [7_000 + i for i in range(120)] + [7_000 + i for i in range(20)]
+    await fan_out(fake, make_config(fake, paid_broadcast="all"), redis, keys, chats)
+    check_exactly_once(fake, chats)
+    assert fake.violations == 0
+    assert all(m.paid for m in fake.messages)
