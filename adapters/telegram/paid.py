@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 PaidMode = Literal["off", "urgent", "all"]
 RETRY_PAID_AFTER = 300.0
+JUST_FELL_BACK = 2.0
+"""Seconds after a fall-back in which a send may still hold a paid permit taken before
+it (the core takes the permit from ``rate_rules`` before ``send``)."""
 REFUSALS = ("balance_too_low", "not enough stars", "paid broadcast", "allow_paid_broadcast")
 """Lower-case fragments of a 400 description that refuses a paid send."""
 
@@ -58,6 +61,12 @@ class PaidBroadcast:
     def applies(self, priority: Priority) -> bool:
         """Send this one paid now (wanted, and not fallen back)."""
         return self.wanted(priority) and time.monotonic() >= self._off_until
+
+    def just_fell_back(self, priority: Priority) -> bool:
+        """A send of this priority goes free now, but its permit may have been a paid
+        one (taken in the last ``JUST_FELL_BACK`` seconds, before the fall-back)."""
+        since = time.monotonic() - (self._off_until - RETRY_PAID_AFTER)
+        return self.wanted(priority) and not self.applies(priority) and since < JUST_FELL_BACK
 
     def refused(self, description: str) -> None:
         PAID_FALLBACK.inc()

@@ -171,6 +171,11 @@ class TelegramSender:
         first = True
         # Decided once, as the core's permit for the first step was (rate_rules).
         paid = self._paid.applies(msg.priority)
+        if not paid and self._paid.just_fell_back(msg.priority):
+            # The first step's permit may be a paid one, granted before the fall-back:
+            # take a free one too, so the 30/s holds across the switch (a double count
+            # for at most a couple of seconds).
+            await self._limiter.acquire(self._rules(chat, False))
         for n, step in enumerate(steps):
             if n in done:
                 ids.append(done[n])

@@ -125,3 +125,22 @@ async def test_paid_fan_out_from_two_processes_breaks_no_limit(
     check_exactly_once(fake, chats)
     assert fake.violations == 0
     assert all(m.paid for m in fake.messages)
+
+
+async def test_a_send_right_after_the_fall_back_takes_a_free_permit_itself(
+    fake: FakeTelegram, redis: Redis, keys: Keys
+) -> None:
+    # Another worker's paid send was just refused; this send's permit (taken before) may
+    # be a paid one: it goes free, so it also takes a permit of the free 30/s.
+    a = await started(fake, redis, keys, "urgent")
+    try:
+        a._paid.refused("Bad Request: BALANCE_TOO_LOW")
+        free_log = keys("rate", "log", bot_key(fake.bot.bot_id))
+        assert await redis.zcard(free_log) == 0
+        await a.send(out(42, "Typhoon warning", Priority.URGENT))
+        assert await redis.zcard(free_log) == 1
+        assert [m.paid for m in fake.messages] == [False]
+        await a.send(out(43, "Bins on Tuesday"))  # a normal send: its permit was free
+        assert await redis.zcard(free_log) == 1
+    finally:
+        await a.aclose()
