@@ -46,6 +46,7 @@ def _bot_stats(bot: FakeBot) -> dict[str, Any]:
         "sent": len(bot.messages),
         "violations": bot.violations,
         "violation_log": bot.violation_log[:20],
+        "paid_sends": bot.paid_sends,
         "forced_429": bot.forced_429,
         "requests": dict(bot.requests),
         "chats": len(per_chat),
@@ -77,6 +78,8 @@ def control_app(fake: FakeTelegram) -> web.Application:
             bot.messages.clear()
             bot.by_id.clear()
             bot.bot_log.clear()
+            bot.all_log.clear()
+            bot.paid_sends = 0
             bot.chat_log.clear()
             bot.violation_log.clear()
             bot.violations = 0

@@ -53,6 +53,10 @@ class Round:
     gap_p50_ms: float
     gap_p99_ms: float
     gap_min_ms: float
+    palm_peak_rss_mb: float = 0.0
+    """The largest RSS of one palm process, sampled while the broadcast ran."""
+    paid_sends: int = 0
+    """Sends the fake recorded with ``allow_paid_broadcast``."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +82,8 @@ def run_round(
     settings: dict[str, Any],
     timeout: float,
     profile_to: str | None = None,
+    telegram: dict[str, Any] | None = None,
+    priority: str = "normal",
 ) -> Round:
     """One announcement to every seeded target through ``processes`` palm processes."""
     fake.post("/reset")
@@ -86,7 +92,9 @@ def run_round(
         env["PALM_BENCH_PROFILE"] = profile_to
     palms: list[Palm] = []
     for n in range(processes):
-        palm = procs.palm_config(f"palm-{label}-{n}", fake, workers=workers)
+        palm = procs.palm_config(
+            f"palm-{label}-{n}", fake, workers=workers, telegram_extra=telegram
+        )
         palms.append(procs.start_palm(palm, module="bench.palm_tuned", env=env))
     try:
         procs.wait_ready(palms)
@@ -99,12 +107,18 @@ def run_round(
             token,
             "POST",
             "/announcements",
-            {"text": f"**Bench {label}**: water off 9:00-12:00", "to": TAG},
+            {
+                "text": f"**Bench {label}**: water off 9:00-12:00",
+                "to": TAG,
+                "priority": priority,
+            },
         )
         deadline = time.monotonic() + timeout
         sent = 0
+        peak_rss = 0.0
         while time.monotonic() < deadline:
             sent = int(fake.get("/stats")["total"]["sent"])
+            peak_rss = max([peak_rss, *(p.rss_mb() for p in palms)])
             if sent >= n_total:
                 break
             time.sleep(0.25)
@@ -140,6 +154,8 @@ def run_round(
         gap_p50_ms=percentile(gaps, 50),
         gap_p99_ms=percentile(gaps, 99),
         gap_min_ms=min(gaps, default=float("nan")),
+        palm_peak_rss_mb=peak_rss,
+        paid_sends=int(bot.get("paid_sends", 0)),
     )
 
 

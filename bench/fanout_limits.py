@@ -4,6 +4,7 @@ fake Bot API with its limits enforced, through real ``palm run`` processes.
     .venv/bin/python -m bench.fanout_limits                 # ~2 min: the shipped settings
     .venv/bin/python -m bench.fanout_limits --processes 3   # three palm run on one Redis
     .venv/bin/python -m bench.fanout_limits --sweep --private 900   # several margins
+    .venv/bin/python -m bench.fanout_limits --load          # a CPU hog on every core
 
 Peers, each its own process: a private redis-server (AOF everysec), the fake Bot API
 (``bench.fake_telegram_server``, limits on) and 1..N ``palm run`` (``bench.palm_tuned``,
@@ -18,8 +19,12 @@ last arrival against the floor N/30 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
+import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench.common import Ratio, machine, write_result
@@ -38,6 +43,26 @@ SWEEP: list[tuple[str, dict[str, Any]]] = [
     ("spread m=0.02", {"BOT_MARGIN": 0.02, "BOT_SPREAD": True}),
     ("spread m=0.01", {"BOT_MARGIN": 0.01, "BOT_SPREAD": True}),
 ]
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def cpu_hogs(n: int) -> Iterator[None]:
+    """``n`` processes that spin at full speed: the busy machine of ``--load``."""
+    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(n)]
+    for h in hogs:
+        h.start()
+    try:
+        yield
+    finally:
+        for h in hogs:
+            h.terminate()
+        for h in hogs:
+            h.join(5)
 
 
 def line(r: Round) -> str:
@@ -60,6 +85,7 @@ def main() -> None:
     p.add_argument(
         "--settings", default="{}", help="JSON for bench.palm_tuned (default: the shipped ones)"
     )
+    p.add_argument("--load", action="store_true", help="a CPU hog on every core meanwhile")
     args = p.parse_args()
     started = time.monotonic()
     info = machine()
@@ -73,22 +99,29 @@ def main() -> None:
         print(
             f"{args.private} private chats + {args.groups} groups = {n} messages; "
             f"{args.processes} palm run x {args.workers} workers; fake limits ON"
+            + (f"; {os.cpu_count()} CPU hogs" if args.load else "")
         )
         for label, settings in plan:
-            r = run_round(
-                procs,
-                fake,
-                label=label,
-                n_total=n,
-                processes=args.processes,
-                workers=args.workers,
-                settings=settings,
-                timeout=60 + n / 20,
-            )
+            hogs = cpu_hogs(os.cpu_count() or 1) if args.load else contextlib.nullcontext()
+            with hogs:
+                r = run_round(
+                    procs,
+                    fake,
+                    label=label,
+                    n_total=n,
+                    processes=args.processes,
+                    workers=args.workers,
+                    settings=settings,
+                    timeout=60 + n / 20,
+                )
             rounds.append(r)
             print(line(r), flush=True)
             if r.violations:
                 print(f"    violations: {r.violation_log[:5]}")
+    _report(rounds, args, started)
+
+
+def _report(rounds: list[Round], args: argparse.Namespace, started: float) -> None:
     ratios = [
         Ratio(f"{r.label} x{r.processes}: msg/s vs the 30/s limit", r.rate, LIMIT, GOAL, "msg/s")
         for r in rounds

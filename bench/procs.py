@@ -219,6 +219,7 @@ class Procs:
         mode: str = "polling",
         token: int = 0,
         extra: dict[str, Any] | None = None,
+        telegram_extra: dict[str, Any] | None = None,
     ) -> Palm:
         port = free_port()
         telegram: dict[str, Any] = {
@@ -226,6 +227,7 @@ class Procs:
             "base_url": fake.base_url,
             "poll_timeout": 1,
             "mode": mode,
+            **(telegram_extra or {}),
         }
         if mode == "webhook":
             telegram["webhook"] = {"path": "/telegram/webhook", "secret": "bench-secret"}

@@ -30,6 +30,7 @@ from gateway.models import (
     OutboundMessage,
     Platform,
     PlatformMessageId,
+    Priority,
     RateRule,
     SendReceipt,
     TargetId,
@@ -96,8 +97,11 @@ class Adapter(Protocol):
         """Extra HTTP routes to mount on palm's server (webhooks); usually empty."""
         ...
 
-    def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
-        """The platform limits one send into ``target`` counts against."""
+    def rate_rules(
+        self, target: TargetId, kind: ChatKind, priority: Priority = Priority.NORMAL
+    ) -> Sequence[RateRule]:
+        """The platform limits one send into ``target`` counts against (an urgent send
+        may count against others: Telegram's paid broadcast)."""
         ...
 
     async def send(self, msg: OutboundMessage) -> SendReceipt: ...

@@ -186,6 +186,9 @@ class TelegramConfig(_Strict):
     ambiguous_policy: Literal["resend", "fail"] = "resend"
     """After a timeout that may have delivered: resend (a possible duplicate, counted)
     or fail the delivery as ambiguous."""
+    paid_broadcast: Literal["off", "urgent", "all"] = "off"
+    """Which sends carry ``allow_paid_broadcast`` (1,000 msg/s, 0.1 Star each): see
+    ``adapters.telegram.paid``."""
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo) -> TelegramConfig:

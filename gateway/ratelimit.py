@@ -6,6 +6,14 @@ them allow it records the send in all of them. So a send either counts against e
 limit or against none, and several processes can never together exceed a limit.
 Time comes from the Redis server (``TIME``), so clocks of the processes do not matter.
 
+A permit is granted ahead of the send: between the grant and the request leaving lie
+a Redis round trip (``begin_send``), the event loop and the HTTP client, which on a busy
+machine can stretch by tens of ms for one send and not the next. So just before the
+request leaves, ``stamp`` moves the send's entry in every log to the Redis time of that
+moment, and first checks that the window still allows a send *now* against the others'
+actual times (waiting if not). Per-chat and per-group spacing is then measured from the
+previous send's actual time, not from its grant.
+
 A 429 sets a pause on the key the platform meant (the whole bot or one chat): while
 it lasts, every send counting against that key waits.
 """
@@ -69,11 +77,59 @@ return 0
 """
 
 
+# KEYS: n log keys. ARGV: member, then (limit, window_ms, spread) per rule. Moves the
+# member to Redis time now if every window holds at most limit - 1 other sends in
+# (now - window, now]; returns 0 then, else the milliseconds to wait (nothing changed).
+_STAMP_LUA = """
+local SNAP_MS = 10
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS
+local wait = 0
+for i = 1, n do
+  local limit = tonumber(ARGV[3 * i - 1])
+  local window = tonumber(ARGV[3 * i])
+  -- the others in the window ending now (ours excluded); O(log n), as a 1,000/s log
+  -- is long. Every score is a Redis time at most now, so the window's sends are the
+  -- newest of the set, and the set's ranks are ranks in the window.
+  local count = redis.call('ZCOUNT', KEYS[i], '(' .. (now - window), now)
+  local rank = redis.call('ZREVRANK', KEYS[i], ARGV[1])
+  if rank and rank < count then count = count - 1 end
+  if count >= limit then
+    -- the limit-th newest other send: it must leave the window first
+    local at = limit - 1
+    if rank and rank <= at then at = limit end
+    local s = redis.call('ZREVRANGE', KEYS[i], at, at, 'WITHSCORES')
+    local w = tonumber(s[2]) + window - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return math.ceil(wait) end
+for i = 1, n do
+  local window = tonumber(ARGV[3 * i])
+  local score = now
+  local old = redis.call('ZSCORE', KEYS[i], ARGV[1])
+  if old and ARGV[3 * i + 1] == '1' then
+    -- A spread rule keeps its grid: a stamp a few ms after the grant (the usual Redis
+    -- round trip) would otherwise push every later slot back by that much.
+    local slack = math.min(SNAP_MS, window / tonumber(ARGV[3 * i - 1]) / 4)
+    score = math.max(tonumber(old), now - slack)
+  end
+  if old then
+    redis.call('ZADD', KEYS[i], score, ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], window + 1000)
+  end
+end
+return 0
+"""
+
+
 class RateLimiter:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._script = redis.register_script(_ACQUIRE_LUA)
+        self._stamp = redis.register_script(_STAMP_LUA)
 
     def _log_key(self, rule_key: str) -> str:
         return self._keys("rate", "log", rule_key)
@@ -81,12 +137,14 @@ class RateLimiter:
     def _pause_key(self, rule_key: str) -> str:
         return self._keys("rate", "pause", rule_key)
 
-    async def try_acquire(self, rules: Sequence[RateRule]) -> float:
-        """Record one send if every rule allows it now; else return seconds to wait."""
+    async def try_acquire(self, rules: Sequence[RateRule], member: str | None = None) -> float:
+        """Record one send if every rule allows it now; else return seconds to wait.
+
+        ``member`` names the recorded send, so ``stamp`` can move it later."""
         if not rules:
             return 0.0
         keys = [self._log_key(r.key) for r in rules] + [self._pause_key(r.key) for r in rules]
-        args: list[str | int] = [secrets.token_hex(8)]
+        args: list[str | int] = [member or secrets.token_hex(8)]
         for r in rules:
             args += [r.limit, int(r.window * 1000), 1 if r.spread else 0]
         try:
@@ -95,14 +153,20 @@ class RateLimiter:
             raise StoreUnavailable(f"rate limiter: {exc}") from exc
         return max(0.0, int(wait_ms) / 1000.0)
 
-    async def acquire(self, rules: Sequence[RateRule], *, max_wait: float | None = None) -> bool:
+    async def acquire(
+        self,
+        rules: Sequence[RateRule],
+        *,
+        max_wait: float | None = None,
+        member: str | None = None,
+    ) -> bool:
         """Wait until one send is allowed under every rule, and record it.
 
         Returns ``False`` if ``max_wait`` seconds pass first (nothing is recorded then).
         """
         deadline = None if max_wait is None else time.monotonic() + max_wait
         while True:
-            wait = await self.try_acquire(rules)
+            wait = await self.try_acquire(rules, member)
             if wait <= 0:
                 return True
             if deadline is not None:
@@ -112,6 +176,24 @@ class RateLimiter:
                 wait = min(wait, left)
             # A few ms past the computed instant, so the slot is really free on arrival.
             await asyncio.sleep(wait + 0.002)
+
+    async def stamp(self, rules: Sequence[RateRule], member: str) -> None:
+        """Just before the request leaves: record the granted send ``member`` at the
+        time now, once every window allows a send now (see the module's docstring)."""
+        if not rules:
+            return
+        keys = [self._log_key(r.key) for r in rules]
+        args: list[str | int] = [member]
+        for r in rules:
+            args += [r.limit, int(r.window * 1000), 1 if r.spread else 0]
+        while True:
+            try:
+                wait_ms = int(await self._stamp(keys=keys, args=args))
+            except (RedisError, OSError) as exc:
+                raise StoreUnavailable(f"rate limiter: {exc}") from exc
+            if wait_ms <= 0:
+                return
+            await asyncio.sleep(wait_ms / 1000.0 + 0.002)
 
     async def pause(self, rule_key: str, seconds: float) -> None:
         """Stop every send counting against ``rule_key`` for ``seconds`` (after a 429).

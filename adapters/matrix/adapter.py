@@ -39,6 +39,7 @@ from gateway.models import (
     OutboundMessage,
     Platform,
     PlatformMessageId,
+    Priority,
     RateRule,
     SendReceipt,
     TargetId,
@@ -241,7 +242,9 @@ class MatrixAdapter:
         """An admin rejected the room: leave it (see ``gateway.admission.leave``)."""
         await self._need_sender().leave(target)
 
-    def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
+    def rate_rules(
+        self, target: TargetId, kind: ChatKind, priority: Priority = Priority.NORMAL
+    ) -> Sequence[RateRule]:
         """The bot's own limit when ``rate.messages_per_second`` is set.
 
         Synapse's limit is a token bucket (rate r, burst b). A rolling window of ``b``

@@ -25,6 +25,7 @@ from adapters.telegram.commands import set_command_menu
 from adapters.telegram.errors import TOKEN_REJECTED, translate
 from adapters.telegram.lease import Lease
 from adapters.telegram.normalize import BotIdentity
+from adapters.telegram.paid import PaidBroadcast
 from adapters.telegram.poller import Poller
 from adapters.telegram.send import TelegramSender
 from adapters.telegram.transport import AiohttpRequest
@@ -38,6 +39,7 @@ from gateway.models import (
     OutboundMessage,
     Platform,
     PlatformMessageId,
+    Priority,
     RateRule,
     SendReceipt,
     TargetId,
@@ -112,6 +114,7 @@ class TelegramAdapter:
         self._ctx: AdapterContext | None = None
         self._sender: TelegramSender | None = None
         self._webhook: WebhookHandler | None = None
+        self._paid = PaidBroadcast(config.paid_broadcast)
 
     def __repr__(self) -> str:
         name = f"@{self._me.username}" if self._me else f"id {self._bot_id}"
@@ -170,6 +173,7 @@ class TelegramAdapter:
             ctx.keys,
             limiter,
             ambiguous_policy=self._config.ambiguous_policy,
+            paid=self._paid,
         )
         webhook = self._config.webhook
         if self._config.mode == "webhook" and webhook is not None and webhook.secret:
@@ -250,9 +254,17 @@ class TelegramAdapter:
 
     # --- sending ---------------------------------------------------------------
 
-    def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
+    def rate_rules(
+        self, target: TargetId, kind: ChatKind, priority: Priority = Priority.NORMAL
+    ) -> Sequence[RateRule]:
         _, chat = split_target_id(target)
-        return limits.rules_for(self._bot_id, chat, kind)
+        return limits.rules_for(
+            self._bot_id,
+            chat,
+            kind,
+            paid=self._paid.applies(priority),
+            paid_on=self._config.paid_broadcast != "off",
+        )
 
     def _need_sender(self) -> TelegramSender:
         if self._sender is None:

@@ -43,6 +43,8 @@ BOT_MARGIN = 0.05
 BOT_SPREAD = True
 """Space the bot-wide sends evenly (``RateRule.spread``) instead of letting them burst."""
 BOT_PER_SECOND = 30
+PAID_PER_SECOND = 1000
+"""``allow_paid_broadcast`` (``paid``): every send of the bot, paid or free, counts here."""
 GROUP_PER_MINUTE = 20
 STORM_CHATS = 3
 STORM_WINDOW = 1.0
@@ -50,6 +52,10 @@ STORM_WINDOW = 1.0
 
 def bot_key(bot_id: int) -> str:
     return f"telegram:{bot_id}:bot"
+
+
+def paid_key(bot_id: int) -> str:
+    return f"telegram:{bot_id}:paid"
 
 
 def chat_key(bot_id: int, chat_id: str) -> str:
@@ -65,13 +71,27 @@ def is_group(chat_id: str, kind: ChatKind) -> bool:
     return kind is ChatKind.GROUP or chat_id.startswith("-")
 
 
-def rules_for(bot_id: int, chat_id: str, kind: ChatKind) -> tuple[RateRule, ...]:
-    rules = [
-        RateRule(
-            bot_key(bot_id), BOT_PER_SECOND, 1.0 + BOT_MARGIN, spread=BOT_SPREAD, bot_wide=True
-        ),
-        RateRule(chat_key(bot_id, chat_id), 1, 1.0 + JITTER_MARGIN),
-    ]
+def rules_for(
+    bot_id: int, chat_id: str, kind: ChatKind, *, paid: bool = False, paid_on: bool = False
+) -> tuple[RateRule, ...]:
+    """The rules of one send. ``paid``: it carries ``allow_paid_broadcast`` (1,000/s
+    instead of 30/s); ``paid_on``: some sends of this bot may, so a free one counts in
+    the 1,000/s too (Telegram's ceiling is over every send of the bot).
+
+    The 1,000/s rule is not spread: its grid step (1 ms) is the limiter's resolution.
+    """
+    rules: list[RateRule] = []
+    if paid:
+        rules.append(RateRule(paid_key(bot_id), PAID_PER_SECOND, 1.0 + BOT_MARGIN, bot_wide=True))
+    else:
+        rules.append(
+            RateRule(
+                bot_key(bot_id), BOT_PER_SECOND, 1.0 + BOT_MARGIN, spread=BOT_SPREAD, bot_wide=True
+            )
+        )
+        if paid_on:
+            rules.append(RateRule(paid_key(bot_id), PAID_PER_SECOND, 1.0 + BOT_MARGIN))
+    rules.append(RateRule(chat_key(bot_id, chat_id), 1, 1.0 + JITTER_MARGIN))
     if is_group(chat_id, kind):
         rules.append(RateRule(group_key(bot_id, chat_id), GROUP_PER_MINUTE, 60.0 + JITTER_MARGIN))
     return tuple(rules)

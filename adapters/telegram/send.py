@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -30,10 +31,12 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ParseMode
+from telegram.warnings import PTBUserWarning
 
 from adapters.telegram import limits
 from adapters.telegram.errors import translate
 from adapters.telegram.media import as_photo, check_sizes
+from adapters.telegram.paid import PaidBroadcast, is_refusal
 from adapters.telegram.render import CAPTION_LIMIT, mentions_html, render
 from gateway import errors as gw
 from gateway.keys import Keys
@@ -43,6 +46,8 @@ from gateway.models import (
     OutboundMessage,
     PlatformMessageId,
     PollSpec,
+    Priority,
+    RateRule,
     SendReceipt,
     TargetId,
     split_target_id,
@@ -50,6 +55,10 @@ from gateway.models import (
 from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+
+# Texts go through do_api_request (see TelegramSender._send_step); PTB suggests the typed
+# method each time. Only that one suggestion is silenced.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
 
 DELETE_WINDOW_SECONDS = 48 * 3600
 STEP_RECORD_TTL = 7 * 24 * 3600
@@ -101,6 +110,14 @@ def chat_of(target: TargetId) -> tuple[str, int | str]:
         return chat, chat  # a public @channel name
 
 
+def _message_id(raw: Any) -> int:
+    """``message_id`` of a raw ``Message`` result; anything else is a protocol error."""
+    mid = raw.get("message_id") if isinstance(raw, dict) else None
+    if not isinstance(mid, int):
+        raise gw.Rejected("telegram: sendMessage answered without a message_id")
+    return mid
+
+
 class TelegramSender:
     def __init__(
         self,
@@ -111,6 +128,7 @@ class TelegramSender:
         limiter: RateLimiter,
         *,
         ambiguous_policy: str,
+        paid: PaidBroadcast | None = None,
     ) -> None:
         self._bot = bot
         self._bot_id = bot_id
@@ -119,6 +137,7 @@ class TelegramSender:
         self._limiter = limiter
         self._policy = ambiguous_policy
         self._floods = limits.FloodTracker(bot_id)
+        self._paid = paid or PaidBroadcast("off")
 
     async def _call(self, chat: str, fn: Callable[[], Awaitable[Any]], *, is_send: bool) -> Any:
         """Run one Bot API call, translating every error exactly once."""
@@ -136,10 +155,14 @@ class TelegramSender:
                 raise gw.Rejected(f"{err.message}; not resent (ambiguous_policy: fail)") from exc
             raise err from exc
 
-    async def _permit(self, target: TargetId, chat: str, first: bool) -> None:
+    async def _permit(self, target: TargetId, chat: str, first: bool, paid: bool = False) -> None:
         if not first:
-            kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
-            await self._limiter.acquire(limits.rules_for(self._bot_id, chat, kind))
+            await self._limiter.acquire(self._rules(chat, paid))
+
+    def _rules(self, chat: str, paid: bool) -> tuple[RateRule, ...]:
+        kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
+        on = self._paid.wanted(Priority.URGENT)
+        return limits.rules_for(self._bot_id, chat, kind, paid=paid, paid_on=on)
 
     # --- send ------------------------------------------------------------------
 
@@ -193,18 +216,34 @@ class TelegramSender:
         record = self._keys("telegram", "steps", msg.idempotency_key, chat)
         done = await self._done_steps(record) if len(steps) > 1 else {}
         ids: list[PlatformMessageId] = []
+        # Decided once, as the core's permit for the first step was (rate_rules).
+        paid = self._paid.applies(msg.priority)
+        if not paid and self._paid.just_fell_back(msg.priority):
+            # The first step's permit may be a paid one, granted before the fall-back:
+            # take a free one too, so the 30/s holds across the switch (a double count
+            # for at most a couple of seconds).
+            await self._limiter.acquire(self._rules(chat, False))
         for n, step in enumerate(steps):
             if n in done:
                 ids.append(done[n])
                 continue
-            await self._permit(msg.target, chat, first)
+            await self._permit(msg.target, chat, first, paid)
             first = False
             reply = msg.reply_to if n == 0 else (ids[0] if ids else None)
             markup = keyboard(msg) if n == len(steps) - 1 else None
-            sent: Message = await self._call(
-                chat, partial(self._send_step, chat_id, step, reply, markup), is_send=True
-            )
-            ids.append(PlatformMessageId(str(sent.message_id)))
+            call = partial(self._send_step, chat_id, step, reply, markup)
+            try:
+                sent: int = await self._call(chat, partial(call, paid), is_send=True)
+            except gw.Rejected as err:
+                if not (paid and is_refusal(err.message)):
+                    raise
+                # The bot cannot pay: the same step at once without the flag, with a
+                # permit of the free rate (the paid one did not count in the 30/s).
+                self._paid.refused(err.message)
+                paid = False
+                await self._limiter.acquire(self._rules(chat, paid))
+                sent = await self._call(chat, partial(call, paid), is_send=True)
+            ids.append(PlatformMessageId(str(sent)))
             if len(steps) > 1:
                 await self._record_step(record, n, ids[-1])
         return SendReceipt(msg.target, tuple(ids), time.time())
@@ -215,37 +254,57 @@ class TelegramSender:
         step: Step,
         reply_to: PlatformMessageId | None,
         markup: InlineKeyboardMarkup | None = None,
-    ) -> Message:
+        paid: bool = False,
+    ) -> int:
+        """The new message's id.
+
+        A text goes through ``do_api_request`` without a return type: PTB still does the
+        HTTP and raises its errors (``translate`` maps them), but does not build a
+        ``Message`` (with its ``Chat``, ``User`` and entities) that only its
+        ``message_id`` would be read from: a broadcast sends many texts, and that build
+        was a fixed CPU cost per delivery (bench/README.md)."""
         reply = (
             ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
         )
         a = step.attachment
+        # None, not False: a free send's request stays as it was (no extra field).
+        pay = True if paid else None
         if a is None:
-            return await self._bot.send_message(
-                chat_id,
-                step.html or "\u2063",
-                parse_mode=ParseMode.HTML,
-                reply_parameters=reply,
-                reply_markup=markup,
+            raw = await self._bot.do_api_request(
+                "sendMessage",
+                api_kwargs={
+                    "chat_id": chat_id,
+                    "text": step.html or "\u2063",
+                    "parse_mode": ParseMode.HTML,
+                    "reply_parameters": reply,
+                    "reply_markup": markup,
+                    "allow_paid_broadcast": pay,
+                },
             )
+            return _message_id(raw)
         upload = InputFile(a.data, filename=a.filename)
+        sent: Message
         if as_photo(a):
-            return await self._bot.send_photo(
+            sent = await self._bot.send_photo(
                 chat_id,
                 upload,
                 caption=step.html,
                 parse_mode=ParseMode.HTML,
                 reply_parameters=reply,
                 reply_markup=markup,
+                allow_paid_broadcast=pay,
             )
-        return await self._bot.send_document(
-            chat_id,
-            upload,
-            caption=step.html,
-            parse_mode=ParseMode.HTML,
-            reply_parameters=reply,
-            reply_markup=markup,
-        )
+        else:
+            sent = await self._bot.send_document(
+                chat_id,
+                upload,
+                caption=step.html,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
+                reply_markup=markup,
+                allow_paid_broadcast=pay,
+            )
+        return sent.message_id
 
     async def _done_steps(self, record: str) -> dict[int, PlatformMessageId]:
         try:

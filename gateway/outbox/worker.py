@@ -428,17 +428,20 @@ class _Worker:
         started = time.time()
         auto = is_auto_reply(d.origin, d.delivery_id)
         while True:
-            rules = self.adapter.rate_rules(target, kind)
+            rules = self.adapter.rate_rules(target, kind, msg.priority)
+            if auto:
+                rules = (*rules, *auto_reply_rules(rules))
+            permit = secrets.token_hex(8)
             if not auto:
-                await self.limiter.acquire(rules)
-            elif not await self.limiter.acquire(
-                (*rules, *auto_reply_rules(rules)), max_wait=AUTO_REPLY_WAIT
-            ):
+                await self.limiter.acquire(rules, member=permit)
+            elif not await self.limiter.acquire(rules, max_wait=AUTO_REPLY_WAIT, member=permit):
                 return _YIELD  # acks and help texts: at most half of the bot's rate
             began = await self.store.begin_send(d.delivery_id, owner)
             if began != "ok":
                 # "final": someone else finished it; "lost": our lease was taken over.
                 return _LOST if began == "lost" else _FINISHED
+            # The grant was ahead of this moment: count the send from now (ratelimit.py).
+            await self.limiter.stamp(rules, permit)
             try:
                 if anchor is None:
                     receipt = await self.adapter.send(replace(msg, target=target))

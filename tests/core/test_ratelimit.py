@@ -78,3 +78,40 @@ async def test_spread_keeps_sends_apart(redis: Redis, keys: Keys) -> None:
     for _ in range(6):
         assert await limiter.try_acquire([plain]) == 0
     assert time.monotonic() - start < 0.5  # without spread the same six go at once
+
+
+async def test_stamp_counts_a_late_send_from_when_it_left(redis: Redis, keys: Keys) -> None:
+    # A send that left long after its grant (a busy event loop): the next one in the
+    # same chat is spaced from the moment the first really left, not from its grant.
+    limiter = RateLimiter(redis, keys)
+    chat = RateRule("chat:late", limit=1, window=5)
+    assert await limiter.acquire([chat], member="first")
+    await asyncio.sleep(1.0)
+    await limiter.stamp([chat], "first")
+    # From the grant the wait would be about 4 s; from the stamp it is nearly 5 s.
+    assert await limiter.try_acquire([chat]) > 4.5
+
+
+async def test_stamp_waits_for_a_send_that_left_in_between(redis: Redis, keys: Keys) -> None:
+    # Granted, then another process's send of the same chat is recorded (it left first):
+    # our send waits at the stamp until the window allows it after that one.
+    limiter = RateLimiter(redis, keys)
+    chat = RateRule("chat:between", limit=1, window=0.5)
+    log_key = keys("rate", "log", "chat:between")
+    assert await limiter.acquire([chat], member="ours")
+    now_s, now_us = await redis.time()
+    other = now_s * 1000 + now_us // 1000
+    await redis.zadd(log_key, {"theirs": other})
+    started = time.monotonic()
+    await asyncio.wait_for(limiter.stamp([chat], "ours"), 10)
+    assert time.monotonic() - started >= 0.4
+    ours = await redis.zscore(log_key, "ours")
+    assert ours is not None
+    assert ours >= other + 500
+
+
+async def test_stamp_of_an_unknown_member_records_nothing(redis: Redis, keys: Keys) -> None:
+    limiter = RateLimiter(redis, keys)
+    chat = RateRule("chat:none", limit=1, window=5)
+    await limiter.stamp([chat], "never-granted")
+    assert await redis.zcard(keys("rate", "log", "chat:none")) == 0

@@ -25,6 +25,7 @@ from gateway.models import (
     OutboundMessage,
     Platform,
     PlatformMessageId,
+    Priority,
     RateRule,
     SendReceipt,
     TargetId,
@@ -95,7 +96,9 @@ class MemoryAdapter:
     def routes(self) -> Sequence[Route]:
         return ()
 
-    def rate_rules(self, target: TargetId, kind: ChatKind) -> Sequence[RateRule]:
+    def rate_rules(
+        self, target: TargetId, kind: ChatKind, priority: Priority = Priority.NORMAL
+    ) -> Sequence[RateRule]:
         return self.rules(target, kind)
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:

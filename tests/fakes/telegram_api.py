@@ -22,6 +22,8 @@ What it does, per bot token:
 * Enforces the limits with rolling windows on the arrival time of each send: 30 per
   second per bot, 1 per second per chat (no bursts), 20 per minute per group (negative
   chat id). A send that breaks one gets the real 429 body and counts in ``violations``.
+  A send with ``allow_paid_broadcast`` is not counted in the 30/s but in 1,000/s per bot
+  (every send counts there); a bot told ``paid_broadcast = False`` refuses it.
 * Scripted faults (``fail``): 403 blocked/kicked, 400 chat not found, 400 migrated,
   409 conflict, forced 429, latency, a connection reset before processing, and a reset
   *after* the message was accepted and recorded. ``go_down``/``go_up`` refuse
@@ -78,6 +80,15 @@ class ApiError(Exception):
         if self.parameters:
             out["parameters"] = self.parameters
         return out
+
+
+PAID_PER_SECOND = 1000
+"""Bot API ``allow_paid_broadcast``: "up to 1000 messages per second, ignoring
+broadcasting limits for a fee of 0.1 Telegram Stars per message"."""
+PAID_REFUSED = "Bad Request: BALANCE_TOO_LOW"
+"""What a bot that cannot pay gets for a paid send. The Bot API documents no error for
+this; modelled on MTProto's BALANCE_TOO_LOW ("the current Telegram Stars balance is too
+low"), which the Bot API passes through as a 400 "Bad Request: <ERROR>" like others."""
 
 
 def too_many(retry_after: int) -> ApiError:
@@ -140,6 +151,8 @@ class SentMessage:
     """Every text this message showed, the first included (edits append)."""
     entities: list[dict[str, Any]] = field(default_factory=list)
     """``text_mention`` entities (``tests.fakes.tg_mentions``)."""
+    paid: bool = False
+    """Sent with ``allow_paid_broadcast``."""
 
 
 @dataclass
@@ -158,6 +171,13 @@ class FakeBot:
     """(chat, message_id) of every resident message built here: a reply may target them."""
     next_message_id: dict[int, int] = field(default_factory=dict)
     bot_log: deque[float] = field(default_factory=deque)
+    """Arrival times of free sends (30/s)."""
+    all_log: deque[float] = field(default_factory=deque)
+    """Arrival times of every send, paid or free (1,000/s with ``allow_paid_broadcast``)."""
+    paid_broadcast: bool = True
+    """False: the bot cannot pay (no Stars, too few users); a paid send gets
+    ``PAID_REFUSED`` (see ``_send``)."""
+    paid_sends: int = 0
     chat_log: dict[int, deque[float]] = field(default_factory=dict)
     violations: int = 0
     violation_log: list[str] = field(default_factory=list)
@@ -700,10 +720,12 @@ class FakeTelegram:
             if bot.active_poll is mine:
                 bot.active_poll = None
 
-    def _check_limits(self, bot: FakeBot, chat_id: int) -> None:
+    def _check_limits(self, bot: FakeBot, chat_id: int, paid: bool = False) -> None:
         now = time.monotonic()
         while bot.bot_log and bot.bot_log[0] <= now - 1.0:
             bot.bot_log.popleft()
+        while bot.all_log and bot.all_log[0] <= now - 1.0:
+            bot.all_log.popleft()
         log = bot.chat_log.setdefault(chat_id, deque())
         window = 60.0 if chat_id < 0 else 1.0
         while log and log[0] <= now - window:
@@ -711,7 +733,10 @@ class FakeTelegram:
         broken: str | None = None
         wait = 0.0
         if self.enforce_limits:
-            if len(bot.bot_log) >= 30:
+            if len(bot.all_log) >= PAID_PER_SECOND:
+                broken = f"{PAID_PER_SECOND}/s per bot (paid broadcast)"
+                wait = bot.all_log[-PAID_PER_SECOND] + 1.0 - now
+            elif not paid and len(bot.bot_log) >= 30:
                 broken, wait = "30/s per bot", bot.bot_log[-30] + 1.0 - now
             elif log and now - log[-1] < 1.0:
                 broken, wait = f"1/s in chat {chat_id}", log[-1] + 1.0 - now
@@ -721,7 +746,9 @@ class FakeTelegram:
             bot.violations += 1
             bot.violation_log.append(broken)
             raise too_many(max(1, math.ceil(wait)))
-        bot.bot_log.append(now)
+        if not paid:
+            bot.bot_log.append(now)
+        bot.all_log.append(now)
         log.append(now)
 
     def _send(self, bot: FakeBot, method: str, p: dict[str, Any], chat_id: int) -> Any:
@@ -745,13 +772,18 @@ class FakeTelegram:
             text = None
         markup = check_markup(p.get("reply_markup"))
         reply_to = tg_rules.check_reply(p, _reply_to(p), self._exists(bot, chat_id, _reply_to(p)))
-        self._check_limits(bot, chat_id)
+        paid = _flag(p.get("allow_paid_broadcast"))
+        if paid and not bot.paid_broadcast:
+            raise ApiError(400, PAID_REFUSED)
+        self._check_limits(bot, chat_id, paid)
+        bot.paid_sends += paid
         mid = self._next_mid(bot, chat_id)
         sent = SentMessage(
             chat_id, mid, method, text, raw, time.time(), reply_to, caption, file_name, size
         )
         sent.reply_markup = markup
         sent.entities = text_mentions(raw, parse_mode) if text is not None else []
+        sent.paid = paid
         sent.text_history.append(text if text is not None else caption or "")
         bot.messages.append(sent)
         bot.by_id[(chat_id, mid)] = sent
@@ -864,6 +896,11 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message can't be deleted")
         m.deleted = True
         return True
+
+
+def _flag(value: Any) -> bool:
+    """A Bot API Boolean parameter, from JSON (true) or a form field ("true")."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _reset(request: web.Request) -> None:

@@ -103,7 +103,7 @@ async def deliver(
     on 429 the pause is set by the adapter, so the next permit waits it out."""
     kind = ChatKind.GROUP if msg.target.startswith("telegram:-") else ChatKind.DIRECT
     while True:
-        await limiter.acquire(adapter.rate_rules(msg.target, kind))
+        await limiter.acquire(adapter.rate_rules(msg.target, kind, msg.priority))
         try:
             return await adapter.send(msg)
         except RateLimited as exc:
