@@ -12,10 +12,12 @@ from multidict import MultiDictProxy
 from gateway import announcements, work
 from gateway.accounts import check_audience
 from gateway.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, make_attachment
+from gateway.confirm.remind import remind
+from gateway.confirm.rollup import rollup
 from gateway.console import compose
 from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
-from gateway.errors import Forbidden, InputError, NotFound
+from gateway.errors import Conflict, Forbidden, InputError, NotFound
 from gateway.models import OutboundAttachment, Priority
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
@@ -105,6 +107,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         title=str(form.get("title", "")).strip() or None,
         priority=Priority.URGENT if form.get("urgent") else Priority.NORMAL,
         send_at=send_at,
+        confirm=bool(form.get("confirm")),
         attachments=_attachments(form),
         # The key is made when the composer is rendered: a double click sends it twice
         # with the same key, and makes one announcement.
@@ -136,10 +139,15 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     detail["titles"] = titles
     detail["work"] = await work.WorkStore(rt).of_announcement(detail["id"])
     detail["total_by_platform"] = {p: sum(c.values()) for p, c in detail["by_platform"].items()}
+    # The roll-up is in the live part: a confirmation writes a console event, and the page
+    # refreshes it like delivery progress.
+    detail["rollup"] = await rollup(rt, detail["id"]) if detail.get("confirm") else None
     return detail
 
 
-async def announcement_page(request: web.Request) -> web.StreamResponse:
+async def announcement_page(
+    request: web.Request, *, notice: str = "", error: str = "", status: int = 200
+) -> web.StreamResponse:
     rt = runtime(request)
     stream_from = await last_id(rt.redis, rt.keys)  # before the read: no change falls between
     detail = await _detail(request)
@@ -147,8 +155,10 @@ async def announcement_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "announcement.html",
         request,
-        page_vars(request, ann=detail, previews=previews, stream_from=stream_from),
-    )
+        page_vars(request, ann=detail, previews=previews, stream_from=stream_from,
+                  notice=notice or request.query.get("notice", "")[:200], error=error),
+        status=status,
+    )  # fmt: skip
 
 
 async def announcement_fragment(request: web.Request) -> web.StreamResponse:
@@ -169,6 +179,18 @@ async def announcement_action(request: web.Request) -> web.StreamResponse:
                           text=str(form.get("text", "")), by=user.name)  # fmt: skip
     elif action == "recall":
         await work.submit(runtime(request), detail["id"], "recall", by=user.name)
+    elif action == "remind":
+        return await _remind(request, detail["id"])
     else:
         raise NotFound(f"no action {action}")
     raise web.HTTPSeeOther(f"/console/announcements/{detail['id']}")
+
+
+async def _remind(request: web.Request, ann_id: str) -> web.StreamResponse:
+    """Remind the pending residents; once an hour per chat, said on the page when too soon."""
+    try:
+        done = await remind(runtime(request), ann_id)
+    except Conflict as exc:
+        return await announcement_page(request, error=exc.message, status=409)
+    sent = sum(1 for r in done if r.result == "sent")
+    raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?notice=reminded:{sent}")
