@@ -72,7 +72,11 @@ ZH: dict[str, str] = {
     "Urgent": "紧急",
     "Residents must confirm": "需要居民确认",
     "Remind": "提醒",
-    "Not reminded": "未发送提醒",
+    "Not reminded: every chat still waiting was reminded within the last hour. "
+    "The next reminder can go at {at} (in {m} min).": (
+        "未发送提醒:尚有未确认居民的群聊在过去一小时内都已提醒过。下次可在 {at} 提醒({m} 分钟后)。"
+    ),
+    "Next reminder possible at {at}.": "下次可提醒时间:{at}。",
     "Confirmations": "确认情况",
     "confirmed": "已确认",
     "Confirmed": "已确认",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import aiohttp_jinja2
@@ -13,7 +14,8 @@ from gateway import announcements, work
 from gateway.accounts import check_audience
 from gateway.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, make_attachment
 from gateway.confirm.remind import remind
-from gateway.confirm.rollup import rollup
+from gateway.confirm.rollup import Rollup, rollup
+from gateway.confirm.store import ConfirmStore
 from gateway.console import compose
 from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
@@ -142,12 +144,24 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     # The roll-up is in the live part: a confirmation writes a console event, and the page
     # refreshes it like delivery progress.
     detail["rollup"] = await rollup(rt, detail["id"]) if detail.get("confirm") else None
+    detail["next_remind"] = await _next_remind(rt, detail["rollup"])
     return detail
 
 
-async def announcement_page(
-    request: web.Request, *, notice: str = "", error: str = "", status: int = 200
-) -> web.StreamResponse:
+async def _next_remind(rt: Runtime, ru: Rollup | None) -> float | None:
+    """When the chats still waiting for someone were all reminded within the hour: when the
+    next reminder may go (``None``: Remind would send now)."""
+    waiting = [c.target for c in ru.chats if c.pending] if ru is not None else []
+    if ru is None or not waiting:
+        return None
+    every = rt.config.confirmations.remind_every_seconds
+    blocked = await ConfirmStore(rt.redis, rt.keys).next_reminders(ru.announcement, waiting, every)
+    now = time.time()
+    later = [t for t in blocked.values() if t > now]
+    return min(later) if len(later) == len(waiting) else None
+
+
+async def announcement_page(request: web.Request) -> web.StreamResponse:
     rt = runtime(request)
     stream_from = await last_id(rt.redis, rt.keys)  # before the read: no change falls between
     detail = await _detail(request)
@@ -156,8 +170,7 @@ async def announcement_page(
         "announcement.html",
         request,
         page_vars(request, ann=detail, previews=previews, stream_from=stream_from,
-                  notice=notice or request.query.get("notice", "")[:200], error=error),
-        status=status,
+                  reminded=request.query.get("reminded", ""), now=time.time()),
     )  # fmt: skip
 
 
@@ -187,10 +200,11 @@ async def announcement_action(request: web.Request) -> web.StreamResponse:
 
 
 async def _remind(request: web.Request, ann_id: str) -> web.StreamResponse:
-    """Remind the pending residents; once an hour per chat, said on the page when too soon."""
+    """Remind the pending residents. Once an hour per chat: the page then says when the
+    next reminder may go (it reads that itself, so a reload shows the same)."""
     try:
         done = await remind(runtime(request), ann_id)
-    except Conflict as exc:
-        return await announcement_page(request, error=exc.message, status=409)
+    except Conflict:
+        raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?reminded=refused") from None
     sent = sum(1 for r in done if r.result == "sent")
-    raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?notice=reminded:{sent}")
+    raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?reminded={sent}")

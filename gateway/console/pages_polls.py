@@ -42,7 +42,6 @@ async def _results(request: web.Request) -> dict[str, Any]:
         allowed = await targets_in_scope(directory, user.scope) or set()
         data["by_chat"] = {t: g for t, g in data["by_chat"].items() if t in allowed}
     data["titles"] = {t.id: t.title for t in await directory.many(list(data["by_chat"]))}
-    data["most"] = max([1, *data["counts"]])
     return data
 
 

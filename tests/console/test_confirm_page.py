@@ -84,14 +84,22 @@ async def test_remind_once_an_hour_says_when_the_next_may_go(rt: Runtime, client
     assert first.status == 200
     assert "Reminders sent in 1 chats." in await first.text()
     again = await client.post(
-        f"/console/announcements/{ann}/remind", data=form, headers={"Accept-Language": "zh"}
+        f"/console/announcements/{ann}/remind", data=form, allow_redirects=False
     )
-    assert again.status == 409
-    body = await again.text()
+    assert again.status == 303
+    assert again.headers["Location"].endswith("?reminded=refused")
+    body = await (await client.get(again.headers["Location"])).text()
     assert 'id="action-error"' in body
-    assert "未发送提醒" in body
     assert "within the last hour" in body
-    assert "next reminder can go" in body
+    assert "The next reminder can go at" in body
+    assert "(in 60 min)" in body
+    zh = await (
+        await client.get(again.headers["Location"], headers={"Accept-Language": "zh"})
+    ).text()
+    assert "未发送提醒" in zh
+    # Without the flag the page still says when the next reminder may go.
+    plain = await (await client.get(f"/console/announcements/{ann}")).text()
+    assert "Next reminder possible at" in plain
 
 
 async def test_viewer_sees_the_rollup_but_cannot_remind(rt: Runtime, client: Client) -> None:
