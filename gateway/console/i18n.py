@@ -81,7 +81,7 @@ ZH: dict[str, str] = {
     "confirmed": "已确认",
     "Confirmed": "已确认",
     "Not yet": "未确认",
-    "known": "人已知",
+    "known": "人",
     "members": "名成员",
     "By chat": "按群聊",
     "By building": "按楼栋",
