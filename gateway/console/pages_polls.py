@@ -17,16 +17,18 @@ from gateway.accounts import targets_in_scope
 from gateway.console.context import page_vars, runtime, signed_in
 from gateway.console.events import last_id
 from gateway.polls import views
+from gateway.polls.service import store_of
 from gateway.targets import TargetDirectory
 
 
 async def polls_page(request: web.Request) -> web.StreamResponse:
     _, user = signed_in(request)
     rt = runtime(request)
-    rows = []
-    for poll in await views.list_polls(rt, user.scope):
-        data = await views.detail(rt, poll)
-        rows.append({"poll": poll, "voters": data["voters"]})
+    store = store_of(rt)
+    rows = [
+        {"poll": poll, "voters": await store.voter_count(poll.id)}
+        for poll in await views.list_polls(rt, user.scope)
+    ]
     return aiohttp_jinja2.render_template("polls.html", request, page_vars(request, polls=rows))
 
 

@@ -58,6 +58,7 @@ async def test_poll_results_by_option_platform_chat_and_building_live(
     assert poll.id in listing
     assert "Which day for the tank?" in listing
     assert "Bins?" not in listing  # building 9 is outside the scope
+    assert "<td>1</td>" in listing  # its voters
     page = await (await client.get(f"/console/polls/{poll.id}")).text()
     assert f'data-stream="poll:{poll.id}"' in page
     assert "2. Sun" in page
