@@ -15,6 +15,7 @@ import time
 
 from gateway.confirm.buttons import CHECK, CONFIRM_DATA
 from gateway.confirm.store import Confirmation, ConfirmStore
+from gateway.console.events import publish
 from gateway.errors import GatewayError
 from gateway.metrics import CONFIRMATIONS
 from gateway.models import (
@@ -107,6 +108,8 @@ async def _confirm(
     if not await ConfirmStore(rt.redis, rt.keys).record(ann, c):
         return "again"
     CONFIRMATIONS.labels(platform=platform).inc()
+    # The console's announcement page refreshes its roll-up from this (scoped by chat).
+    await publish(rt.redis, rt.keys, "confirmation", ann, str(target), {"what": "confirmed"})
     log.info("confirmed", extra={"announcement": ann, "platform": platform, "via": via})
     return "new"
 

@@ -103,6 +103,17 @@ class ConfirmStore:
             out[target] = {str(k): str(v) for k, v in raw.items()}
         return out
 
+    async def next_reminders(
+        self, ann: str, targets: Iterable[str], every: float
+    ) -> dict[str, float]:
+        """When each chat reminded within ``every`` seconds may be reminded again."""
+        out = {}
+        for target in targets:
+            last: Any = await self.redis.get(self._key(ann, "reminded", target))
+            if last:
+                out[target] = float(last) + every
+        return out
+
     async def claim_reminder(self, ann: str, target: str, every: float, now: float) -> float:
         """``0`` when a reminder may go out now (and it is claimed); else when it may."""
         key = self._key(ann, "reminded", target)

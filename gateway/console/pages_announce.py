@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import aiohttp_jinja2
@@ -12,10 +13,13 @@ from multidict import MultiDictProxy
 from gateway import announcements, work
 from gateway.accounts import check_audience
 from gateway.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, make_attachment
+from gateway.confirm.remind import remind
+from gateway.confirm.rollup import Rollup, rollup
+from gateway.confirm.store import ConfirmStore
 from gateway.console import compose
 from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
-from gateway.errors import Forbidden, InputError, NotFound
+from gateway.errors import Conflict, Forbidden, InputError, NotFound
 from gateway.models import OutboundAttachment, Priority
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
@@ -105,6 +109,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         title=str(form.get("title", "")).strip() or None,
         priority=Priority.URGENT if form.get("urgent") else Priority.NORMAL,
         send_at=send_at,
+        confirm=bool(form.get("confirm")),
         attachments=_attachments(form),
         # The key is made when the composer is rendered: a double click sends it twice
         # with the same key, and makes one announcement.
@@ -136,7 +141,24 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     detail["titles"] = titles
     detail["work"] = await work.WorkStore(rt).of_announcement(detail["id"])
     detail["total_by_platform"] = {p: sum(c.values()) for p, c in detail["by_platform"].items()}
+    # The roll-up is in the live part: a confirmation writes a console event, and the page
+    # refreshes it like delivery progress.
+    detail["rollup"] = await rollup(rt, detail["id"]) if detail.get("confirm") else None
+    detail["next_remind"] = await _next_remind(rt, detail["rollup"])
     return detail
+
+
+async def _next_remind(rt: Runtime, ru: Rollup | None) -> float | None:
+    """When the chats still waiting for someone were all reminded within the hour: when the
+    next reminder may go (``None``: Remind would send now)."""
+    waiting = [c.target for c in ru.chats if c.pending] if ru is not None else []
+    if ru is None or not waiting:
+        return None
+    every = rt.config.confirmations.remind_every_seconds
+    blocked = await ConfirmStore(rt.redis, rt.keys).next_reminders(ru.announcement, waiting, every)
+    now = time.time()
+    later = [t for t in blocked.values() if t > now]
+    return min(later) if len(later) == len(waiting) else None
 
 
 async def announcement_page(request: web.Request) -> web.StreamResponse:
@@ -147,8 +169,9 @@ async def announcement_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "announcement.html",
         request,
-        page_vars(request, ann=detail, previews=previews, stream_from=stream_from),
-    )
+        page_vars(request, ann=detail, previews=previews, stream_from=stream_from,
+                  reminded=request.query.get("reminded", ""), now=time.time()),
+    )  # fmt: skip
 
 
 async def announcement_fragment(request: web.Request) -> web.StreamResponse:
@@ -169,6 +192,19 @@ async def announcement_action(request: web.Request) -> web.StreamResponse:
                           text=str(form.get("text", "")), by=user.name)  # fmt: skip
     elif action == "recall":
         await work.submit(runtime(request), detail["id"], "recall", by=user.name)
+    elif action == "remind":
+        return await _remind(request, detail["id"])
     else:
         raise NotFound(f"no action {action}")
     raise web.HTTPSeeOther(f"/console/announcements/{detail['id']}")
+
+
+async def _remind(request: web.Request, ann_id: str) -> web.StreamResponse:
+    """Remind the pending residents. Once an hour per chat: the page then says when the
+    next reminder may go (it reads that itself, so a reload shows the same)."""
+    try:
+        done = await remind(runtime(request), ann_id)
+    except Conflict:
+        raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?reminded=refused") from None
+    sent = sum(1 for r in done if r.result == "sent")
+    raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?reminded={sent}")

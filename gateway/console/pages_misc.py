@@ -1,4 +1,4 @@
-"""Chats, polls (a placeholder until polls land) and the overview."""
+"""Chats and the overview (polls: ``pages_polls``)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,6 @@ async def chat_action(request: web.Request) -> web.StreamResponse:
     else:
         raise NotFound(f"no action {request.match_info['action']}")
     raise web.HTTPSeeOther("/console/chats")
-
-
-async def polls_page(request: web.Request) -> web.StreamResponse:
-    signed_in(request)
-    return aiohttp_jinja2.render_template("polls.html", request, page_vars(request))
 
 
 async def _deliveries_24h(rt: Runtime) -> dict[str, int]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.console import pages_announce, pages_auth, pages_misc, pages_queue, sse
+from gateway.console import (
+    pages_announce,
+    pages_auth,
+    pages_misc,
+    pages_polls,
+    pages_queue,
+    sse,
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -28,5 +35,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/announcements/{id}/{action}", pages_announce.announcement_action)
     r.add_get("/chats", pages_misc.chats_page)
     r.add_post("/chats/{id}/{action}", pages_misc.chat_action)
-    r.add_get("/polls", pages_misc.polls_page)
+    r.add_get("/polls", pages_polls.polls_page)
+    r.add_get("/polls/{id}", pages_polls.poll_page)
+    r.add_get("/polls/{id}/live", pages_polls.poll_fragment)
     r.add_get("/overview", pages_misc.overview_page)

@@ -2,7 +2,8 @@
 
 ``/console/events?topic=queue`` sends each ticket change as a rendered table row (the
 server escapes it, the page only inserts it); ``topic=ticket:T-1`` and
-``topic=announcement:A-1`` send ``refresh`` when that ticket or announcement changed, and
+``topic=announcement:A-1`` (or ``poll:P-1``) send ``refresh`` when that ticket,
+announcement (a confirmation too) or poll (a counted vote) changed, and
 the page fetches its live fragment again. Every event carries the stream entry id, so
 the browser's automatic reconnect (``Last-Event-ID``) resumes where it stopped.
 
@@ -93,7 +94,7 @@ async def _deliver(
 
 
 def _subject_kind(ev: ConsoleEvent) -> str:
-    return "ticket" if ev.kind == "ticket" else "announcement"
+    return {"ticket": "ticket", "vote": "poll"}.get(ev.kind, "announcement")
 
 
 async def _counts(rt: Runtime, topic: str) -> str:
@@ -111,8 +112,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     _, user = signed_in(request)
     rt = runtime(request)
     topic = request.query.get("topic", "queue")
-    if not (topic == "queue" or topic.startswith(("ticket:", "announcement:"))):
-        raise InputError("topic: expected queue, ticket:T-<n> or announcement:A-<n>")
+    if not (topic == "queue" or topic.startswith(("ticket:", "announcement:", "poll:"))):
+        raise InputError("topic: expected queue, ticket:T-<n>, announcement:A-<n> or poll:P-<n>")
     after = _start(request) or await last_id(rt.redis, rt.keys)
     resp = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}

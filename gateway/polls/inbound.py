@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from gateway.console.events import publish
 from gateway.metrics import POLL_VOTES
 from gateway.models import InboundEvent, InboundMessage, PollVote
 from gateway.outbox import lookup_msgref
@@ -91,4 +92,6 @@ async def _count(
     )
     if outcome in COUNTED:
         POLL_VOTES.labels(platform=platform).inc()
+        # The console's poll page refreshes its results from this (scoped by chat).
+        await publish(rt.redis, rt.keys, "vote", poll_id, target, {"what": outcome})
     log.info("poll vote", extra={"poll": poll_id, "outcome": outcome, "platform": platform})

@@ -141,6 +141,9 @@ class PollStore:
         raw: Any = await self.redis.hgetall(self.key(poll_id, "votes"))
         return {str(k): json.loads(v) for k, v in raw.items()}
 
+    async def voter_count(self, poll_id: str) -> int:
+        return int(await self.redis.hlen(self.key(poll_id, "votes")))
+
     async def stats(self, poll_id: str) -> dict[str, int]:
         raw: Any = await self.redis.hgetall(self.key(poll_id, "stats"))
         return {str(k): int(v) for k, v in raw.items()}

@@ -168,3 +168,18 @@ async def test_send_from_the_multipart_form_with_an_attachment(rt: Runtime, clie
     assert r.status == 303, await r.text()
     ann = await announcements.get(rt, "A-1")
     assert [a["filename"] for a in ann.attachments] == ["flyer.pdf"]
+
+
+async def test_the_confirm_box_asks_residents_to_confirm(rt: Runtime, client: Client) -> None:
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    page = await (await client.get("/console/announce", headers={"Accept-Language": "zh"})).text()
+    assert "需要居民确认" in page
+    base = {**(await _composer(client)), "to": "building:5", "text": "Water off Tue"}
+    r = await client.post("/console/announce", data={**base, "confirm": "1"}, allow_redirects=False)
+    assert r.status == 303
+    plain = {**(await _composer(client)), "to": "building:5", "text": "Just news"}
+    r = await client.post("/console/announce", data=plain, allow_redirects=False)
+    assert r.status == 303
+    assert (await announcements.get(rt, "A-1")).confirm is True
+    assert (await announcements.get(rt, "A-2")).confirm is False

@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 
 from adapters.telegram import limits
 from gateway.accounts import Role, UserStore
+from gateway.confirm.store import ConfirmStore
+from gateway.households import HouseholdStore
 from gateway.keys import Keys
 from tests.console.browser import browser, new_context, shoot, sign_in
 from tests.e2e.conftest import Palm, PalmFactory, eventually, fake_tg, make_palm
@@ -287,3 +289,57 @@ async def test_the_tank_notice(
         assert all(m.deleted for m in fake_tg.sent_to(GROUP5))
         after = _bot_events(await resident.messages(room), bot.user_id)
         assert all(e["content"] == {} for e in after)  # the notice and its edit, redacted
+
+
+async def test_confirmations_and_polls_in_the_browser(
+    fake_tg: FakeTelegram, make_palm: PalmFactory, users: None, redis: Redis, keys: Keys
+) -> None:
+    targets = [
+        {"id": f"telegram:{GROUP5}", "tags": ["building:5", "compound:guanmei"],
+         "title": "Building 5 group"},
+        {"id": f"telegram:{GROUP9}", "tags": ["building:9", "compound:other"],
+         "title": "Building 9 group"},
+    ]  # fmt: skip
+    palm = make_palm(telegram=fake_tg, targets=targets)
+    palm.start()
+    await palm.ready()
+    residents = {7101: ("Wang", "5-101"), 7102: ("Zhao", "5-202"), 7103: ("Li", "5-303")}
+    confirms, homes = ConfirmStore(redis, keys), HouseholdStore(redis, keys)
+    for uid, (name, unit) in residents.items():
+        await confirms.seen(f"telegram:{GROUP5}", f"telegram:{uid}", name)
+        await homes.bind(f"telegram:{uid}", unit, name=name)
+    async with browser() as b:
+        page = await _signed_in(b, palm)
+        await page.get_by_role("link", name="Announce").click()
+        await page.get_by_label("Audience").fill("building:5")
+        await page.get_by_label("Message").fill("Water off Tue 9:00-12:00")
+        await page.get_by_label("Residents must confirm").check()
+        await page.get_by_role("button", name="Send").click()
+        rollup = page.locator("#rollup")
+        await expect(rollup).to_contain_text("Wang, Zhao")
+        await eventually(lambda: bool(fake_tg.sent_to(GROUP5)), what="the notice")
+        notice = fake_tg.sent_to(GROUP5)[0]
+        fake_tg.press(GROUP5, notice.message_id, "palm:confirm", fake_tg.user(7101))
+        await expect(rollup).to_contain_text("Zhao, Li")  # live: Wang confirmed
+        await expect(rollup.locator("strong").first).to_have_text("1")
+        await page.get_by_role("button", name="Remind").click()
+        await expect(page.get_by_role("status").last).to_contain_text("Reminders sent in 1 chats")
+        await page.get_by_role("button", name="Remind").click()
+        await expect(page.get_by_role("alert")).to_contain_text("within the last hour")
+        await shoot(page, "confirmations")
+        made = await palm.cli("poll", "create", "Which day for the tank cleaning?", "--option",
+                              "Saturday", "--option", "Sunday", "--to", "building:5")  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        poll_id = made.stdout.strip()
+        await eventually(lambda: bool(fake_tg.polls.by_id), what="the poll")
+        fake_tg.vote(fake_tg.poll_in(GROUP5).id, fake_tg.user(7101), [0])
+        await page.get_by_role("link", name="Polls").click()
+        await page.get_by_role("link", name=poll_id).click()
+        results = page.locator("#results")
+        await expect(results).to_contain_text("Voters: 1")
+        fake_tg.vote(fake_tg.poll_in(GROUP5).id, fake_tg.user(7102), [1])
+        await expect(results).to_contain_text("Voters: 2")  # live
+        await shoot(page, "poll")
+        await page.get_by_role("link", name="Polls").click()
+        await expect(page.get_by_role("link", name=poll_id)).to_be_visible()
+        await shoot(page, "polls")
