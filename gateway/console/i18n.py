@@ -162,6 +162,7 @@ ZH: dict[str, str] = {
     "priority": "优先级提升",
     "open": "未解决",
     "now": "现在",
+    "last minute sample": "最近一分钟采样",
     "Since": "时间",
     "active": "可用",
     "pending": "待批准",
