@@ -13,14 +13,17 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from adapters.registry import build_adapters
 from gateway.adapter import Adapter, AdapterContext
 from gateway.components import Component, components, on_reload, on_startup
 from gateway.config import GatewayConfig
+from gateway.errors import StoreUnavailable
 from gateway.http.server import build_app
 from gateway.inbound import RedisInboundSink
 from gateway.runtime import Runtime, open_runtime
@@ -35,16 +38,29 @@ class _Stop(Exception):
     """Raised inside the TaskGroup to cancel every task on a stop signal."""
 
 
-async def _component(name: str, work: Awaitable[None]) -> None:
-    try:
-        await work
-    except asyncio.CancelledError:
-        raise
-    except BaseException:
-        log.exception("component crashed", extra={"component": name})
-        raise
-    # A component returning means it has nothing (more) to do; that is not a crash.
-    log.info("component finished", extra={"component": name})
+async def _component(name: str, work: Callable[[], Awaitable[None]]) -> None:
+    delay = 1.0
+    while True:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError, StoreUnavailable) as exc:
+            # Redis is away (an outage, a failover): /readyz says 503 and the component
+            # starts again once it answers. Anything else is a crash: palm exits non-zero.
+            log.warning(
+                "component lost redis; starting it again",
+                extra={"component": name, "error": str(exc)[:200], "retry_in": delay},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        except BaseException:
+            log.exception("component crashed", extra={"component": name})
+            raise
+        # A component returning means it has nothing (more) to do; that is not a crash.
+        log.info("component finished", extra={"component": name})
+        return
 
 
 async def _start_adapters(rt: Runtime, adapters: list[Adapter]) -> None:
@@ -121,9 +137,9 @@ async def run_gateway(
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(_until(stop))
                 for adapter in adapters:
-                    tg.create_task(_component(f"{adapter.platform}.receive", adapter.run()))
+                    tg.create_task(_component(f"{adapter.platform}.receive", adapter.run))
                 for name, component in [*components(), *extra]:
-                    tg.create_task(_component(name, component(rt)))
+                    tg.create_task(_component(name, partial(component, rt)))
         except* _Stop:
             log.info("stopped")
         finally:

@@ -190,6 +190,12 @@ class TelegramConfig(_Strict):
     """Which sends carry ``allow_paid_broadcast`` (1,000 msg/s, 0.1 Star each): see
     ``adapters.telegram.paid``."""
 
+    @field_validator("paid_broadcast", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        # YAML 1.1 reads an unquoted `off` as false: take it as the "off" it was meant as.
+        return "off" if v is False else v
+
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo) -> TelegramConfig:
         resolve = _needs_secrets(info, "telegram")

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -50,6 +50,17 @@ def ha(tmp_path: Path) -> AsyncIterator[SentinelSetup]:
         setup.stop()
 
 
+_STARTED: list[Palm] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_palms() -> Iterator[None]:
+    """Every palm a test made is stopped, whatever the test's end (none outlives it)."""
+    yield
+    while _STARTED:
+        _STARTED.pop().stop()
+
+
 def make_palm(
     tmp_path: Path, config: GatewayConfig, keys: Keys, ha: SentinelSetup, fake: FakeTelegram,
     acks: int, **extra: object,
@@ -67,7 +78,9 @@ def make_palm(
         outbox={"workers": 8, "claim_idle_seconds": 2}, **extra,
     )  # fmt: skip
     env = {**os.environ, "PALM_HA_TG": fake.token, "PALM_STAFF_NAME": "secretary"}
-    return Palm(path, f"http://127.0.0.1:{port}", tmp_path / "palm.log", env)
+    palm = Palm(path, f"http://127.0.0.1:{port}", tmp_path / "palm.log", env)
+    _STARTED.append(palm)
+    return palm
 
 
 class ReadyWatch:
