@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway import announcements
-from gateway.accounts import Role
+from gateway.accounts import Role, check_target
 from gateway.admission.gate import Admission
 from gateway.admission.routes import status_of
 from gateway.console import charts, samples
@@ -38,23 +38,42 @@ async def chats_page(request: web.Request) -> web.StreamResponse:
             request, chats=[t for t in groups if status_of(t) != "pending"], pending=pending,
             directs=len(targets) - len(groups), status_of=status_of,
             can_admit=user.role >= Role.ADMIN and user.scope is None,
+            can_tag=user.role >= Role.ADMIN,
         ),
     )  # fmt: skip
 
 
 async def chat_action(request: web.Request) -> web.StreamResponse:
     c, user = signed_in(request)
+    action = request.match_info["action"]
+    if action == "tags":
+        return await _retag(request)
     if user.role < Role.ADMIN or user.scope is not None:
         raise Forbidden(c.t("Your role cannot do this."))
     target = parse_target_id(request.match_info["id"])
     admission = Admission(runtime(request))
-    if request.match_info["action"] == "approve":
+    if action == "approve":
         form = await request.post()
         await admission.approve(target, str(form.get("tags", "")).split())
-    elif request.match_info["action"] == "reject":
+    elif action == "reject":
         await admission.reject(target)
     else:
-        raise NotFound(f"no action {request.match_info['action']}")
+        raise NotFound(f"no action {action}")
+    raise web.HTTPSeeOther("/console/chats")
+
+
+async def _retag(request: web.Request) -> web.StreamResponse:
+    """Replace a chat's tags: the API's ``PATCH /targets/{id}`` rules (admin; a scoped
+    admin only on a chat inside the scope), and the one tag validator (``set_tags``)."""
+    c, user = signed_in(request)
+    if user.role < Role.ADMIN:
+        raise Forbidden(c.t("Your role cannot do this."))
+    rt = runtime(request)
+    directory = TargetDirectory(rt.redis, rt.keys)
+    target = parse_target_id(request.match_info["id"])
+    await check_target(directory, user.scope, target)
+    form = await request.post()
+    await directory.set_tags(target, str(form.get("tags", "")).split())
     raise web.HTTPSeeOther("/console/chats")
 
 

@@ -14,6 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway.accounts import targets_in_scope
+from gateway.console import compose, poll_actions
 from gateway.console.context import page_vars, runtime, signed_in
 from gateway.console.events import last_id
 from gateway.polls import views
@@ -29,7 +30,11 @@ async def polls_page(request: web.Request) -> web.StreamResponse:
         {"poll": poll, "voters": await store.voter_count(poll.id)}
         for poll in await views.list_polls(rt, user.scope)
     ]
-    return aiohttp_jinja2.render_template("polls.html", request, page_vars(request, polls=rows))
+    return aiohttp_jinja2.render_template(
+        "polls.html",
+        request,
+        page_vars(request, polls=rows, idem=poll_actions.new_key(), zone=compose.local_zone()),
+    )
 
 
 async def _results(request: web.Request) -> dict[str, Any]:

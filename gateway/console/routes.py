@@ -10,6 +10,7 @@ from gateway.console import (
     pages_misc,
     pages_polls,
     pages_queue,
+    poll_actions,
     sse,
 )
 
@@ -36,6 +37,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/chats", pages_misc.chats_page)
     r.add_post("/chats/{id}/{action}", pages_misc.chat_action)
     r.add_get("/polls", pages_polls.polls_page)
+    r.add_post("/polls", poll_actions.create)
     r.add_get("/polls/{id}", pages_polls.poll_page)
     r.add_get("/polls/{id}/live", pages_polls.poll_fragment)
+    r.add_post("/polls/{id}/close", poll_actions.close)
     r.add_get("/overview", pages_misc.overview_page)
