@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.errors import StoreUnavailable
+from gateway.ops.liveness import holder_is_dead
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,14 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local epoch = redis.call('INCR', KEYS[2])
 local value = epoch .. ':' .. ARGV[1]
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value
+"""
+# Replace a holder whose process is gone (compare-and-set on its exact value).
+_STEAL = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local epoch = redis.call('INCR', KEYS[2])
+local value = epoch .. ':' .. ARGV[2]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
 return value
 """
 _RELEASE = """
@@ -61,6 +70,7 @@ class DeviceLease:
         self._take = redis.register_script(_TAKE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._steal = redis.register_script(_STEAL)
         self._deadline = 0.0
 
     def remaining(self) -> float:
@@ -76,6 +86,8 @@ class DeviceLease:
                 ok = bool(await self._renew(keys=[self.key], args=[self.value, ms]))
             else:
                 got = await self._take(keys=[self.key, self.key + ":epoch"], args=[self._owner, ms])
+                if not got:
+                    got = await self._take_from_dead(ms)
                 self.value = (got.decode() if isinstance(got, bytes) else str(got)) if got else None
                 ok = self.value is not None
         except (RedisError, OSError) as exc:
@@ -84,6 +96,20 @@ class DeviceLease:
         if not ok:
             self.value = None
         return ok
+
+    async def _take_from_dead(self, ms: int) -> Any:
+        """A holder of this host whose process is gone (kill -9) is replaced at once, as
+        the Telegram poll lease does (gateway.ops.liveness); other hosts' holders expire."""
+        raw = await self._redis.get(self.key)
+        holder = raw.decode() if isinstance(raw, bytes) else raw
+        if not holder or not holder_is_dead(holder.partition(":")[2]):
+            return None
+        got = await self._steal(
+            keys=[self.key, self.key + ":epoch"], args=[holder, self._owner, ms]
+        )
+        if got:
+            log.info("matrix: took over the device lease of %s (that process is gone)", holder)
+        return got
 
     async def holder(self) -> str | None:
         try:
