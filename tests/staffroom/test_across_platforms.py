@@ -222,4 +222,6 @@ async def test_group_acknowledgement_edited_in_place(
     assert ack.text.endswith("Status: resolved after 1 min")
     # One edit per change, and the resolution is still posted as a reply.
     assert len(ack.text_history) == 3
+    # The edit and the resolution are separate outbox items: wait for the second too.
+    await eventually(lambda: len(fake_tg.sent_to(group)) >= 2, what="the resolution reply")
     assert [m.text for m in fake_tg.sent_to(group)][1:] == ["resolved: valve"]
