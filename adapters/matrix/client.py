@@ -147,7 +147,6 @@ async def new_device(client: nio.AsyncClient, config: MatrixConfig, sessions: Se
             " access token (a new device) or configure password_env",
             key="platforms.matrix.e2e",
         )
-    client.device_id = None  # else nio logs in again as the same device
     await _password_login(client, config, sessions, None)
 
 
@@ -155,13 +154,17 @@ async def _password_login(
     client: nio.AsyncClient, config: MatrixConfig, sessions: SessionStore, device_id: str | None
 ) -> None:
     assert config.password is not None  # the config validator requires one of the two
-    client.access_token = ""
-    if device_id:
-        client.device_id = device_id  # log in again as the same device: txn ids stay valid
+    # A scratch client logs in: ``client`` may be sending meanwhile (a new crypto device
+    # while plain rooms are served), and its old token must stay valid until the new one
+    # replaces it in one step (nio refuses every call while the token is blank).
+    scratch = nio.AsyncClient(client.homeserver, config.user_id, config=client.config)
+    scratch.device_id = device_id  # the same device again: its txn ids stay valid
     try:
-        resp = await client.login(config.password.get_secret_value(), config.device_name)
+        resp = await scratch.login(config.password.get_secret_value(), config.device_name)
     except errors.TRANSPORT_ERRORS as exc:
         errors.raise_transport(exc, "login")
+    finally:
+        await scratch.close()
     if not isinstance(resp, nio.LoginResponse):
         err = errors.from_nio(resp, action="login")
         if err.code in ("rate_limited", "unavailable"):
@@ -169,6 +172,7 @@ async def _password_login(
         raise ConfigError(f"password login failed: {err.message}", key="platforms.matrix")
     _check_user(resp.user_id, config)
     await sessions.save(StoredSession(resp.device_id, resp.access_token))
+    client.restore_login(resp.user_id, resp.device_id, resp.access_token)
 
 
 def _check_user(actual: str, config: MatrixConfig) -> None:

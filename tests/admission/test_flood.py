@@ -58,7 +58,10 @@ async def test_report_flood_opens_five_tickets_one_ack_and_keeps_every_message(
     tickets, stored = await _stored(runtime)
     assert len(tickets) == 5
     assert stored == 500  # nothing lost: 495 joined the resident's open ticket
-    assert await _outbox_ids(runtime, tickets) == [f"{tickets[0]}:ack"]
+    # One acknowledgement in all. Which ticket gets it depends on which consumer took
+    # the ack permit first (the two race for it), so only the count is the contract.
+    acks = await _outbox_ids(runtime, tickets)
+    assert [a.removesuffix(":ack") in tickets for a in acks] == [True], acks
     assert _limited("tickets") - before["tickets"] == 25  # messages 6-30
     assert _limited("messages") - before["messages"] == 470  # messages 31-500
     assert _limited("acks") - before["acks"] == 4

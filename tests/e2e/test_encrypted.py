@@ -135,11 +135,17 @@ async def test_kill9_owner_mid_broadcast_to_30_encrypted_rooms(
         palm.start()
         await palm.ready()
 
+        left: list[dict[str, Any]] = []
+
         async def all_sent() -> bool:
             shown = await palm.cli_json("announcements", "show", ann_id)
-            return all(d["state"] == "sent" for d in shown["deliveries"])
+            left[:] = [d for d in shown["deliveries"] if d["state"] != "sent"]
+            return not left
 
-        await eventually(all_sent, limit=120, what="every delivery sent after the restart")
+        try:
+            await eventually(all_sent, limit=120, what="every delivery sent after the restart")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: not sent {left}\n{palm.tail(80)}") from None
         for room in rooms:
             await _one_decryptable_copy(alice, phone, bot, room, text)
 
