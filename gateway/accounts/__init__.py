@@ -1,7 +1,13 @@
 """Accounts, API tokens and scopes: who may do what, and on which chats."""
 
 from gateway.accounts.principal import Principal, Role
-from gateway.accounts.scope import Scope, check_audience, check_target, targets_in_scope
+from gateway.accounts.scope import (
+    Scope,
+    check_audience,
+    check_retag,
+    check_target,
+    targets_in_scope,
+)
 from gateway.accounts.tokens import TOKEN_PREFIX, TokenInfo, TokenStore
 from gateway.accounts.users import User, UserStore
 
@@ -15,6 +21,7 @@ __all__ = [
     "User",
     "UserStore",
     "check_audience",
+    "check_retag",
     "check_target",
     "targets_in_scope",
 ]

@@ -18,7 +18,7 @@ from gateway.errors import AudienceError, Forbidden, InputError
 from gateway.models import ChatKind
 from gateway.targets import Target, TargetDirectory
 
-__all__ = ["Scope", "check_audience", "check_target", "outside", "targets_in_scope"]
+__all__ = ["Scope", "check_audience", "check_retag", "check_target", "outside", "targets_in_scope"]
 
 MAX_NAMED = 10  # chats named in a 403; the count says how many more
 
@@ -111,3 +111,20 @@ async def check_audience(
 
 async def check_target(directory: TargetDirectory, scope: Scope | None, target: str) -> None:
     await check_audience(directory, scope, [target])
+
+
+async def check_retag(
+    directory: TargetDirectory, scope: Scope | None, target: str, tags: Iterable[str]
+) -> None:
+    """A re-tag by a scoped account: the chat is inside the scope, and stays inside.
+
+    Else a scoped admin could tag a chat out of their scope (and lose it), or hand it
+    to a compound they do not manage.
+    """
+    await check_target(directory, scope, target)
+    if scope is None:
+        return
+    current = await directory.get(target)
+    group = current is None or current.kind is ChatKind.GROUP
+    if not scope.permits_tags(tags, group=group):
+        raise Forbidden(f"these tags would put {target} outside your scope ({scope.expr})")

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway import announcements
-from gateway.accounts import Role, check_target
+from gateway.accounts import Role, check_retag
 from gateway.admission.gate import Admission
 from gateway.admission.routes import status_of
 from gateway.console import charts, samples
@@ -71,9 +71,10 @@ async def _retag(request: web.Request) -> web.StreamResponse:
     rt = runtime(request)
     directory = TargetDirectory(rt.redis, rt.keys)
     target = parse_target_id(request.match_info["id"])
-    await check_target(directory, user.scope, target)
     form = await request.post()
-    await directory.set_tags(target, str(form.get("tags", "")).split())
+    tags = str(form.get("tags", "")).split()
+    await check_retag(directory, user.scope, target, tags)
+    await directory.set_tags(target, tags)
     raise web.HTTPSeeOther("/console/chats")
 
 

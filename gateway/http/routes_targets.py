@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.accounts import Role, check_target, views
+from gateway.accounts import Role, check_retag, views
 from gateway.admission.routes import status_filter, status_of
 from gateway.http.route import ApiRequest, ApiRoute
 from gateway.targets import TargetDirectory, parse_target_id
@@ -27,7 +27,7 @@ async def patch_target(req: ApiRequest) -> dict[str, Any]:
     assert isinstance(req.body, TargetPatch)
     directory = TargetDirectory(req.rt.redis, req.rt.keys)
     target_id = parse_target_id(req.path("id"))
-    await check_target(directory, req.scope, target_id)
+    await check_retag(directory, req.scope, target_id, req.body.tags)
     target = await directory.set_tags(target_id, req.body.tags)
     return target.to_json()
 

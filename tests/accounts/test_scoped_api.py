@@ -43,6 +43,7 @@ TABLE = [
     ("admin", "POST", "/announcements", {"text": "x", "to": "*"}, 202, None),
     ("admin_a", "PATCH", "/targets/telegram:-1", {"tags": ["compound:a"]}, 403, B1),
     ("admin_a", "PATCH", "/targets/telegram:-5", {"tags": ["compound:a"]}, 200, None),
+    ("admin_a", "PATCH", "/targets/telegram:-5", {"tags": ["compound:b"]}, 403, "outside your"),
     ("admin_a", "GET", "/tokens", None, 403, "without a scope"),
     ("admin_a", "POST", "/tokens", {"name": "x", "role": "admin"}, 403, "without a scope"),
     ("admin_a", "GET", "/users", None, 403, "without a scope"),

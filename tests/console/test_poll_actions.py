@@ -170,6 +170,11 @@ async def test_scoped_admin_retags_inside_the_scope_only(rt: Runtime, client: Cl
     r = await client.post("/console/chats/telegram:-5/tags",
                           data={"csrf": csrf, "tags": "compound:guanmei building:6"})  # fmt: skip
     assert r.status == 200
+    # Tagging the chat out of the scope would hand it to a compound gm does not manage.
+    away = await client.post("/console/chats/telegram:-5/tags",
+                             data={"csrf": csrf, "tags": "compound:other"})  # fmt: skip
+    assert away.status == 403
+    assert "outside your scope" in await away.text()
     directory = TargetDirectory(rt.redis, rt.keys)
     inside, other = await directory.get("telegram:-5"), await directory.get("telegram:-9")
     assert inside is not None
