@@ -20,7 +20,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.accounts import Principal, Role, Scope
+from gateway.errors import InputError
 from gateway.runtime import Runtime
+from gateway.safety.headers import visible_ascii
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +58,18 @@ class ApiRoute:
     status: int = 200
     query: tuple[str, ...] = ()
     headers: tuple[str, ...] = field(default=())
+
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def idempotency_key(req: ApiRequest) -> str | None:
+    """The ``Idempotency-Key`` header of a create (announcements, polls), checked."""
+    raw = req.http.headers.get("Idempotency-Key")
+    if not raw:
+        return None
+    if not visible_ascii(raw) or len(raw) > MAX_IDEMPOTENCY_KEY:
+        raise InputError(
+            f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters, no spaces"
+        )
+    return raw

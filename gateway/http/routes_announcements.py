@@ -13,10 +13,9 @@ from gateway import announcements, work
 from gateway.accounts import Role, targets_in_scope, views
 from gateway.attachments import MAX_ATTACHMENTS, make_attachment
 from gateway.errors import InputError
-from gateway.http.route import ApiRequest, ApiRoute
+from gateway.http.route import ApiRequest, ApiRoute, idempotency_key
 from gateway.models import OutboundAttachment, Priority
 from gateway.outbox import OutboxStore
-from gateway.safety.headers import visible_ascii
 from gateway.targets import TargetDirectory
 
 
@@ -54,20 +53,6 @@ def _attachments(items: list[AttachmentIn]) -> list[OutboundAttachment]:
     return out
 
 
-MAX_IDEMPOTENCY_KEY = 200
-
-
-def _idempotency_key(req: ApiRequest) -> str | None:
-    raw = req.http.headers.get("Idempotency-Key")
-    if not raw:
-        return None
-    if not visible_ascii(raw) or len(raw) > MAX_IDEMPOTENCY_KEY:
-        raise InputError(
-            f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters, no spaces"
-        )
-    return raw
-
-
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -84,7 +69,7 @@ async def create(req: ApiRequest) -> dict[str, Any]:
         priority=Priority(body.priority),
         send_at=_timestamp(body.send_at),
         attachments=_attachments(body.attachments),
-        idempotency_key=_idempotency_key(req),
+        idempotency_key=idempotency_key(req),
         created_by=req.principal.name,
         confirm=body.confirm,
     )

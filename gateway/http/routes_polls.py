@@ -8,8 +8,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.accounts import Role
 from gateway.accounts import views as account_views
-from gateway.errors import InputError
-from gateway.http.route import ApiRequest, ApiRoute
+from gateway.errors import Conflict, InputError, NotFound
+from gateway.http.route import ApiRequest, ApiRoute, idempotency_key
 from gateway.polls import model, service, views
 
 
@@ -34,7 +34,13 @@ async def create(req: ApiRequest) -> dict[str, Any]:
         multiple=body.multiple,
         closes_at=body.closes.timestamp() if body.closes else None,
         created_by=req.principal.name,
+        idempotency_key=idempotency_key(req),
     )
+    try:
+        # A replayed key returns the poll it made: the same scope rule as showing it.
+        await views.poll_in_scope(req.rt, req.scope, poll.id)
+    except NotFound:
+        raise Conflict("this Idempotency-Key was used for a poll outside your scope") from None
     return poll.to_json()
 
 
@@ -60,7 +66,7 @@ def routes() -> list[ApiRoute]:
     one = "/polls/{id}"
     return [
         ApiRoute("POST", "/polls", Role.STAFF, "Send a poll to an audience", create,
-                 body=PollCreate, status=202),
+                 body=PollCreate, status=202, headers=("Idempotency-Key",)),
         ApiRoute("GET", "/polls", Role.VIEWER, "Recent polls, newest first", list_all),
         ApiRoute("GET", one, Role.VIEWER, "Counts per option, platform, chat or building "
                  "(?by=chat|building), turnout and comments", show, query=("by",)),

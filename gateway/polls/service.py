@@ -39,6 +39,7 @@ from gateway.targets import TargetDirectory
 log = logging.getLogger("palm.polls")
 
 CLOSER_TICK = 1.0
+IDEMPOTENCY_TTL = 86400
 END = "end"
 
 
@@ -63,7 +64,13 @@ async def create(
     multiple: bool = False,
     closes_at: float | None = None,
     created_by: str = "",
+    idempotency_key: str | None = None,
 ) -> Poll:
+    """Create and send a poll. With ``idempotency_key`` (API header, console form), the
+    same key within a day returns the poll it made instead of making another."""
+    idem = rt.keys("polls", "idem", idempotency_key) if idempotency_key else None
+    if idem and (existing := await rt.redis.get(idem)):
+        return await _made_by_other(rt, str(existing))
     opts = [o.strip() for o in options]
     check(question, opts)
     now = time.time()
@@ -73,6 +80,9 @@ async def create(
     targets = await audience.resolve(TargetDirectory(rt.redis, rt.keys), to, exclude=staff)
     polls = store_of(rt)
     poll_id = await polls.next_id()
+    # Claim the key before writing anything, so two racing requests make one poll.
+    if idem and not await rt.redis.set(idem, poll_id, nx=True, ex=IDEMPOTENCY_TTL):
+        return await _made_by_other(rt, str(await rt.redis.get(idem)))
     spec = PollSpec(question.strip(), tuple(opts), multiple)
     fallback = fallback_text(spec.question, spec.options, multiple)
     items = [
@@ -106,8 +116,23 @@ async def create(
     if closes_at is not None:
         pipe.zadd(rt.keys("polls", "closing"), {poll_id: closes_at})
     await outbox.add_to(pipe, bodies, args)
-    await pipe.execute()
+    try:
+        await pipe.execute()
+    except BaseException:
+        if idem:  # nothing was made: the same key may try again
+            await rt.redis.delete(idem)
+        raise
     log.info("poll created", extra={"id": poll_id, "targets": len(targets)})
+    return await get(rt, poll_id)
+
+
+async def _made_by_other(rt: Runtime, poll_id: str) -> Poll:
+    """The poll a concurrent request with the same key made: it may be a few
+    milliseconds from being written (the key is claimed first), so wait briefly."""
+    for _ in range(100):
+        if (poll := await store_of(rt).get(poll_id)) is not None:
+            return poll
+        await asyncio.sleep(0.05)
     return await get(rt, poll_id)
 
 

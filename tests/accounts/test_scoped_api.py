@@ -232,6 +232,25 @@ async def test_an_idempotency_key_does_not_reveal_an_announcement_outside(
     assert (await first.json())["id"] == (await again.json())["id"]
 
 
+async def test_a_poll_idempotency_key_makes_one_poll_and_reveals_none_outside(
+    client: Client, office: Office
+) -> None:
+    poll = {"question": "Bins?", "options": ["Mon", "Thu"]}
+    admin = {**office.tokens["admin"], "Idempotency-Key": "bins-1"}
+    made = await client.post("/api/v1/polls", json={**poll, "to": "compound:b"}, headers=admin)
+    again = await client.post("/api/v1/polls", json={**poll, "to": "compound:b"}, headers=admin)
+    assert made.status == again.status == 202, await made.text()
+    assert (await made.json())["id"] == (await again.json())["id"]
+    listed = await client.get("/api/v1/polls", headers=office.tokens["admin"])
+    assert len(await listed.json()) == 1
+    replay = await client.post(
+        "/api/v1/polls", json={**poll, "to": "compound:a"},
+        headers={**office.tokens["staff_a"], "Idempotency-Key": "bins-1"},
+    )  # fmt: skip
+    assert replay.status == 409
+    assert (await made.json())["id"] not in await replay.text()
+
+
 async def test_the_ticket_lua_indexes_each_new_ticket_by_chat(
     office: Office, runtime: Runtime
 ) -> None:
