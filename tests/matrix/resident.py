@@ -42,7 +42,9 @@ class Resident:
     async def _on_event(self, room: nio.MatrixRoom, event: nio.Event) -> None:
         self.events[event.event_id] = event
 
-    async def create_room(self, invite: list[str], *, name: str, encrypted: bool = True) -> str:
+    async def create_room(
+        self, invite: list[str], *, name: str | None, encrypted: bool = True
+    ) -> str:
         resp = await self.client.room_create(
             name=name, invite=invite, initial_state=[ENCRYPTION] if encrypted else []
         )
