@@ -24,6 +24,7 @@ from adapters.matrix import errors
 from adapters.matrix.client import SessionStore, login, make_client, whoami
 from adapters.matrix.decrypt import Decryptor
 from adapters.matrix.device import open_crypto
+from adapters.matrix.media import open_file, sniff_image, split_ref
 from adapters.matrix.normalize import ENCRYPTED_REASON, PLATFORM, Me
 from adapters.matrix.owner import DeviceLease, Ownership
 from adapters.matrix.pending import PendingStore
@@ -33,7 +34,7 @@ from adapters.matrix.sync import Backoff, SyncLoop, SyncState
 from gateway import metrics
 from gateway.adapter import AdapterContext, Route
 from gateway.config import GatewayConfig, MatrixConfig
-from gateway.errors import GatewayError, RetryableError
+from gateway.errors import GatewayError, NotPossible, RetryableError
 from gateway.models import (
     ChatKind,
     OutboundMessage,
@@ -315,16 +316,34 @@ class MatrixAdapter:
         return [(m.user_id, m.display_name or m.user_id) for m in resp.members if m.user_id != me]
 
     async def fetch_attachment(self, ref: str) -> bytes:
-        """The bytes behind an ``mxc://`` URI (to forward a resident's photo)."""
+        """The bytes of a resident's file (to forward it to a staff room), decrypted
+        when it came from an encrypted room (``media``)."""
+        return (await self._download(ref))[0]
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> tuple[bytes, str]:
+        """A resident's file and its MIME type, for the console's ticket page."""
+        data, mime = await self._download(ref)
+        if len(data) > max_bytes:
+            raise NotPossible(f"the file is larger than {max_bytes} bytes")
+        return data, mime
+
+    async def _download(self, ref: str) -> tuple[bytes, str]:
         if self._client is None:
             raise RuntimeError("MatrixAdapter used before start()")
+        url, key = split_ref(ref)
+        if not url.startswith("mxc://"):
+            raise NotPossible("not a Matrix media reference")
         try:
-            resp = await self._client.download(mxc=ref)
+            resp = await self._client.download(mxc=url)
         except errors.TRANSPORT_ERRORS as exc:
             errors.raise_transport(exc, "download")
-        if isinstance(resp, nio.MemoryDownloadResponse):
-            return bytes(resp.body)
-        raise errors.from_nio(resp, action="download")
+        if not isinstance(resp, nio.MemoryDownloadResponse):
+            raise errors.from_nio(resp, action="download")
+        data = open_file(bytes(resp.body), key)
+        mime = str(resp.content_type or "application/octet-stream")
+        if key is not None:  # the server only ever saw ciphertext
+            mime = sniff_image(data) or "application/octet-stream"
+        return data, mime
 
     def _need_sender(self) -> MatrixSender:
         if self._sender is None:

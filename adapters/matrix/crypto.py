@@ -193,17 +193,19 @@ class Crypto:
             if client.olm is not None and client.olm.should_share_group_session(room_id):
                 await self._share(room_id)
         try:
-            return await client.room_send(
-                room_id,
-                event_type,
-                content,
-                tx_id=txn,
-                ignore_unverified_devices=self._ignore_unverified,
-            )
+            # Encrypted here rather than by ``client.room_send``, which sends
+            # ``m.reaction`` in the clear: a confirmation's ✅ is an event like any other
+            # and must never leave in the clear (its ``m.relates_to`` is copied to the
+            # outer content by ``encrypt``, so the server can still aggregate it).
+            kind, sealed = client.encrypt(room_id, event_type, content)
         except nio.OlmUnverifiedDeviceError as exc:
             raise NotPossible(f"unverified device in the room (trust: verified): {exc}") from exc
-        except (nio.LocalProtocolError, nio.EncryptionError) as exc:
+        except (nio.LocalProtocolError, nio.EncryptionError, nio.GroupEncryptionError) as exc:
             raise RetryableError(f"matrix e2e: cannot encrypt yet: {exc}", retry_after=2.0) from exc
+        method, path, data = nio.Api.room_send(client.access_token, room_id, kind, sealed, txn)
+        resp = await client._send(nio.RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(resp, nio.RoomSendResponse | nio.ErrorResponse)  # nio's _send
+        return resp
 
     async def _share(self, room_id: str) -> None:
         try:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from adapters.matrix.media import file_ref
 from adapters.matrix.polls import RESPONSES, poll_vote
 from adapters.matrix.reactions import reaction_event
 from gateway.metrics import INBOUND_MALFORMED
@@ -259,8 +260,10 @@ def _command(text: str) -> tuple[Command | None, str]:
 
 
 def _attachment(msgtype: str, content: Mapping[str, Any]) -> Attachment | None:
-    # In an encrypted room the file is encrypted too: ``file`` holds its URL (and key).
-    url = _str(content.get("url")) or _str(_dict(content.get("file")).get("url"))
+    # In an encrypted room the file is encrypted too: ``file`` holds its URL and key,
+    # both kept in the reference (``media``), or staff could never open it.
+    file = content.get("file")
+    url = file_ref(file) if isinstance(file, Mapping) else _str(content.get("url"))
     if not url:
         return None
     info = _dict(content.get("info"))
@@ -318,6 +321,7 @@ def message_event(
     elif msgtype in _ATTACHMENT_KINDS:
         att = _attachment(msgtype, content)
         if att is None:
+            malformed(room_id, event_id, "a file without a URL (or, encrypted, without its key)")
             return None
         attachments = (att,)
         # ``body`` is the caption only when a separate ``filename`` names the file.

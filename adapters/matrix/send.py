@@ -242,9 +242,9 @@ class MatrixSender:
     ) -> str:
         """Send one room event with transaction id ``txn``; the event id.
 
-        Every event palm posts must come through here: it is encrypted when the room is
-        (never in the clear to an encrypted room; nio leaves ``m.reaction`` in the clear,
-        as the spec's clients do, since its relation must be readable anyway).
+        Every event palm posts must come through here: it is encrypted when the room is,
+        whatever its type (reactions and poll events too: never in the clear to an
+        encrypted room).
         """
         try:
             if await self.is_encrypted(room):

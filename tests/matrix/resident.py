@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import nio
+from nio.crypto.attachments import encrypt_attachment
 
 from tests.fakes.synapse import User
 
@@ -39,7 +42,9 @@ class Resident:
     async def _on_event(self, room: nio.MatrixRoom, event: nio.Event) -> None:
         self.events[event.event_id] = event
 
-    async def create_room(self, invite: list[str], *, name: str, encrypted: bool = True) -> str:
+    async def create_room(
+        self, invite: list[str], *, name: str | None, encrypted: bool = True
+    ) -> str:
         resp = await self.client.room_create(
             name=name, invite=invite, initial_state=[ENCRYPTION] if encrypted else []
         )
@@ -63,6 +68,58 @@ class Resident:
         )
         assert isinstance(resp, nio.RoomSendResponse), resp
         return str(resp.event_id)
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        """Any room event, encrypted in an encrypted room whatever its type, as Element
+        does (nio's ``room_send`` leaves ``m.reaction`` in the clear)."""
+        room = await self.wait_room(room_id)
+        client = self.client
+        if not room.encrypted or client.olm is None:
+            resp = await client.room_send(room_id, event_type, content)
+            assert isinstance(resp, nio.RoomSendResponse), resp
+            return str(resp.event_id)
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.olm.should_share_group_session(room_id):
+            await client.share_group_session(room_id, ignore_unverified_devices=True)
+        kind, sealed = client.encrypt(room_id, event_type, content)
+        method, path, data = nio.Api.room_send(
+            client.access_token, room_id, kind, sealed, uuid.uuid4()
+        )
+        resp = await client._send(nio.RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(resp, nio.RoomSendResponse), resp
+        return str(resp.event_id)
+
+    async def react(self, room_id: str, event_id: str, key: str = "✅") -> str:
+        relates = {"rel_type": "m.annotation", "event_id": event_id, "key": key}
+        return await self.send_event(room_id, "m.reaction", {"m.relates_to": relates})
+
+    async def vote(self, room_id: str, start: str, answers: list[str]) -> str:
+        """A stable MSC3381 poll response, as Element sends it."""
+        content = {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": start},
+            "m.selections": answers,
+        }
+        return await self.send_event(room_id, "m.poll.response", content)
+
+    async def send_encrypted_image(self, room_id: str, data: bytes, name: str) -> str:
+        """A photo as Element sends it to an encrypted room: the file AES-CTR encrypted
+        and uploaded, its key, IV and hash in the (Megolm-encrypted) event's ``file``."""
+        sealed, keys = encrypt_attachment(data)
+        resp, _ = await self.client.upload(
+            io.BytesIO(sealed), content_type="application/octet-stream",
+            filename=name, filesize=len(sealed),
+        )  # fmt: skip
+        assert isinstance(resp, nio.UploadResponse), resp
+        content = {
+            "msgtype": "m.image",
+            "body": name,
+            "info": {"mimetype": "image/jpeg", "size": len(data)},
+            "file": {"url": resp.content_uri, **keys},
+        }
+        return await self.send_event(room_id, "m.room.message", content)
 
     async def wait_room(self, room_id: str, within: float = 20.0) -> nio.MatrixRoom:
         deadline = time.monotonic() + within

@@ -220,7 +220,10 @@ async def test_late_room_key_ticket_appears_when_key_arrives(
         # Palm sees the event, cannot decrypt it, and keeps it.
         pending_key = keys("matrix", bot.user_id, "undecrypted")
         await _until(lambda: redis.hexists(pending_key, late_id), what="the event kept")
-        assert metrics.MATRIX_UNDECRYPTABLE._value.get() > before
+        # Counted right after the write, which this test's own Redis read may beat.
+        await _until(
+            lambda: _true(metrics.MATRIX_UNDECRYPTABLE._value.get() > before), what="counted"
+        )
         events = await wait_for(redis, keys, lambda evs: True)
         assert not _message(lambda m: m.message_id == late_id)(events)
 

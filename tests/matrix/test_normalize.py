@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nio.crypto.attachments import encrypt_attachment
 
+from adapters.matrix.media import open_file, split_ref
 from adapters.matrix.normalize import (
     ENCRYPTED_REASON,
     Me,
@@ -16,6 +19,8 @@ from adapters.matrix.normalize import (
     room_events,
     strip_reply_fallback,
 )
+from gateway.errors import NotPossible
+from gateway.metrics import INBOUND_MALFORMED
 from gateway.models import (
     AttachmentKind,
     ChatKind,
@@ -114,6 +119,31 @@ def test_image_file_location() -> None:
     loc = one(msg({"msgtype": "m.location", "body": "gate", "geo_uri": "geo:22.5,114.1;u=10"}))
     assert loc.location is not None
     assert (loc.location.latitude, loc.location.longitude) == (22.5, 114.1)
+
+
+def test_encrypted_file_keeps_its_key_in_the_reference() -> None:
+    """An attachment from an encrypted room: the ref carries what decrypts it; a file
+    whose key is missing or of another algorithm is malformed, never stored undecryptable."""
+    plain = b"leak under the sink"
+    sealed, keys = encrypt_attachment(plain)
+    file = {"url": "mxc://example.org/enc", **keys}
+    img = one(msg({"msgtype": "m.image", "body": "leak.jpg", "file": file}))
+    ref = img.attachments[0].ref
+    url, key = split_ref(ref)
+    assert url == "mxc://example.org/enc"
+    assert key is not None
+    assert open_file(sealed, key) == plain
+    with pytest.raises(NotPossible, match="does not check out"):
+        open_file(sealed + b"x", key)
+    assert split_ref("mxc://example.org/abc") == ("mxc://example.org/abc", None)
+    before = INBOUND_MALFORMED.labels(platform="matrix")._value.get()
+    no_key = {k: v for k, v in file.items() if k != "key"}
+    other_alg = {**file, "key": {**file["key"], "alg": "A128CBC"}}
+    for bad in (no_key, other_alg, {**file, "hashes": {}}, {"url": "mxc://x/y"}):
+        bad_msg = msg({"msgtype": "m.file", "body": "f", "file": bad})
+        out, _ = room_events(ROOM, [bad_msg], ME, GROUP)
+        assert out == []
+    assert INBOUND_MALFORMED.labels(platform="matrix")._value.get() == before + 4
 
 
 def test_own_events_and_unknown_are_skipped() -> None:
