@@ -96,6 +96,10 @@ class MatrixAdapter:
 
     @property
     def device_id(self) -> str | None:
+        """The device that holds the keys while this process owns it, else the login's."""
+        crypto = self._sender.crypto if self._sender is not None else None
+        if crypto is not None:
+            return crypto.device_id
         return self._client.device_id if self._client else None
 
     async def start(self, ctx: AdapterContext) -> None:

@@ -83,17 +83,22 @@ class SessionStore:
             return StoredSession(found["device_id"], found["access_token"])
         return None
 
-    async def crypto_device(self) -> str | None:
-        """The device whose crypto store was created (its keys are on the server)."""
+    async def crypto_session(self) -> StoredSession | None:
+        """The device whose crypto store was created (its keys are on the server), and
+        its token when it is not the login's own device (after a lost store)."""
         try:
-            value = await self._redis.hget(self._key, "crypto_device")
+            found = await self._redis.hmget(self._key, ["crypto_device", "crypto_token"])
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"matrix session: {exc}") from exc
-        return text(value) if value else None
+        device, token = (text(v) if v else "" for v in found)
+        return StoredSession(device, token) if device else None
 
-    async def mark_crypto(self, device_id: str) -> None:
+    async def mark_crypto(self, session: StoredSession) -> None:
         try:
-            await self._redis.hset(self._key, "crypto_device", device_id)
+            await self._redis.hset(
+                self._key,
+                mapping={"crypto_device": session.device_id, "crypto_token": session.access_token},
+            )
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"matrix session: {exc}") from exc
 
@@ -139,26 +144,37 @@ async def login(client: nio.AsyncClient, config: MatrixConfig, sessions: Session
     await _password_login(client, config, sessions, stored.device_id if stored else None)
 
 
-async def new_device(client: nio.AsyncClient, config: MatrixConfig, sessions: SessionStore) -> None:
-    """Log in as a brand-new device (the old one's keys are lost with its store)."""
+async def new_device(client: nio.AsyncClient, config: MatrixConfig) -> StoredSession:
+    """A brand-new device for the crypto client (the old one's keys are lost with its
+    store). ``client`` keeps its own device: Synapse dedupes transaction ids per device,
+    so a send resumed after a crash must go out on the device that began it."""
     if config.password is None:
         raise ConfigError(
             "the crypto store of the configured access token's device is lost: make a new"
             " access token (a new device) or configure password_env",
             key="platforms.matrix.e2e",
         )
-    await _password_login(client, config, sessions, None)
+    resp = await _scratch_login(client, config, None)
+    return StoredSession(resp.device_id, resp.access_token)
 
 
 async def _password_login(
     client: nio.AsyncClient, config: MatrixConfig, sessions: SessionStore, device_id: str | None
 ) -> None:
+    resp = await _scratch_login(client, config, device_id)
+    await sessions.save(StoredSession(resp.device_id, resp.access_token))
+    client.restore_login(resp.user_id, resp.device_id, resp.access_token)
+
+
+async def _scratch_login(
+    client: nio.AsyncClient, config: MatrixConfig, device_id: str | None
+) -> nio.LoginResponse:
+    """A password login on a scratch client (``device_id``: the same device again, its
+    txn ids stay valid). ``client`` may be sending meanwhile, and nio refuses every call
+    while a client's token is blank: its token is replaced only once the new one exists."""
     assert config.password is not None  # the config validator requires one of the two
-    # A scratch client logs in: ``client`` may be sending meanwhile (a new crypto device
-    # while plain rooms are served), and its old token must stay valid until the new one
-    # replaces it in one step (nio refuses every call while the token is blank).
     scratch = nio.AsyncClient(client.homeserver, config.user_id, config=client.config)
-    scratch.device_id = device_id  # the same device again: its txn ids stay valid
+    scratch.device_id = device_id
     try:
         resp = await scratch.login(config.password.get_secret_value(), config.device_name)
     except errors.TRANSPORT_ERRORS as exc:
@@ -171,8 +187,7 @@ async def _password_login(
             raise err
         raise ConfigError(f"password login failed: {err.message}", key="platforms.matrix")
     _check_user(resp.user_id, config)
-    await sessions.save(StoredSession(resp.device_id, resp.access_token))
-    client.restore_login(resp.user_id, resp.device_id, resp.access_token)
+    return resp
 
 
 def _check_user(actual: str, config: MatrixConfig) -> None:

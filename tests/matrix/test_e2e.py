@@ -333,6 +333,11 @@ async def test_device_reused_across_restarts_and_a_lost_store_means_a_new_device
     third = await owned_device()
     assert third != first
     assert any("crypto store of device" in r.getMessage() for r in caplog.records)
+    # Only the keys moved: the login keeps its device, so a send resumed after a crash
+    # still has Synapse's per-device txn-id dedupe.
+    session = keys("matrix", bot.user_id, "session")
+    assert await redis.hget(session, "device_id") in (first, first.encode())
+    assert await owned_device() == third  # the new device's store is used from now on
 
 
 async def _true(value: bool) -> bool:
