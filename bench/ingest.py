@@ -45,6 +45,7 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
+from bench import http_load
 from bench.common import RESULTS, Ratio, machine, percentile, write_result
 from bench.procs import PREFIX, ROOT, Fake, Procs
 
@@ -87,12 +88,21 @@ def _summary(lat: list[float], elapsed: float, errors: int, n: int) -> dict[str,
 
 
 async def load_webhook(
-    url: str, n: int, start: int, users: int, concurrency: int, paced: float
+    url: str, n: int, start: int, users: int, concurrency: int, paced: float, client: str
 ) -> dict[str, Any]:
     import aiohttp
 
     bodies = [json.dumps(update(start + i, users)).encode() for i in range(n)]
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    if client == "raw":
+        target = http_load.Target(url, headers)
+        requests = [target.request(b) for b in bodies]
+        if paced:
+            out = await http_load.paced(target, requests, paced)
+        else:
+            out = await http_load.flood(target, requests, concurrency)
+        lat, errors, elapsed = out
+        return _summary(lat, elapsed, errors, n)
     lat: list[float] = []
     errors = 0
 
@@ -166,6 +176,8 @@ def child(role: str, target: str, n: int, args: argparse.Namespace, **kw: Any) -
         str(args.users),
         "--concurrency",
         str(args.concurrency),
+        "--client",
+        args.client,
     ]
     for k, v in kw.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
@@ -211,6 +223,12 @@ def main() -> None:
         default=10,
         help="with --layout split: nice(1) of the work process (default 10, 0: none)",
     )
+    p.add_argument(
+        "--client",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="the webhook sender: raw (bench.http_load, lean; default) or aiohttp's client",
+    )
     p.add_argument("--role", choices=("webhook", "xadd"), help=argparse.SUPPRESS)
     p.add_argument("--target", help=argparse.SUPPRESS)
     p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
@@ -218,7 +236,13 @@ def main() -> None:
     args = p.parse_args()
     if args.role == "webhook":
         res = load_webhook(
-            args.target, args.n, args.start, args.users, args.concurrency, args.paced
+            args.target,
+            args.n,
+            args.start,
+            args.users,
+            args.concurrency,
+            args.paced,
+            args.client,
         )
         print(json.dumps(asyncio.run(res)))
         return
@@ -260,7 +284,7 @@ def main() -> None:
         hook = palm.base + "/telegram/webhook"
         print(
             f"{args.n} updates from {args.users} residents, concurrency {args.concurrency}, "
-            f"layout {args.layout}"
+            f"layout {args.layout}, sender {args.client}"
         )
         warm = child("webhook", hook, 500, args, start=10_000_000)
         cpu0 = [p.cpu_s() for p in palms]
