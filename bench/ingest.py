@@ -4,10 +4,13 @@
     .venv/bin/python -m bench.ingest --n 20000 --concurrency 32
     .venv/bin/python -m bench.ingest --profile    # palm under cProfile, top printed
     .venv/bin/python -m bench.ingest --mode polling   # the same flood through getUpdates
+    .venv/bin/python -m bench.ingest --layout one     # one palm run instead of ingest + work
 
 Peers, each its own process: a private redis-server (AOF everysec), the fake Bot API
 (for getMe and the acknowledgements palm sends back; limits off), ``palm run`` in
-webhook mode, and the load generators:
+webhook mode (``--layout split``, the default: ``palm run --role ingest`` takes the
+webhooks and ``palm run --role work`` the funnel and the acknowledgements; ``--layout
+one``: a single ``palm run`` does both), and the load generators:
 
 * ``--role webhook``: ``concurrency`` tasks POST Telegram updates (private messages
   from ``--users`` residents, like Telegram's webhook with ``max_connections``) to
@@ -42,6 +45,7 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
+from bench import http_load
 from bench.common import RESULTS, Ratio, machine, percentile, write_result
 from bench.procs import PREFIX, ROOT, Fake, Procs
 
@@ -84,12 +88,21 @@ def _summary(lat: list[float], elapsed: float, errors: int, n: int) -> dict[str,
 
 
 async def load_webhook(
-    url: str, n: int, start: int, users: int, concurrency: int, paced: float
+    url: str, n: int, start: int, users: int, concurrency: int, paced: float, client: str
 ) -> dict[str, Any]:
     import aiohttp
 
     bodies = [json.dumps(update(start + i, users)).encode() for i in range(n)]
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    if client == "raw":
+        target = http_load.Target(url, headers)
+        requests = [target.request(b) for b in bodies]
+        if paced:
+            out = await http_load.paced(target, requests, paced)
+        else:
+            out = await http_load.flood(target, requests, concurrency)
+        lat, errors, elapsed = out
+        return _summary(lat, elapsed, errors, n)
     lat: list[float] = []
     errors = 0
 
@@ -163,6 +176,8 @@ def child(role: str, target: str, n: int, args: argparse.Namespace, **kw: Any) -
         str(args.users),
         "--concurrency",
         str(args.concurrency),
+        "--client",
+        args.client,
     ]
     for k, v in kw.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
@@ -196,6 +211,24 @@ def main() -> None:
     p.add_argument("--paced-n", type=int, default=3000)
     p.add_argument("--profile", action="store_true", help="run palm under cProfile")
     p.add_argument("--mode", choices=("webhook", "polling"), default="webhook")
+    p.add_argument(
+        "--layout",
+        choices=("split", "one"),
+        default="split",
+        help="split: palm run --role ingest + --role work (default); one: a single palm run",
+    )
+    p.add_argument(
+        "--work-nice",
+        type=int,
+        default=10,
+        help="with --layout split: nice(1) of the work process (default 10, 0: none)",
+    )
+    p.add_argument(
+        "--client",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="the webhook sender: raw (bench.http_load, lean; default) or aiohttp's client",
+    )
     p.add_argument("--role", choices=("webhook", "xadd"), help=argparse.SUPPRESS)
     p.add_argument("--target", help=argparse.SUPPRESS)
     p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
@@ -203,7 +236,13 @@ def main() -> None:
     args = p.parse_args()
     if args.role == "webhook":
         res = load_webhook(
-            args.target, args.n, args.start, args.users, args.concurrency, args.paced
+            args.target,
+            args.n,
+            args.start,
+            args.users,
+            args.concurrency,
+            args.paced,
+            args.client,
         )
         print(json.dumps(asyncio.run(res)))
         return
@@ -225,18 +264,33 @@ def main() -> None:
             RESULTS.mkdir(exist_ok=True)
             prof_path = str(RESULTS / f"ingest-palm-{time.strftime('%Y%m%dT%H%M%S')}.prof")
             env["PALM_BENCH_PROFILE"] = prof_path
+        split = args.layout == "split"
         palm = procs.start_palm(
             procs.palm_config("palm-ingest", fake, mode="webhook"),
             module="bench.palm_tuned",
             env=env,
+            role="ingest" if split else "all",
         )
-        procs.wait_ready([palm])
+        palms = [palm]
+        if split:  # the funnel and the acknowledgements in their own process
+            palms.append(
+                procs.start_palm(
+                    procs.palm_config("palm-work", fake, mode="webhook"),
+                    role="work",
+                    nice=args.work_nice,
+                )
+            )
+        procs.wait_ready(palms)
         hook = palm.base + "/telegram/webhook"
-        print(f"{args.n} updates from {args.users} residents, concurrency {args.concurrency}")
+        print(
+            f"{args.n} updates from {args.users} residents, concurrency {args.concurrency}, "
+            f"layout {args.layout}, sender {args.client}"
+        )
         warm = child("webhook", hook, 500, args, start=10_000_000)
-        cpu0 = palm.cpu_s()
+        cpu0 = [p.cpu_s() for p in palms]
         flood = child("webhook", hook, args.n, args)
-        palm_cpu = palm.cpu_s() - cpu0
+        cpu = [p.cpu_s() - c for p, c in zip(palms, cpu0, strict=True)]
+        palm_cpu = cpu[0]
         print(line("palm webhook flood", flood), flush=True)
         raw = child("xadd", procs.redis_url, args.n, args)
         print(line("raw redis-py XADD", raw), flush=True)
@@ -278,7 +332,9 @@ def main() -> None:
     for ratio in ratios:
         print(ratio.line())
     print(
-        f"palm CPU during the flood: {1000 * palm_cpu / args.n:.2f} ms/update; "
+        f"palm CPU during the flood: {1000 * palm_cpu / args.n:.2f} ms/update"
+        + (f" (work process: {1000 * cpu[1] / args.n:.2f} ms/update)" if split else "")
+        + "; "
         f"durably taken (dedupe keys): {kept} of {expected}; palm RSS {rss:.0f} MB"
     )
     path = write_result(
@@ -290,6 +346,7 @@ def main() -> None:
             "xadd": raw,
             "paced": paced,
             "palm_cpu_s_flood": palm_cpu,
+            "work_cpu_s_flood": cpu[1] if split else None,
             "stored": kept,
             "profile": profile,
             "expected": expected,

@@ -245,11 +245,20 @@ class Procs:
         return Palm(name, path, f"http://127.0.0.1:{port}", self.tmp / f"{name}.log")
 
     def start_palm(
-        self, palm: Palm, *, module: str = "gateway.cli.main", env: dict[str, str] | None = None
+        self,
+        palm: Palm,
+        *,
+        module: str = "gateway.cli.main",
+        env: dict[str, str] | None = None,
+        role: str = "all",
+        nice: int = 0,
     ) -> Palm:
+        cmd = [sys.executable, "-m", module, "-c", str(palm.config), "run", "--role", role]
+        if nice:  # nice(1) execs palm: the pid (for cpu_s, rss_mb) stays palm's
+            cmd = ["nice", "-n", str(nice), *cmd]
         with palm.log.open("ab") as out:
             palm.proc = self._spawn(
-                [sys.executable, "-m", module, "-c", str(palm.config), "run"],
+                cmd,
                 out,
                 env={**os.environ, **(env or {})},
             )

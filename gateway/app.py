@@ -4,12 +4,18 @@ Order: Redis (embedded or URL) -> adapters ``start`` -> HTTP server -> component
 receive loops. SIGINT/SIGTERM cancel the TaskGroup; everything in flight is durable
 in Redis, so a cancelled send is simply resumed by the next worker to claim it.
 A crashed component cancels the rest and palm exits 1: it never runs half-alive.
+
+``--role`` splits the work between processes on one Redis (see ``Role``): in one
+process the funnel, the outbox and the staff feed share the event loop with the
+webhook handlers, and under a reply flood they took most of it (bench/README.md,
+``bench.ingest``), so a resident's update waited behind acknowledgements.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import signal
@@ -23,7 +29,7 @@ from adapters.registry import build_adapters
 from gateway.adapter import Adapter, AdapterContext
 from gateway.components import Component, components, on_reload, on_startup
 from gateway.config import GatewayConfig
-from gateway.errors import StoreUnavailable
+from gateway.errors import ConfigError, StoreUnavailable
 from gateway.http.server import build_app
 from gateway.inbound import RedisInboundSink
 from gateway.runtime import Runtime, open_runtime
@@ -32,6 +38,20 @@ log = logging.getLogger("palm.app")
 
 DRAIN_SECONDS = 8.0
 """After a stop signal, how long tasks get to finish before palm exits anyway."""
+
+
+class Role(enum.StrEnum):
+    """``palm run --role``: which part of the gateway this process runs."""
+
+    ALL = "all"
+    """Everything (the default)."""
+    INGEST = "ingest"
+    """Only the platform webhooks (store the update durably, answer 200) and the
+    health routes: no API, no console, no components, no receive loops."""
+    WORK = "work"
+    """Everything but the webhooks: API, console, components, and the receive loops
+    that pull (Telegram long polling, Matrix sync; a Matrix device owner must be a
+    process that also sends, see adapters/matrix/owner.py)."""
 
 
 class _Stop(Exception):
@@ -63,6 +83,22 @@ async def _component(name: str, work: Callable[[], Awaitable[None]]) -> None:
         return
 
 
+def _adapters_for(config: GatewayConfig, role: Role) -> list[Adapter]:
+    adapters = build_adapters(config)
+    if role is not Role.INGEST:
+        return adapters
+    # An ingest process only answers webhooks: an adapter without one has nothing to do
+    # there (and a Matrix login would be one more device session for nothing).
+    hooked = [a for a in adapters if a.routes()]
+    if not hooked:
+        raise ConfigError(
+            "palm run --role ingest: no platform receives by webhook "
+            "(platforms.telegram.mode: webhook, with platforms.telegram.webhook)",
+            key="platforms",
+        )
+    return hooked
+
+
 async def _start_adapters(rt: Runtime, adapters: list[Adapter]) -> None:
     sink = RedisInboundSink(rt.redis, rt.keys, replica_acks=rt.config.redis.replica_acks)
     ctx = AdapterContext(rt.redis, rt.keys, sink, rt.instance)
@@ -72,14 +108,13 @@ async def _start_adapters(rt: Runtime, adapters: list[Adapter]) -> None:
         log.info("adapter started", extra={"platform": adapter.platform})
 
 
-async def _serve_http(rt: Runtime, adapters: list[Adapter]) -> web.AppRunner:
-    runner = web.AppRunner(
-        build_app(rt, adapters), access_log=None, handle_signals=False, shutdown_timeout=2.0
-    )
+async def _serve_http(rt: Runtime, adapters: list[Adapter], role: Role) -> web.AppRunner:
+    app = build_app(rt, adapters, api=role is not Role.INGEST, webhooks=role is not Role.WORK)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, rt.config.http.host, rt.config.http.port)
     await site.start()
-    log.info("http listening", extra={"listen": rt.config.http.listen})
+    log.info("http listening", extra={"listen": rt.config.http.listen, "role": role.value})
     return runner
 
 
@@ -118,27 +153,31 @@ async def run_gateway(
     *,
     ready: asyncio.Event | None = None,
     extra: Sequence[tuple[str, Component]] = (),
+    role: Role = Role.ALL,
 ) -> int:
     """Run until stopped. Returns the exit code.
 
-    ``extra`` components run beside the built-in ones (embedders and tests use it).
+    ``extra`` components run beside the built-in ones (embedders and tests use it), in
+    every role.
     """
+    adapters = _adapters_for(config, role)
     stop = asyncio.Event()
     async with open_runtime(config) as rt:
-        adapters = build_adapters(config)
         runner: web.AppRunner | None = None
         try:
             _install_signals(rt, stop)
             await _start_adapters(rt, adapters)
-            await on_startup(rt)
-            runner = await _serve_http(rt, adapters)
+            if role is not Role.INGEST:
+                await on_startup(rt)
+            runner = await _serve_http(rt, adapters, role)
             if ready is not None:
                 ready.set()
+            builtin = components() if role is not Role.INGEST else []
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(_until(stop))
-                for adapter in adapters:
+                for adapter in adapters if role is not Role.INGEST else ():
                     tg.create_task(_component(f"{adapter.platform}.receive", adapter.run))
-                for name, component in [*components(), *extra]:
+                for name, component in [*builtin, *extra]:
                     tg.create_task(_component(name, partial(component, rt)))
         except* _Stop:
             log.info("stopped")

@@ -83,9 +83,9 @@ class _Malformed(_Skip):
 
 def normalize(update: object, me: BotIdentity) -> list[InboundEvent]:
     """Turn one update into zero or more events. Never raises."""
-    update_id = update.get("update_id") if isinstance(update, Mapping) else None
+    update_id = update.get("update_id") if isinstance(update, dict) else None
     try:
-        if not isinstance(update, Mapping) or not _is_int(update_id):
+        if not isinstance(update, dict) or not _is_int(update_id):
             raise _Malformed("not an update object")
         return _normalize(update, int(update_id), me)
     except _Malformed as why:
@@ -119,6 +119,8 @@ def _normalize(update: Mapping[str, Any], update_id: int, me: BotIdentity) -> li
 
 
 # --- small safe accessors ------------------------------------------------------
+# JSON objects decode to ``dict`` (webhook body, getUpdates answer): the checks test for
+# ``dict``, not ``Mapping``, whose ABC check cost a third of a flood's normalising.
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -126,14 +128,14 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 
 def _map(value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise _Malformed("expected an object")
     return value
 
 
 def _opt_map(parent: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     value = parent.get(key)
-    return value if isinstance(value, Mapping) else None
+    return value if isinstance(value, dict) else None
 
 
 def _int(parent: Mapping[str, Any], key: str) -> int:
@@ -312,7 +314,7 @@ def _mentions(text: str, entities: object, me: BotIdentity) -> bool:
     handle = "@" + me.username.lower()
     if isinstance(entities, list):
         for e in entities:
-            if not isinstance(e, Mapping):
+            if not isinstance(e, dict):
                 continue
             if e.get("type") == "text_mention":
                 user = _opt_map(e, "user")
@@ -333,7 +335,7 @@ def _largest_photo(sizes: object) -> Attachment | None:
     best: Mapping[str, Any] | None = None
     best_area = -1
     for size in sizes:
-        if not isinstance(size, Mapping) or not isinstance(size.get("file_id"), str):
+        if not isinstance(size, dict) or not isinstance(size.get("file_id"), str):
             continue
         w, h = size.get("width"), size.get("height")
         area = w * h if _is_int(w) and _is_int(h) else 0

@@ -123,9 +123,24 @@ def _endpoint(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
     return handle
 
 
-def build_app(rt: Runtime, adapters: Sequence[Adapter] = ()) -> web.Application:
+def build_app(
+    rt: Runtime, adapters: Sequence[Adapter] = (), *, api: bool = True, webhooks: bool = True
+) -> web.Application:
+    """The health routes always; the API and console with ``api``, the adapters'
+    webhooks with ``webhooks`` (``palm run --role``, ``gateway.app.Role``)."""
     app = web.Application(middlewares=[_errors], client_max_size=25 * 1024 * 1024)
     app[RUNTIME] = rt
+    if api:
+        _mount_api(app, rt)
+    for method, path, handler in system_routes(rt, adapters):
+        app.router.add_route(method, path, handler)
+    for adapter in adapters if webhooks else ():
+        for extra in adapter.routes():
+            app.router.add_route(extra.method, extra.path, extra.handler)
+    return app
+
+
+def _mount_api(app: web.Application, rt: Runtime) -> None:
     routes = all_routes()
     for route in routes:
         app.router.add_route(route.method, API_PREFIX + route.path, _endpoint(route))
@@ -136,9 +151,3 @@ def build_app(rt: Runtime, adapters: Sequence[Adapter] = ()) -> web.Application:
 
     app.router.add_get(API_PREFIX + "/openapi.json", openapi)
     mount_console(app, rt)
-    for method, path, handler in system_routes(rt, adapters):
-        app.router.add_route(method, path, handler)
-    for adapter in adapters:
-        for extra in adapter.routes():
-            app.router.add_route(extra.method, extra.path, extra.handler)
-    return app
