@@ -252,12 +252,6 @@ class _Worker:
         # The urgent ones (listed first) go first if both answered.
         return _entries(both)
 
-    async def _ack(self, stream: str, entry_id: str) -> None:
-        pipe = self.rt.redis.pipeline(transaction=True)
-        pipe.xack(stream, GROUP, entry_id)
-        pipe.xdel(stream, entry_id)  # acked entries go at once: the stream never needs trimming
-        await pipe.execute()
-
     async def _lease(self) -> None:
         """Keep the idle time of every held entry low while this worker is alive."""
         every = max(0.05, self.cfg.claim_idle_seconds / 3)
@@ -287,7 +281,7 @@ class _Worker:
         try:
             step = await self._deliver(stream, entry_id, delivery_id, owner)
             if step == _ACK:
-                await self._ack(stream, entry_id)
+                await self.store.ack(stream, entry_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(delivery_id))
