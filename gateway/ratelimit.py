@@ -183,20 +183,26 @@ class RateLimiter:
     async def stamp(self, rules: Sequence[RateRule], member: str) -> None:
         """Just before the request leaves: record the granted send ``member`` at the
         time now, once every window allows a send now (see the module's docstring)."""
+        while True:
+            wait = await self.try_stamp(rules, member)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait + 0.002)
+
+    async def try_stamp(self, rules: Sequence[RateRule], member: str) -> float:
+        """One try of ``stamp``: 0 when ``member`` now stands at the time now, else the
+        seconds to wait (nothing changed then)."""
         if not rules:
-            return
+            return 0.0
         keys = [self._log_key(r.key) for r in rules]
         args: list[str | int] = [member]
         for r in rules:
             args += [r.limit, int(r.window * 1000), 1 if r.spread else 0]
-        while True:
-            try:
-                wait_ms = int(await self._batch.script(self._stamp, keys, args))
-            except (RedisError, OSError) as exc:
-                raise StoreUnavailable(f"rate limiter: {exc}") from exc
-            if wait_ms <= 0:
-                return
-            await asyncio.sleep(wait_ms / 1000.0 + 0.002)
+        try:
+            wait_ms = int(await self._batch.script(self._stamp, keys, args))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"rate limiter: {exc}") from exc
+        return max(0.0, wait_ms / 1000.0)
 
     async def pause(self, rule_key: str, seconds: float) -> None:
         """Stop every send counting against ``rule_key`` for ``seconds`` (after a 429).
