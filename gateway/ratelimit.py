@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.batch import for_client
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.models import RateRule
@@ -130,6 +131,8 @@ class RateLimiter:
         self._keys = keys
         self._script = redis.register_script(_ACQUIRE_LUA)
         self._stamp = redis.register_script(_STAMP_LUA)
+        # Grants and stamps of concurrent sends share round trips (gateway.batch).
+        self._batch = for_client(redis)
 
     def _log_key(self, rule_key: str) -> str:
         return self._keys("rate", "log", rule_key)
@@ -148,7 +151,7 @@ class RateLimiter:
         for r in rules:
             args += [r.limit, int(r.window * 1000), 1 if r.spread else 0]
         try:
-            wait_ms = await self._script(keys=keys, args=args)
+            wait_ms = await self._batch.script(self._script, keys, args)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"rate limiter: {exc}") from exc
         return max(0.0, int(wait_ms) / 1000.0)
@@ -180,20 +183,26 @@ class RateLimiter:
     async def stamp(self, rules: Sequence[RateRule], member: str) -> None:
         """Just before the request leaves: record the granted send ``member`` at the
         time now, once every window allows a send now (see the module's docstring)."""
+        while True:
+            wait = await self.try_stamp(rules, member)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait + 0.002)
+
+    async def try_stamp(self, rules: Sequence[RateRule], member: str) -> float:
+        """One try of ``stamp``: 0 when ``member`` now stands at the time now, else the
+        seconds to wait (nothing changed then)."""
         if not rules:
-            return
+            return 0.0
         keys = [self._log_key(r.key) for r in rules]
         args: list[str | int] = [member]
         for r in rules:
             args += [r.limit, int(r.window * 1000), 1 if r.spread else 0]
-        while True:
-            try:
-                wait_ms = int(await self._stamp(keys=keys, args=args))
-            except (RedisError, OSError) as exc:
-                raise StoreUnavailable(f"rate limiter: {exc}") from exc
-            if wait_ms <= 0:
-                return
-            await asyncio.sleep(wait_ms / 1000.0 + 0.002)
+        try:
+            wait_ms = int(await self._batch.script(self._stamp, keys, args))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"rate limiter: {exc}") from exc
+        return max(0.0, wait_ms / 1000.0)
 
     async def pause(self, rule_key: str, seconds: float) -> None:
         """Stop every send counting against ``rule_key`` for ``seconds`` (after a 429).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from gateway.batch import for_client
 from gateway.confirm.buttons import CHECK
 from gateway.confirm.store import ChatMembers, ConfirmStore
 from gateway.confirm.support import CountsMembers, ListsMembers, Reacts
@@ -25,7 +26,9 @@ log = logging.getLogger("palm.confirm")
 async def on_delivery(rt: Runtime, result: DeliveryResult) -> None:
     if result.state != "sent" or not result.message_ids:
         return
-    asks = await rt.redis.hget(rt.keys("announcement", result.origin_id), "confirm")
+    # Every delivery of a broadcast asks: in the outbox's group commit (gateway.batch).
+    key = rt.keys("announcement", result.origin_id)
+    asks = await for_client(rt.redis).call(lambda pipe: pipe.hget(key, "confirm"))
     if asks != "1":
         return
     adapter: object = rt.adapters.get(split_target_id(result.target)[0])

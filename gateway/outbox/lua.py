@@ -119,3 +119,9 @@ redis.call('HINCRBY', dk, 'attempts', 1)
 if not cur[3] then redis.call('HSET', dk, 'first_attempt_at', ARGV[2]) end
 return 'ok'
 """
+
+# An entry done with: acked and deleted at once (the stream never needs trimming).
+ACK_LUA = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""

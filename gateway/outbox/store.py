@@ -18,6 +18,7 @@ counters move exactly once per transition however many workers race.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -28,6 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from gateway.attachments import load_blob, store_blob
+from gateway.batch import for_client
 from gateway.keys import Keys
 from gateway.models import (
     AttachmentKind,
@@ -63,6 +65,9 @@ class OutboxStore:
         self._begin = self.redis.register_script(lua.BEGIN_LUA)
         self._rebody = self.redis.register_script(lua.REBODY_LUA)
         self._settle = self.redis.register_script(lua.SETTLE_LUA)
+        self._ack = self.redis.register_script(lua.ACK_LUA)
+        self._batch = for_client(self.redis)
+        """The calls every delivery makes (take, begin, settle) go in group commits."""
         self._bodies: dict[str, dict[str, Any]] = {}
 
     # --- keys ---------------------------------------------------------------
@@ -222,11 +227,13 @@ class OutboxStore:
         """``take`` with the target's status (from the hashes under ``targets_prefix``),
         and in the same round trip one new entry of ``stream`` (the urgent one) read for
         ``consumer``: a worker sees new urgent work at every delivery."""
-        pipe = self.redis.pipeline(transaction=False)
-        args = [owner, targets_prefix]
-        await self._take(keys=[self.delivery_key(delivery_id)], args=args, client=pipe)
-        pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
-        res, peeked = await pipe.execute()
+        take = self._batch.script(
+            self._take, [self.delivery_key(delivery_id)], [owner, targets_prefix]
+        )
+        peek = self._batch.call(
+            lambda pipe: pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
+        )
+        res, peeked = await asyncio.gather(take, peek)
         return (self._taken(delivery_id, res) if res else None), peeked
 
     async def release(self, delivery_id: str) -> None:
@@ -234,10 +241,8 @@ class OutboxStore:
         await self.redis.hincrby(self.delivery_key(delivery_id), "takes", -1)
 
     async def begin_send(self, delivery_id: str, owner: str) -> str:
-        res = await self._begin(
-            keys=[self.delivery_key(delivery_id)], args=[owner, repr(time.time())]
-        )
-        return str(res)
+        key = self.delivery_key(delivery_id)
+        return str(await self._batch.script(self._begin, [key], [owner, repr(time.time())]))
 
     async def end_attempt(self, delivery_id: str, reason: str) -> None:
         await self.redis.hset(
@@ -309,9 +314,13 @@ class OutboxStore:
             *message_ids,
         ]
         keys = [ack[0]] if ack else []
-        res = await self._settle(keys=keys, args=args)
+        res = await self._batch.script(self._settle, keys, args)
         h = _pairs(res[1])
         return bool(res[0]), Delivery.from_hash(delivery_id, h) if h else None
+
+    async def ack(self, stream: str, entry_id: str) -> None:
+        """Ack and delete a stream entry (one script: atomic, and batched)."""
+        await self._batch.script(self._ack, [stream], [GROUP, entry_id])
 
     async def requeue(self, entries: Sequence[tuple[str, str, str]]) -> None:
         """Hand read but not yet taken ``(stream, entry id, delivery id)`` entries back:

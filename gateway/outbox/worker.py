@@ -10,13 +10,13 @@ A delivery's life in one worker::
 
     take (owner := me, takes += 1) -> final already? hook + ack
       -> crashed while sending it too often? dead-letter
-      -> rate permit -> begin (still queued and mine?)
+      -> rate permit -> begin (still queued and mine?) + stamp the permit
       -> adapter.send -> sent | retry | failed -> record -> hook -> XACK + XDEL
       (without a hook "record" acks in the same Lua call)
 
-While a worker holds entries (the one it works on and the rest of its batch) its lease
-task re-claims them (``XCLAIM JUSTID``, which does not count as a delivery) so others
-take them over only once the worker is gone for ``claim_idle_seconds`` (``XAUTOCLAIM``).
+Each of those Redis steps goes in the process's group commit (``gateway.batch``): the
+steps of all workers that wait at the same moment share one round trip. Reading,
+holding and the lease of the held entries are in ``gateway.outbox.reader``.
 A delivery that must wait before a retry hands the rest of the batch back (re-queued
 at the tail, atomically) so it holds no other delivery up. The ``owner`` check just before sending
 stops a stalled worker from sending what its successor already sent, and a delivery
@@ -32,14 +32,12 @@ import logging
 import random
 import secrets
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from gateway.adapter import Adapter, OwnerRouted
+from gateway.adapter import OwnerRouted
 from gateway.admission.share import auto_reply_rules, is_auto_reply
 from gateway.aio import checkpoint
 from gateway.errors import (
@@ -54,7 +52,6 @@ from gateway.errors import (
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS, RATE_LIMITED, TELEGRAM_AMBIGUOUS
 from gateway.models import ChatKind, PlatformMessageId, TargetId
 from gateway.ops.replication import wait_replicas
-from gateway.ops.takeover import claim_from_dead
 from gateway.outbox.anchored import send_anchored
 from gateway.outbox.model import (
     FAILED,
@@ -65,17 +62,13 @@ from gateway.outbox.model import (
     Taken,
     TargetStatus,
 )
-from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
-from gateway.ratelimit import RateLimiter
+from gateway.outbox.reader import StreamReader, ensure_groups, entries, owner_partition
 from gateway.runtime import Runtime
-from gateway.targets import TargetDirectory
+
+__all__ = ["ensure_groups", "owner_partition", "run_workers"]
 
 log = logging.getLogger("palm.outbox")
 
-BLOCK_MS = 1000
-PREFETCH = 4
-"""Entries read per stream per XREADGROUP: fewer round trips per delivery, and few
-enough that a batch is never long in one worker's hands."""
 HAND_BACK_AFTER = 0.25
 """A retry wait longer than this (seconds) hands the rest of the batch back."""
 AUTO_REPLY_WAIT = 0.25
@@ -104,22 +97,6 @@ _YIELD = _Outcome("yield")
 """An automatic answer found no permit within its share: requeue it behind the rest."""
 
 
-async def ensure_groups(rt: Runtime, platform: str) -> None:
-    store = OutboxStore(rt)
-    for prio in PRIORITIES:
-        try:
-            # "0": entries written before any worker existed are read too.
-            await rt.redis.xgroup_create(store.stream(platform, prio), GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-
-def owner_partition(platform: str) -> str:
-    """The streams of deliveries only the owner process may send (``OwnerRouted``)."""
-    return f"{platform}@owner"
-
-
 async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = None) -> None:
     """Run the delivery workers for every started adapter until cancelled."""
     hooks = dict(hooks or {})
@@ -139,38 +116,7 @@ async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = No
             log.info("no adapters started: delivery workers idle")
 
 
-class _Worker:
-    def __init__(
-        self,
-        rt: Runtime,
-        platform: str,
-        adapter: Adapter,
-        hooks: Mapping[str, DeliveryHook],
-        n: int,
-        partition: str | None = None,
-    ) -> None:
-        self.rt = rt
-        self.platform = platform
-        self.adapter = adapter
-        self.routed = adapter if isinstance(adapter, OwnerRouted) else None
-        self.partition = partition
-        """Set on the workers of the owner's streams: they read only while we own."""
-        self.hooks = hooks
-        self.cfg = rt.config.outbox
-        self.store = OutboxStore(rt)
-        self.limiter = RateLimiter(rt.redis, rt.keys)
-        self.targets = TargetDirectory(rt.redis, rt.keys)
-        self.consumer = f"{rt.instance}:{partition or platform}:{n}"
-        self.streams = [self.store.stream(partition or platform, p) for p in PRIORITIES]
-        self.owner_streams = [self.store.stream(owner_partition(platform), p) for p in PRIORITIES]
-        self._batch: deque[tuple[str, str, str]] = deque()
-        """Read, not yet handled: (stream, entry id, delivery id), urgent first."""
-        self._held: dict[str, str] = {}
-        """Entry id -> stream of every entry this worker holds (leased)."""
-        # Spread the reclaim scans of many workers over time.
-        self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
-        self._next_dead_check = 0.0  # at once: a restart finds its predecessor's work
-
+class _Worker(StreamReader):
     async def run(self) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
@@ -200,86 +146,6 @@ class _Worker:
                 log.warning("outbox worker: redis error", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
 
-    def _hold(self, entries: list[tuple[str, str, str]], *, first: bool = False) -> None:
-        for stream, entry_id, _ in entries:
-            self._held[entry_id] = stream
-        if first:
-            self._batch.extendleft(reversed(entries))
-        else:
-            self._batch.extend(entries)
-
-    # --- reading --------------------------------------------------------------
-    async def _next(self) -> list[tuple[str, str, str]]:
-        if self.partition is not None and self.routed is not None and not self.routed.owns():
-            await asyncio.sleep(BLOCK_MS / 1000)  # not the owner: leave these to the owner
-            return []
-        now = time.monotonic()
-        if self.rt.config.takeover.same_host and now >= self._next_dead_check:
-            self._next_dead_check = now + self.cfg.claim_idle_seconds / 2
-            for stream in self.streams:
-                # 1 s idle at least: the workers of one process do not claim the same
-                # entry from each other (a claim resets the idle time).
-                dead = await claim_from_dead(
-                    self.rt.redis, stream, GROUP, self.consumer, count=PREFETCH,
-                    min_idle_ms=1000,
-                )  # fmt: skip
-                found = [(stream, eid, f["d"]) for eid, f in dead if f and "d" in f]
-                if found:
-                    self._next_dead_check = now + 1.0  # the dead may have left more
-                    return found
-        if now >= self._next_claim:
-            self._next_claim = now + self.cfg.claim_idle_seconds / 2
-            for stream in self.streams:
-                claimed = await self.rt.redis.xautoclaim(
-                    stream,
-                    GROUP,
-                    self.consumer,
-                    int(self.cfg.claim_idle_seconds * 1000),
-                    start_id="0-0",
-                    count=1,
-                )
-                found = [(stream, eid, f["d"]) for eid, f in claimed[1] if f and "d" in f]
-                if found:
-                    log.info("took over a delivery", extra={"delivery": found[0][2]})
-                    return found
-        both = await self.rt.redis.xreadgroup(
-            GROUP,
-            self.consumer,
-            dict.fromkeys(self.streams, ">"),
-            count=PREFETCH,
-            block=BLOCK_MS,
-        )
-        # The urgent ones (listed first) go first if both answered.
-        return _entries(both)
-
-    async def _ack(self, stream: str, entry_id: str) -> None:
-        pipe = self.rt.redis.pipeline(transaction=True)
-        pipe.xack(stream, GROUP, entry_id)
-        pipe.xdel(stream, entry_id)  # acked entries go at once: the stream never needs trimming
-        await pipe.execute()
-
-    async def _lease(self) -> None:
-        """Keep the idle time of every held entry low while this worker is alive."""
-        every = max(0.05, self.cfg.claim_idle_seconds / 3)
-        while True:
-            await asyncio.sleep(every)
-            by_stream: dict[str, list[int | bytes | str | memoryview[int]]] = {}
-            for entry_id, stream in list(self._held.items()):
-                by_stream.setdefault(stream, []).append(entry_id)
-            for stream, ids in by_stream.items():
-                with contextlib.suppress(RedisError, OSError):
-                    await self.rt.redis.xclaim(stream, GROUP, self.consumer, 0, ids, justid=True)
-
-    async def _hand_back(self) -> None:
-        """Re-queue the rest of the batch (a long wait ahead): other workers take it."""
-        if not self._batch:
-            return
-        entries = list(self._batch)
-        await self.store.requeue(entries)
-        self._batch.clear()
-        for _, entry_id, _ in entries:
-            self._held.pop(entry_id, None)
-
     # --- one delivery ---------------------------------------------------------
     async def _handle(self, stream: str, entry_id: str, delivery_id: str) -> None:
         owner = f"{self.consumer}:{secrets.token_hex(4)}"
@@ -287,7 +153,7 @@ class _Worker:
         try:
             step = await self._deliver(stream, entry_id, delivery_id, owner)
             if step == _ACK:
-                await self._ack(stream, entry_id)
+                await self.store.ack(stream, entry_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(delivery_id))
@@ -304,7 +170,7 @@ class _Worker:
         took, urgent = await self.store.take_and_peek(
             delivery_id, owner, self.streams[0], self.consumer, self.targets.hash_prefix
         )
-        peeked = _entries(urgent)
+        peeked = entries(urgent)
         if peeked and stream != self.streams[0] and took is not None and _untouched(took):
             # New urgent work goes before this normal one, which nobody has sent yet: it
             # is given back (the take undone) and taken again right after.
@@ -436,12 +302,18 @@ class _Worker:
                 await self.limiter.acquire(rules, member=permit)
             elif not await self.limiter.acquire(rules, max_wait=AUTO_REPLY_WAIT, member=permit):
                 return _YIELD  # acks and help texts: at most half of the bot's rate
-            began = await self.store.begin_send(d.delivery_id, owner)
+            # The owner check and the stamp (the grant was ahead of this moment: count the
+            # send from now, ratelimit.py) go in one round trip, the check first. A stamp
+            # that must wait leaves the delivery in flight meanwhile: a crash then counts
+            # a duplicate risk that did not happen (never one that did).
+            began, wait = await asyncio.gather(
+                self.store.begin_send(d.delivery_id, owner), self.limiter.try_stamp(rules, permit)
+            )
             if began != "ok":
                 # "final": someone else finished it; "lost": our lease was taken over.
                 return _LOST if began == "lost" else _FINISHED
-            # The grant was ahead of this moment: count the send from now (ratelimit.py).
-            await self.limiter.stamp(rules, permit)
+            if wait > 0:
+                await self.limiter.stamp(rules, permit)
             try:
                 if anchor is None:
                     receipt = await self.adapter.send(replace(msg, target=target))
@@ -517,13 +389,3 @@ def _untouched(took: Taken) -> bool:
 def _backoff(failures: int) -> float:
     base: float = min(BACKOFF_CAP, 0.5 * 2.0**failures)
     return base * random.uniform(0.8, 1.2)
-
-
-def _entries(resp: Any) -> list[tuple[str, str, str]]:
-    """XREADGROUP's answer as (stream, entry id, delivery id) triples."""
-    out: list[tuple[str, str, str]] = []
-    for stream, items in resp or []:
-        for entry_id, fields in items:
-            if fields and "d" in fields:
-                out.append((stream, entry_id, fields["d"]))
-    return out
