@@ -56,6 +56,7 @@ async def _check_all_once(alice: User, room: str, texts: list[str], ids: list[st
     assert [e["event_id"] for e in got] == ids
 
 
+@pytest.mark.paced
 @pytest.mark.slow
 async def test_stock_rc_message_30_sends_all_arrive(
     synapse: Synapse, new_user: Callable[..., Any], redis: Redis, keys: Keys

@@ -100,6 +100,7 @@ async def wait_firing(
     raise AssertionError(f"not firing: {sorted(names - seen)} (fired: {sorted(seen)})")
 
 
+@pytest.mark.paced
 @pytest.mark.slow  # about 45 s
 async def test_dashboard_and_alerts_against_real_prometheus(
     tmp_path: Path, fake_tg: FakeTelegram, own_redis: OwnRedis, palm_on: PalmOn

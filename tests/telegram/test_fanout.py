@@ -105,6 +105,7 @@ async def test_429_storm_loses_nothing(
     assert fake.violations == 0
 
 
+@pytest.mark.paced
 @pytest.mark.slow
 async def test_fan_out_3000_chats_keeps_every_limit(
     fake: FakeTelegram, tg_config: TelegramConfig, redis: Redis, keys: Keys
