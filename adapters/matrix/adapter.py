@@ -211,8 +211,11 @@ class MatrixAdapter:
             await crypto.aclose()
 
     def owns(self) -> bool:
-        """Whether this process may send to encrypted rooms now (without e2e: any may)."""
-        return self._ownership is None or self._ownership.owned()
+        """Whether this process may send to encrypted rooms now (without e2e: any may):
+        it holds the lease and its crypto store is open (a few seconds after the lease)."""
+        if self._ownership is None:
+            return True
+        return self._ownership.owned() and self._need_sender().crypto is not None
 
     async def needs_owner(self, target: TargetId) -> bool:
         """Whether a send to ``target`` must go through the device's owner."""
