@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -74,10 +75,8 @@ class SessionStore:
         self._key = keys("matrix", user_id, "session")
 
     async def load(self) -> StoredSession | None:
-        try:
+        with _store_errors():
             data = await self._redis.hgetall(self._key)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"matrix session: {exc}") from exc
         found = {text(k): text(v) for k, v in data.items()}
         if found.get("device_id") and found.get("access_token"):
             return StoredSession(found["device_id"], found["access_token"])
@@ -86,30 +85,32 @@ class SessionStore:
     async def crypto_session(self) -> StoredSession | None:
         """The device whose crypto store was created (its keys are on the server), and
         its token when it is not the login's own device (after a lost store)."""
-        try:
+        with _store_errors():
             found = await self._redis.hmget(self._key, ["crypto_device", "crypto_token"])
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"matrix session: {exc}") from exc
         device, token = (text(v) if v else "" for v in found)
         return StoredSession(device, token) if device else None
 
     async def mark_crypto(self, session: StoredSession) -> None:
-        try:
-            await self._redis.hset(
-                self._key,
-                mapping={"crypto_device": session.device_id, "crypto_token": session.access_token},
-            )
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"matrix session: {exc}") from exc
+        await self._put("crypto_device", "crypto_token", session)
 
     async def save(self, session: StoredSession) -> None:
-        try:
+        await self._put("device_id", "access_token", session)
+
+    async def _put(self, device_field: str, token_field: str, session: StoredSession) -> None:
+        with _store_errors():
             await self._redis.hset(
                 self._key,
-                mapping={"device_id": session.device_id, "access_token": session.access_token},
+                mapping={device_field: session.device_id, token_field: session.access_token},
             )
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"matrix session: {exc}") from exc
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Redis errors of the session store, as the core's ``StoreUnavailable``."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"matrix session: {exc}") from exc
 
 
 async def whoami(client: nio.AsyncClient) -> nio.WhoamiResponse | nio.ErrorResponse:
