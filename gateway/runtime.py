@@ -27,6 +27,7 @@ from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.ops.liveness import instance_name
 from gateway.ops.replication import describe, sentinel_clients
+from gateway.redis_packing import use_hiredis_packing
 from gateway.targets import migrate_tag_keys
 
 __all__ = ["Runtime", "instance_name", "open_runtime"]
@@ -48,7 +49,7 @@ class Runtime:
 def _client(url: str, *, decode: bool, password: SecretStr | None = None) -> Redis:
     # Short retries ride out a Redis restart of a second or two; longer outages
     # surface as StoreUnavailable to the caller, which backs off on its own.
-    return Redis.from_url(
+    client: Redis = Redis.from_url(
         url,
         password=password.get_secret_value() if password is not None else None,
         decode_responses=decode,
@@ -58,6 +59,7 @@ def _client(url: str, *, decode: bool, password: SecretStr | None = None) -> Red
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
     )
+    return use_hiredis_packing(client)
 
 
 @asynccontextmanager

@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.ops.config import SentinelConfig
+from gateway.redis_packing import use_hiredis_packing
 
 log = logging.getLogger("palm.redis")
 
@@ -81,7 +82,7 @@ def sentinel_clients(
     )
     text = sentinel.master_for(config.service, password=password_text, **_options(True))
     binary = sentinel.master_for(config.service, password=password_text, **_options(False))
-    return text, binary
+    return use_hiredis_packing(text), use_hiredis_packing(binary)
 
 
 def describe(config: SentinelConfig) -> str:
