@@ -14,7 +14,11 @@ lost: the callers' handling of a lost reply (take-over, ambiguity) is unchanged.
 
 Scripts go as ``EVALSHA``, never through redis-py's pipeline script support, which asks
 ``SCRIPT EXISTS`` first (a second round trip per batch); a ``NOSCRIPT`` answer (a
-restarted or flushed Redis) loads the script and runs that call again.
+restarted or flushed Redis) loads the script and runs that call again in the next batch.
+
+``submit`` and ``submit_script`` queue a call and return its future without waiting:
+a caller can put several calls in one batch and await them after (no task per call),
+or queue one (an ack) to go with its next call.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -41,6 +45,8 @@ Queue = Callable[[Pipeline], object]
 class _Call:
     queue: Queue
     future: asyncio.Future[Any]
+    script: AsyncScript | None = None
+    """Set for an ``EVALSHA``: on ``NOSCRIPT`` the flusher loads it and queues the call again."""
 
 
 class Batcher:
@@ -52,31 +58,38 @@ class Batcher:
         self._flusher: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def call(self, queue: Queue) -> Any:
-        """The answer to the one command ``queue`` puts on a pipeline; its error raised."""
+    def submit(self, queue: Queue, script: AsyncScript | None = None) -> asyncio.Future[Any]:
+        """Queue the one command ``queue`` puts on a pipeline; its answer (or error) in
+        the future."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A client used from a new event loop (tests): the old loop's batch is gone.
             self._loop, self._pending, self._flusher = loop, [], None
-        c = _Call(queue, loop.create_future())
+        c = _Call(queue, loop.create_future(), script)
         self._pending.append(c)
         if self._flusher is None or self._flusher.done():
             # A task of its own: a cancelled caller must not take the batch down with it.
             self._flusher = loop.create_task(self._flush())
-        return await c.future
+        return c.future
 
-    async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """``script(keys, args)`` in the next batch."""
+    def submit_script(
+        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+    ) -> asyncio.Future[Any]:
+        """Queue ``script(keys, args)``; its answer in the future."""
         n = len(keys)
 
         def queue(pipe: Pipeline) -> object:
             return pipe.evalsha(script.sha, n, *keys, *args)
 
-        try:
-            return await self.call(queue)
-        except NoScriptError:
-            script.sha = await self._redis.script_load(script.script)
-            return await self.call(queue)
+        return self.submit(queue, script)
+
+    async def call(self, queue: Queue) -> Any:
+        """The answer to the one command ``queue`` puts on a pipeline; its error raised."""
+        return await self.submit(queue)
+
+    async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """``script(keys, args)`` in the next batch."""
+        return await self.submit_script(script, keys, args)
 
     async def _flush(self) -> None:
         while self._pending:
@@ -101,10 +114,29 @@ class Batcher:
             for c, res in zip(calls, results, strict=True):
                 if c.future.done():
                     continue  # its caller was cancelled; the command ran all the same
-                if isinstance(res, Exception):
+                if isinstance(res, NoScriptError) and c.script is not None:
+                    await self._reload(c)
+                elif isinstance(res, Exception):
                     c.future.set_exception(res)
                 else:
                     c.future.set_result(res)
+
+    async def _reload(self, c: _Call) -> None:
+        """Load ``c``'s script (Redis restarted or was flushed) and queue ``c`` again."""
+        assert c.script is not None
+        try:
+            c.script.sha = await self._redis.script_load(c.script.script)
+        except Exception as exc:
+            if not c.future.done():
+                c.future.set_exception(exc)
+            return
+        self._pending.append(replace(c, script=None))  # NOSCRIPT again: an error, no loop
+
+
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """A done callback for a future nobody will await: its error is known elsewhere."""
+    if not future.cancelled():
+        future.exception()
 
 
 _BATCHERS: weakref.WeakKeyDictionary[Redis, Batcher] = weakref.WeakKeyDictionary()

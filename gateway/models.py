@@ -322,3 +322,8 @@ class RateRule:
     spread: bool = False
     bot_wide: bool = False
     """The whole bot's limit (not one chat's): automatic answers get half of it."""
+    pace: bool = False
+    """Each process also paces its own sends on an even grid of ``window / limit``
+    before asking the shared limiter: for rates too high for ``spread`` (1,000/s), where
+    workers woken together by a freed window would burst, and a late send of one burst
+    would land in the next window on the platform's clock."""

@@ -45,6 +45,8 @@ BOT_SPREAD = True
 BOT_PER_SECOND = 30
 PAID_PER_SECOND = 1000
 """``allow_paid_broadcast`` (``paid``): every send of the bot, paid or free, counts here."""
+PAID_PACE = True
+"""Pace the paid sends of each process on an even grid (``RateRule.pace``)."""
 GROUP_PER_MINUTE = 20
 STORM_CHATS = 3
 STORM_WINDOW = 1.0
@@ -78,11 +80,16 @@ def rules_for(
     instead of 30/s); ``paid_on``: some sends of this bot may, so a free one counts in
     the 1,000/s too (Telegram's ceiling is over every send of the bot).
 
-    The 1,000/s rule is not spread: its grid step (1 ms) is the limiter's resolution.
+    The 1,000/s rule is paced in each process (``RateRule.pace``) rather than spread:
+    its grid step (1 ms) is the shared limiter's resolution.
     """
     rules: list[RateRule] = []
     if paid:
-        rules.append(RateRule(paid_key(bot_id), PAID_PER_SECOND, 1.0 + BOT_MARGIN, bot_wide=True))
+        rules.append(
+            RateRule(
+                paid_key(bot_id), PAID_PER_SECOND, 1.0 + BOT_MARGIN, bot_wide=True, pace=PAID_PACE
+            )
+        )
     else:
         rules.append(
             RateRule(

@@ -9,6 +9,10 @@ members snapshot is simply written again.
 from __future__ import annotations
 
 import logging
+import time
+import weakref
+
+from redis.asyncio import Redis
 
 from gateway.batch import for_client
 from gateway.confirm.buttons import CHECK
@@ -22,14 +26,33 @@ from gateway.targets import TargetDirectory
 
 log = logging.getLogger("palm.confirm")
 
+ASKS_TTL = 60.0
+"""How long a process keeps an announcement's ``confirm`` flag. It is written with the
+announcement, before any delivery exists, and never changes: the only staleness is an
+id used again after Redis lost its data, for at most this long."""
+_asks: weakref.WeakKeyDictionary[Redis, dict[str, tuple[float, bool]]] = weakref.WeakKeyDictionary()
+
+
+async def _confirms(rt: Runtime, key: str) -> bool:
+    """Whether the announcement at ``key`` asks for confirmations: one read per minute
+    per announcement, not one per delivery of a 100,000-chat broadcast."""
+    cache = _asks.setdefault(rt.redis, {})
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    if len(cache) > 1024:
+        cache.clear()
+    # In the outbox's group commit (gateway.batch), beside the settles of the others.
+    asks = bool(await for_client(rt.redis).call(lambda pipe: pipe.hget(key, "confirm")) == "1")
+    cache[key] = (now + ASKS_TTL, asks)
+    return asks
+
 
 async def on_delivery(rt: Runtime, result: DeliveryResult) -> None:
     if result.state != "sent" or not result.message_ids:
         return
-    # Every delivery of a broadcast asks: in the outbox's group commit (gateway.batch).
-    key = rt.keys("announcement", result.origin_id)
-    asks = await for_client(rt.redis).call(lambda pipe: pipe.hget(key, "confirm"))
-    if asks != "1":
+    if not await _confirms(rt, rt.keys("announcement", result.origin_id)):
         return
     adapter: object = rt.adapters.get(split_target_id(result.target)[0])
     try:

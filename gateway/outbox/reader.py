@@ -82,6 +82,8 @@ class StreamReader:
         """Read, not yet handled: (stream, entry id, delivery id), urgent first."""
         self._held: dict[str, str] = {}
         """Entry id -> stream of every entry this worker holds (leased)."""
+        self._acks: list[tuple[str, str]] = []
+        """(stream, entry id) of entries done and owed an ack (``_Worker._handle``)."""
         # Spread the reclaim scans of many workers over time.
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
         self._next_dead_check = 0.0  # at once: a restart finds its predecessor's work

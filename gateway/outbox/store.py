@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from gateway.attachments import load_blob, store_blob
-from gateway.batch import for_client
+from gateway.batch import for_client, retrieved
 from gateway.keys import Keys
 from gateway.models import (
     AttachmentKind,
@@ -227,14 +227,18 @@ class OutboxStore:
         """``take`` with the target's status (from the hashes under ``targets_prefix``),
         and in the same round trip one new entry of ``stream`` (the urgent one) read for
         ``consumer``: a worker sees new urgent work at every delivery."""
-        take = self._batch.script(
+        take = self._batch.submit_script(
             self._take, [self.delivery_key(delivery_id)], [owner, targets_prefix]
         )
-        peek = self._batch.call(
+        peek = self._batch.submit(
             lambda pipe: pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
         )
-        res, peeked = await asyncio.gather(take, peek)
-        return (self._taken(delivery_id, res) if res else None), peeked
+        try:
+            res = await take
+        except BaseException:
+            peek.add_done_callback(retrieved)  # its error is this one: not logged as lost
+            raise
+        return (self._taken(delivery_id, res) if res else None), await peek
 
     async def release(self, delivery_id: str) -> None:
         """A graceful stop: this take was no crash and must not count towards dead-lettering."""
@@ -321,6 +325,10 @@ class OutboxStore:
     async def ack(self, stream: str, entry_id: str) -> None:
         """Ack and delete a stream entry (one script: atomic, and batched)."""
         await self._batch.script(self._ack, [stream], [GROUP, entry_id])
+
+    def ack_soon(self, stream: str, entry_id: str) -> asyncio.Future[Any]:
+        """``ack`` queued in the next batch; await the future later (with other calls)."""
+        return self._batch.submit_script(self._ack, [stream], [GROUP, entry_id])
 
     async def requeue(self, entries: Sequence[tuple[str, str, str]]) -> None:
         """Hand read but not yet taken ``(stream, entry id, delivery id)`` entries back:

@@ -75,6 +75,10 @@ AUTO_REPLY_WAIT = 0.25
 """How long a worker waits for an automatic answer's permit (its share may be used
 up) before it requeues it and takes the next delivery: so workers never all sit on
 acknowledgements while announcements wait behind them."""
+STAMP_STALE = 0.02
+"""A stamp whose answer took longer than this (seconds) is made again before the send:
+the platform counts the send when it arrives, and the margins of the Telegram rules
+(``adapters.telegram.limits``) absorb some tens of ms between the two, not more."""
 BACKOFF_CAP = 60.0
 TAKES_BACKSTOP = 3
 """A delivery whose holders died ``TAKES_BACKSTOP * max_attempts`` times before it was
@@ -127,6 +131,8 @@ class _Worker(StreamReader):
             # now, rather than waiting claim_idle_seconds for a take-over.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._hand_back())
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._send_acks())
             raise
 
     async def _work(self) -> None:
@@ -134,6 +140,7 @@ class _Worker(StreamReader):
             checkpoint()
             try:
                 if not self._batch:
+                    await self._send_acks()
                     self._hold(await self._next())
                 while self._batch:
                     await self._handle(*self._batch.popleft())
@@ -153,7 +160,10 @@ class _Worker(StreamReader):
         try:
             step = await self._deliver(stream, entry_id, delivery_id, owner)
             if step == _ACK:
-                await self.store.ack(stream, entry_id)
+                # Sent with the next take (one round trip for both) or before the next
+                # read. Lost in a crash, it is done again when the entry is taken over
+                # and found final (the hook runs again: it is idempotent).
+                self._acks.append((stream, entry_id))
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(delivery_id))
@@ -167,9 +177,13 @@ class _Worker(StreamReader):
     async def _deliver(self, stream: str, entry_id: str, delivery_id: str, owner: str) -> str:
         """``_ACK`` when the caller must ack the entry, ``_DONE`` when nothing is left to
         do (acked, or left to its new owner), ``_DEFERRED`` when it went back to the batch."""
-        took, urgent = await self.store.take_and_peek(
-            delivery_id, owner, self.streams[0], self.consumer, self.targets.hash_prefix
-        )
+        acks = self._queue_acks()  # in the same round trip as the take
+        try:
+            took, urgent = await self.store.take_and_peek(
+                delivery_id, owner, self.streams[0], self.consumer, self.targets.hash_prefix
+            )
+        finally:
+            await _all(acks)
         peeked = entries(urgent)
         if peeked and stream != self.streams[0] and took is not None and _untouched(took):
             # New urgent work goes before this normal one, which nobody has sent yet: it
@@ -225,6 +239,15 @@ class _Worker(StreamReader):
         if changed and self.rt.config.redis.replica_acks:
             await self._replicated(delivery_id)
         return _ack_if(await self._finish(d, changed=changed) and ack is None)
+
+    def _queue_acks(self) -> list[asyncio.Future[object]]:
+        """The acks owed, queued in the next batch (their answers awaited by the caller)."""
+        acks = [self.store.ack_soon(stream, entry_id) for stream, entry_id in self._acks]
+        self._acks.clear()
+        return acks
+
+    async def _send_acks(self) -> None:
+        await _all(self._queue_acks())
 
     async def _replicated(self, delivery_id: str) -> None:
         """``redis.replica_acks``: the recorded send is on the replicas before we go on.
@@ -306,13 +329,16 @@ class _Worker(StreamReader):
             # send from now, ratelimit.py) go in one round trip, the check first. A stamp
             # that must wait leaves the delivery in flight meanwhile: a crash then counts
             # a duplicate risk that did not happen (never one that did).
+            asked = time.monotonic()
             began, wait = await asyncio.gather(
                 self.store.begin_send(d.delivery_id, owner), self.limiter.try_stamp(rules, permit)
             )
             if began != "ok":
                 # "final": someone else finished it; "lost": our lease was taken over.
                 return _LOST if began == "lost" else _FINISHED
-            if wait > 0:
+            if wait > 0 or time.monotonic() - asked > STAMP_STALE:
+                # Waiting, or the answer came late (a stalled event loop, a collector
+                # pause): the stamp may be well before the request leaves, so again.
                 await self.limiter.stamp(rules, permit)
             try:
                 if anchor is None:
@@ -375,6 +401,18 @@ class _Worker(StreamReader):
 
 _ACK, _DONE, _DEFERRED = "ack", "done", "deferred"
 """What ``_handle`` does with an entry after ``_deliver``."""
+
+
+async def _all(futures: list[asyncio.Future[object]]) -> None:
+    """Await every future; the first error raised once all are done (none left unread)."""
+    first: BaseException | None = None
+    for f in futures:
+        try:
+            await f
+        except Exception as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 def _ack_if(may_ack: bool) -> str:

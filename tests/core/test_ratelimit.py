@@ -115,3 +115,31 @@ async def test_stamp_of_an_unknown_member_records_nothing(redis: Redis, keys: Ke
     chat = RateRule("chat:none", limit=1, window=5)
     await limiter.stamp([chat], "never-granted")
     assert await redis.zcard(keys("rate", "log", "chat:none")) == 0
+
+
+async def test_a_paced_rule_spaces_a_process_s_grants_evenly(redis: Redis, keys: Keys) -> None:
+    # 40 workers ask at once under 200 per 1 s: the shared log alone would grant all
+    # 40 in one burst (its window is far from full); the pace gives the k-th a slot
+    # 5 ms * k after the first. A sleep never ends early, so the k-th grant comes no
+    # sooner than that whatever the machine's load (a stall only makes it later).
+    limiter = RateLimiter(redis, keys)
+    rule = RateRule("paid:test", limit=200, window=1.0, pace=True)
+    granted: list[float] = []
+
+    async def worker() -> None:
+        assert await limiter.acquire([rule])
+        granted.append(time.monotonic())
+
+    start = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(40))), 30)
+    for k, at in enumerate(sorted(granted)):
+        assert at >= start + k * 0.005 - 0.001
+    # Unpaced, the same 40 go at once (the test can fail).
+    burst: list[float] = []
+
+    async def unpaced() -> None:
+        assert await limiter.acquire([RateRule("free:test", limit=200, window=1.0)])
+        burst.append(time.monotonic())
+
+    await asyncio.gather(*(unpaced() for _ in range(40)))
+    assert min(b - a for a, b in itertools.pairwise(sorted(burst))) < 0.004

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from gateway import errors
 from gateway.metrics import DELIVERIES, RATE_LIMITED
 from gateway.models import DeliveryId, OutboundMessage, PlatformMessageId, RateRule, TargetId
@@ -279,3 +283,40 @@ async def test_a_graceful_stop_hands_the_unstarted_batch_back(runtime: Runtime) 
 async def _attempted(rt: Runtime, n: int) -> bool:
     ds = await OutboxStore(rt).of_origin("announcement", "A-1")
     return sum(d.attempts for d in ds) >= n
+
+
+async def test_a_stamp_answered_late_is_made_again_before_the_send(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stamp's answer took 60 ms (a stalled loop): the send must not go out counted
+    # from a time that long before it leaves, so the worker stamps once more first.
+    from gateway.outbox import worker as worker_mod
+    from gateway.ratelimit import RateLimiter
+
+    rt = with_outbox(runtime, workers=1)
+    mem = MemoryAdapter(rules=lambda target, kind: [RateRule("bot:stale", 30, 1.0)])
+    rt.adapters["telegram"] = mem
+    await seed(rt, {"telegram:-1": []})
+    order: list[str] = []
+    real_try, real_stamp = RateLimiter.try_stamp, RateLimiter.stamp
+
+    async def slow_try(self: RateLimiter, rules: object, member: str) -> float:
+        wait = await real_try(self, rules, member)  # type: ignore[arg-type]
+        await asyncio.sleep(worker_mod.STAMP_STALE * 3)
+        order.append("try_stamp")
+        return wait
+
+    async def stamp(self: RateLimiter, rules: object, member: str) -> None:
+        await real_stamp(self, rules, member)  # type: ignore[arg-type]
+        order.append("stamp")
+
+    monkeypatch.setattr(RateLimiter, "try_stamp", slow_try)
+    monkeypatch.setattr(RateLimiter, "stamp", stamp)
+    await enqueue(rt, [item("telegram:-1")])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    # (stamp itself tries through try_stamp, once more slowly here)
+    assert order[0] == "try_stamp"
+    assert order[-1] == "stamp"
+    assert order.count("stamp") == 1
+    assert [s.target for s in mem.sends] == ["telegram:-1"]
