@@ -15,6 +15,12 @@ in one MULTI, so either all of it exists or none does. A scheduled one writes it
 target list; ``dispatch_due`` (the scheduler component, in every palm process) turns
 it into deliveries when due; delivery ids are stable, so two schedulers racing, or one
 crashing halfway, never enqueue a delivery twice.
+
+An audience larger than ``bulk.CHUNK`` is written in chunks (``gateway.outbox.bulk``),
+so its first messages go out while the rest is written: the MULTI writes the hash,
+the target list, ``enqueue_pending`` and a scheduler entry ``ENQUEUE_GRACE`` seconds
+ahead, the backstop that finishes the enqueue if this process dies halfway. The last
+chunk clears both. While ``enqueue_pending`` is set the announcement is never "done".
 """
 
 from __future__ import annotations
@@ -29,19 +35,18 @@ from typing import Any
 
 from gateway import audience
 from gateway.aio import checkpoint
-from gateway.attachments import load_blob, store_blob
+from gateway.attachments import load_stashed, stash
 from gateway.confirm.buttons import confirm_buttons
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.models import (
     AnnouncementId,
-    AttachmentKind,
     DeliveryId,
     OutboundAttachment,
     OutboundMessage,
     Priority,
     TargetId,
 )
-from gateway.outbox import OutboxItem, OutboxStore
+from gateway.outbox import OutboxItem, OutboxStore, bulk
 from gateway.outbox.actions import ActionResult, OnResult, apply
 from gateway.outbox.model import FAILED, QUEUED
 from gateway.runtime import Runtime
@@ -55,6 +60,8 @@ IDEMPOTENCY_TTL = 24 * 3600
 MAX_TEXT = 20_000
 MAX_TITLE = 200
 SCHEDULER_TICK = 1.0
+ENQUEUE_GRACE = 60.0
+"""A chunked enqueue not finished this long after it began is finished by a scheduler."""
 
 SCHEDULED, SENDING, DONE, EDITED, RECALLED = "scheduled", "sending", "done", "edited", "recalled"
 
@@ -143,6 +150,7 @@ async def create(
         return await _created_by_other(rt, str(await rt.redis.get(idem_key))), False
     now = time.time()
     scheduled = send_at is not None and send_at > now + 1.0
+    chunked = not scheduled and len(targets) > bulk.CHUNK
     store = OutboxStore(rt)
     atts = [{"filename": a.filename, "mime": a.mime, "size": len(a.data)} for a in attachments]
     fields: dict[str | bytes | bytearray | memoryview[int] | int | float, Any] = {
@@ -162,18 +170,21 @@ async def create(
     pipe.hset(_key(rt, ann_id), mapping=fields)
     pipe.zadd(rt.keys("announcements"), {ann_id: int(ann_id[2:])})
     pipe.sadd(_key(rt, ann_id, "targets"), *targets)
-    if scheduled:
-        assert send_at is not None
-        pipe.zadd(rt.keys("announcements", "scheduled"), {ann_id: send_at})
+    if scheduled or chunked:
+        due = send_at if scheduled and send_at is not None else now + ENQUEUE_GRACE
+        pipe.zadd(rt.keys("announcements", "scheduled"), {ann_id: due})
         if attachments:  # the bytes must exist when the scheduler builds the deliveries
-            stashed = await _stash_attachments(rt, attachments)
-            pipe.hset(_key(rt, ann_id), "attachment_blobs", stashed)
+            pipe.hset(_key(rt, ann_id), "attachment_blobs", await stash(rt, attachments))
+        if chunked:
+            pipe.hset(_key(rt, ann_id), "enqueue_pending", "1")
     else:
         items = _items(ann_id, targets, text, title, priority, attachments, confirm)
         bodies, args = await store.prepare(items)
         await store.add_to(pipe, bodies, args)
     await pipe.execute()
-    if not scheduled:
+    if chunked:
+        await _enqueue_chunked(rt, ann_id, targets, attachments)
+    elif not scheduled:
         await _fail_unconfigured(rt, ann_id, targets)
     log.info("announcement created", extra={"id": ann_id, "targets": len(targets)})
     return await get(rt, ann_id), True
@@ -215,20 +226,28 @@ def _items(
     return items
 
 
-async def _stash_attachments(rt: Runtime, attachments: Sequence[OutboundAttachment]) -> str:
-    refs = []
-    for a in attachments:
-        ref = await store_blob(rt, a.data)
-        refs.append({"kind": a.kind.value, "filename": a.filename, "mime": a.mime, "blob": ref.sha})
-    return json.dumps(refs)
+async def _enqueue_chunked(
+    rt: Runtime, ann_id: str, targets: Sequence[str], atts: Sequence[OutboundAttachment]
+) -> None:
+    """Enqueue in chunks (module docstring), each built from the hash's text and
+    status read under ``WATCH``; then clear ``enqueue_pending`` and the backstop."""
 
+    def build(h: dict[str, str], part: Sequence[str]) -> list[OutboxItem] | None:
+        if h.get("status") == RECALLED:
+            return None
+        return _items(
+            ann_id, part, h["text"], h.get("title") or None, Priority(h["priority"]), atts,
+            h.get("confirm") == "1",
+        )  # fmt: skip
 
-async def _load_stashed(rt: Runtime, raw: str) -> list[OutboundAttachment]:
-    out = []
-    for a in json.loads(raw or "[]"):
-        data = await load_blob(rt, a["blob"])
-        out.append(OutboundAttachment(AttachmentKind(a["kind"]), a["filename"], a["mime"], data))
-    return out
+    async def after(part: Sequence[str]) -> None:
+        await _fail_unconfigured(rt, ann_id, part)
+
+    await bulk.enqueue_chunks(rt, _key(rt, ann_id), targets, build, after)
+    pipe = rt.redis.pipeline(transaction=True)
+    pipe.hdel(_key(rt, ann_id), "enqueue_pending")
+    pipe.zrem(rt.keys("announcements", "scheduled"), ann_id)
+    await pipe.execute()
 
 
 async def _fail_unconfigured(rt: Runtime, ann_id: str, targets: Sequence[str]) -> None:
@@ -255,21 +274,19 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
     due = [str(i) for i in await rt.redis.zrangebyscore(sched, "-inf", now or time.time())]
     for ann_id in due:
         h = _strs(await rt.redis.hgetall(_key(rt, ann_id)))
-        if h.get("status") == SCHEDULED:
+        if h.get("status") == SCHEDULED or h.get("enqueue_pending") == "1":
             targets = sorted(str(t) for t in await rt.redis.smembers(_key(rt, ann_id, "targets")))
-            atts = await _load_stashed(rt, h.get("attachment_blobs", ""))
-            items = _items(
-                ann_id, targets, h["text"], h.get("title") or None, Priority(h["priority"]), atts,
-                h.get("confirm") == "1",
-            )  # fmt: skip
-            store = OutboxStore(rt)
-            bodies, args = await store.prepare(items)
+            # Sending from now on; the backstop moves ENQUEUE_GRACE ahead, so the other
+            # processes' schedulers leave this one to us unless we die.
             pipe = rt.redis.pipeline(transaction=True)
-            await store.add_to(pipe, bodies, args)
-            pipe.hset(_key(rt, ann_id), "status", SENDING)
+            fields = {"status": SENDING, "enqueue_pending": "1"}
+            pipe.hset(_key(rt, ann_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.zadd(sched, {ann_id: time.time() + ENQUEUE_GRACE})
             await pipe.execute()
-            await _fail_unconfigured(rt, ann_id, targets)
+            atts = await load_stashed(rt, h.get("attachment_blobs", ""))
+            await _enqueue_chunked(rt, ann_id, targets, atts)
             log.info("scheduled announcement due", extra={"id": ann_id, "targets": len(targets)})
+            continue
         # Only now: a crash before this line leaves it scheduled, and the next tick
         # enqueues again, which the stable delivery ids turn into a no-op.
         await rt.redis.zrem(sched, ann_id)
@@ -293,7 +310,7 @@ async def get(rt: Runtime, ann_id: str) -> Announcement:
     if not h:
         raise NotFound(f"no announcement {ann_id}")
     status = h.get("status", SENDING)
-    if status == SENDING:
+    if status == SENDING and not h.get("enqueue_pending"):
         counts = await OutboxStore(rt).counts(ORIGIN, ann_id)
         if not any(c.get(QUEUED, 0) for c in counts.values()):
             status = DONE
@@ -386,14 +403,14 @@ async def edit(
 
 async def recall(rt: Runtime, ann_id: str, on_result: OnResult | None = None) -> list[ActionResult]:
     ann = await get(rt, ann_id)
+    # First: a chunked enqueue still running writes no chunk after this (bulk.py), so
+    # the deliveries read below are all there will be.
+    await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
     if ann.status == SCHEDULED:
         await rt.redis.zrem(rt.keys("announcements", "scheduled"), ann.id)
-        await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
         return []
     deliveries = await OutboxStore(rt).of_origin(ORIGIN, ann.id)
-    results = await apply(rt, deliveries, "recall", on_result=on_result)
-    await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)
-    return results
+    return await apply(rt, deliveries, "recall", on_result=on_result)
 
 
 def _strs(h: Any) -> dict[str, str]:

@@ -8,7 +8,9 @@ can upload it, on any palm process, after any restart.
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -22,7 +24,9 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "attachment_from_file",
     "load_blob",
+    "load_stashed",
     "make_attachment",
+    "stash",
     "store_blob",
 ]
 
@@ -88,3 +92,21 @@ def attachment_from_file(path: str) -> OutboundAttachment:
     except OSError as exc:
         raise InputError(f"attachment {path}: {exc.strerror}") from None
     return make_attachment(p.name, data)
+
+
+async def stash(rt: Runtime, attachments: Sequence[OutboundAttachment]) -> str:
+    """The attachments stored as blobs, as JSON refs: for deliveries built later."""
+    refs = []
+    for a in attachments:
+        ref = await store_blob(rt, a.data)
+        refs.append({"kind": a.kind.value, "filename": a.filename, "mime": a.mime, "blob": ref.sha})
+    return json.dumps(refs)
+
+
+async def load_stashed(rt: Runtime, raw: str) -> list[OutboundAttachment]:
+    """What ``stash`` stored, back as attachments."""
+    out = []
+    for a in json.loads(raw or "[]"):
+        data = await load_blob(rt, a["blob"])
+        out.append(OutboundAttachment(AttachmentKind(a["kind"]), a["filename"], a["mime"], data))
+    return out
