@@ -57,6 +57,10 @@ class Round:
     """The largest RSS of one palm process, sampled while the broadcast ran."""
     paid_sends: int = 0
     """Sends the fake recorded with ``allow_paid_broadcast``."""
+    post_s: float = 0.0
+    """How long the announcement's POST took (every delivery written)."""
+    first_s: float = 0.0
+    """From the POST to the first arrival."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +117,7 @@ def run_round(
                 "priority": priority,
             },
         )
+        post_s = time.time() - posted
         deadline = time.monotonic() + timeout
         sent = 0
         peak_rss = 0.0
@@ -156,6 +161,8 @@ def run_round(
         gap_min_ms=min(gaps, default=float("nan")),
         palm_peak_rss_mb=peak_rss,
         paid_sends=int(bot.get("paid_sends", 0)),
+        post_s=post_s,
+        first_s=(arrivals[0] - posted) if arrivals else float("nan"),
     )
 
 

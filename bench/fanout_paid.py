@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import pstats
 import time
 
-from bench.common import Ratio, machine, write_result
+from bench.common import RESULTS, Ratio, machine, write_result
 from bench.fanout import run_round, seed
 from bench.fanout_limits import cpu_hogs
 from bench.procs import Procs
@@ -33,11 +34,14 @@ def main() -> None:
     p.add_argument("--private", type=int, default=100_000, help="private chats (default 100000)")
     p.add_argument("--workers", type=int, default=64, help="outbox workers (default 64)")
     p.add_argument("--load", action="store_true", help="a CPU hog on every core meanwhile")
+    p.add_argument("--profile", action="store_true", help="palm under cProfile (prints its top)")
     args = p.parse_args()
     started = time.monotonic()
     info = machine()
     print(f"bench.fanout_paid on {info.cpu_model}, {info.cores} cores, Python {info.python}")
     print(f"load average before: {os.getloadavg()}")
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    prof = RESULTS / f"fanout_paid-palm-{stamp}.prof" if args.profile else None
     with Procs() as procs:
         procs.redis()
         fake = procs.fake(limits=True)
@@ -56,6 +60,7 @@ def main() -> None:
                 timeout=120 + n / 50,
                 telegram={"paid_broadcast": "urgent"},
                 priority="urgent",
+                profile_to=str(prof) if prof else None,
             )
     floor = n / LIMIT
     ratios = [
@@ -70,6 +75,10 @@ def main() -> None:
         f" {r.violation_log[:5]}; max in 1 s {r.max_in_1s}; palm cpu {r.palm_cpu_s:.0f} s,"
         f" redis cpu {r.redis_cpu_s:.0f} s; counts {r.api_counts}"
     )
+    print(f"the POST took {r.post_s:.2f} s; first arrival {r.first_s:.2f} s after it")
+    if prof:
+        stats = pstats.Stats(str(prof))
+        stats.sort_stats("cumulative").print_stats(40)
     for ratio in ratios:
         print(ratio.line())
     print(f"load average after: {os.getloadavg()}")
