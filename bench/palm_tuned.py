@@ -16,7 +16,14 @@ import os
 from adapters.telegram import limits
 from gateway.cli.main import main
 
-TUNABLE = ("JITTER_MARGIN", "BOT_MARGIN", "BOT_SPREAD", "BOT_PER_SECOND", "PAID_PACE")
+TUNABLE = (
+    "JITTER_MARGIN",
+    "BOT_MARGIN",
+    "BOT_SPREAD",
+    "BOT_PER_SECOND",
+    "PAID_PACE",
+    "PAID_MARGIN",
+)
 
 
 def apply(settings: dict[str, object]) -> None:

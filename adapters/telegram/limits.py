@@ -38,8 +38,13 @@ from gateway.models import ChatKind, RateRule
 
 JITTER_MARGIN = 0.15
 """Added to the per-chat (1/s) and per-group (20/min) windows."""
-BOT_MARGIN = 0.05
-"""Added to the bot-wide (30/s) window."""
+BOT_MARGIN = 0.025
+"""Added to the bot-wide (30/s) window. 0.05 until sends were stamped as they leave and
+a late stamp made again (``gateway.outbox.worker.STAMP_STALE``): since, 0.025 gave
+0.975 of 30/s with 0 violations in 3,050 sends, with three processes, and beside a CPU
+hog on every core (0.969, 0 violations)."""
+PAID_MARGIN = 0.05
+"""Added to the 1,000/s paid window: one send per ms leaves no grid to absorb jitter."""
 BOT_SPREAD = True
 """Space the bot-wide sends evenly (``RateRule.spread``) instead of letting them burst."""
 BOT_PER_SECOND = 30
@@ -87,7 +92,7 @@ def rules_for(
     if paid:
         rules.append(
             RateRule(
-                paid_key(bot_id), PAID_PER_SECOND, 1.0 + BOT_MARGIN, bot_wide=True, pace=PAID_PACE
+                paid_key(bot_id), PAID_PER_SECOND, 1.0 + PAID_MARGIN, bot_wide=True, pace=PAID_PACE
             )
         )
     else:
@@ -97,7 +102,7 @@ def rules_for(
             )
         )
         if paid_on:
-            rules.append(RateRule(paid_key(bot_id), PAID_PER_SECOND, 1.0 + BOT_MARGIN))
+            rules.append(RateRule(paid_key(bot_id), PAID_PER_SECOND, 1.0 + PAID_MARGIN))
     rules.append(RateRule(chat_key(bot_id, chat_id), 1, 1.0 + JITTER_MARGIN))
     if is_group(chat_id, kind):
         rules.append(RateRule(group_key(bot_id, chat_id), GROUP_PER_MINUTE, 60.0 + JITTER_MARGIN))

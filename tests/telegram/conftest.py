@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -99,11 +100,15 @@ async def running(adapter: TelegramAdapter) -> AsyncIterator[asyncio.Task[None]]
 async def deliver(
     adapter: TelegramAdapter, limiter: RateLimiter, msg: OutboundMessage
 ) -> SendReceipt:
-    """What the core's delivery worker does: a permit for every rule, then send;
-    on 429 the pause is set by the adapter, so the next permit waits it out."""
+    """What the core's delivery worker does: a permit for every rule, stamped at the
+    moment of the send (ratelimit.py), then send; on 429 the pause is set by the
+    adapter, so the next permit waits it out."""
     kind = ChatKind.GROUP if msg.target.startswith("telegram:-") else ChatKind.DIRECT
     while True:
-        await limiter.acquire(adapter.rate_rules(msg.target, kind, msg.priority))
+        rules = adapter.rate_rules(msg.target, kind, msg.priority)
+        permit = secrets.token_hex(8)
+        await limiter.acquire(rules, member=permit)
+        await limiter.stamp(rules, permit)
         try:
             return await adapter.send(msg)
         except RateLimited as exc:
