@@ -222,14 +222,23 @@ class OutboxStore:
         return Taken(str(res[0]), int(res[1]), str(res[2]) == "1", int(res[3]), delivery, status)
 
     async def take_and_peek(
-        self, delivery_id: str, owner: str, stream: str, consumer: str, targets_prefix: str
+        self,
+        delivery_id: str,
+        owner: str,
+        stream: str | None,
+        consumer: str,
+        targets_prefix: str,
     ) -> tuple[Taken | None, Any]:
         """``take`` with the target's status (from the hashes under ``targets_prefix``),
         and in the same round trip one new entry of ``stream`` (the urgent one) read for
-        ``consumer``: a worker sees new urgent work at every delivery."""
+        ``consumer``: a worker sees new urgent work at every delivery. No ``stream``:
+        the take alone (the answer's second item is ``None``)."""
         take = self._batch.submit_script(
             self._take, [self.delivery_key(delivery_id)], [owner, targets_prefix]
         )
+        if stream is None:
+            res = await take
+            return (self._taken(delivery_id, res) if res else None), None
         peek = self._batch.submit(
             lambda pipe: pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
         )

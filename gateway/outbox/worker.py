@@ -2,8 +2,8 @@
 
 Per platform with a started adapter, ``config.outbox.workers`` tasks read with one
 consumer group shared by every palm process. A task reads up to ``PREFETCH`` entries of
-each stream at once (urgent ones first), and every take of a delivery also reads one
-new urgent entry in the same round trip, which goes before the rest of the batch: so
+each stream at once (urgent ones first), and every take of a normal delivery also reads
+one new urgent entry in the same round trip, which goes before the rest of the batch: so
 urgent work overtakes the normal backlog at the next delivery of any worker.
 
 A delivery's life in one worker::
@@ -178,9 +178,11 @@ class _Worker(StreamReader):
         """``_ACK`` when the caller must ack the entry, ``_DONE`` when nothing is left to
         do (acked, or left to its new owner), ``_DEFERRED`` when it went back to the batch."""
         acks = self._queue_acks()  # in the same round trip as the take
+        # Urgent work overtakes normal work; behind an urgent delivery it simply queues.
+        peek = self.streams[0] if stream != self.streams[0] else None
         try:
             took, urgent = await self.store.take_and_peek(
-                delivery_id, owner, self.streams[0], self.consumer, self.targets.hash_prefix
+                delivery_id, owner, peek, self.consumer, self.targets.hash_prefix
             )
         finally:
             await _all(acks)
