@@ -122,7 +122,7 @@ def run_round(
         sent = 0
         peak_rss = 0.0
         while time.monotonic() < deadline:
-            sent = int(fake.get("/stats")["total"]["sent"])
+            sent = int(fake.get("/count")["sent"])
             peak_rss = max([peak_rss, *(p.rss_mb() for p in palms)])
             if sent >= n_total:
                 break
