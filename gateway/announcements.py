@@ -33,37 +33,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import audience
+from gateway import announce_enqueue, audience
 from gateway.aio import checkpoint
+from gateway.announce_enqueue import ENQUEUE_GRACE, enqueue_chunked, fail_unconfigured, items
 from gateway.attachments import load_stashed, stash
-from gateway.confirm.buttons import confirm_buttons
 from gateway.errors import Conflict, InputError, NotFound
 from gateway.models import (
     AnnouncementId,
-    DeliveryId,
     OutboundAttachment,
-    OutboundMessage,
     Priority,
-    TargetId,
 )
-from gateway.outbox import OutboxItem, OutboxStore, bulk
+from gateway.outbox import OutboxStore, bulk
 from gateway.outbox.actions import ActionResult, OnResult, apply
-from gateway.outbox.model import FAILED, QUEUED
+from gateway.outbox.model import QUEUED
 from gateway.runtime import Runtime
 from gateway.staffroom.config import staff_room_ids
 from gateway.targets import TargetDirectory
 
 log = logging.getLogger("palm.announcements")
 
-ORIGIN = "announcement"
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_TEXT = 20_000
 MAX_TITLE = 200
 SCHEDULER_TICK = 1.0
-ENQUEUE_GRACE = 60.0
-"""A chunked enqueue not finished this long after it began is finished by a scheduler."""
 
-SCHEDULED, SENDING, DONE, EDITED, RECALLED = "scheduled", "sending", "done", "edited", "recalled"
+ORIGIN = announce_enqueue.ORIGIN
+SCHEDULED, SENDING, DONE, EDITED = "scheduled", "sending", "done", "edited"
+RECALLED = announce_enqueue.RECALLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +104,6 @@ def parse_id(raw: str) -> AnnouncementId:
     if not raw.startswith("A-") or not raw[2:].isdigit():
         raise InputError(f"{raw!r} is not an announcement id (like A-17)")
     return AnnouncementId(raw)
-
-
-def _delivery_id(ann: str, target: str) -> DeliveryId:
-    return DeliveryId(f"{ann}:{target}")
 
 
 def _check_text(text: str, title: str | None) -> None:
@@ -178,14 +170,14 @@ async def create(
         if chunked:
             pipe.hset(_key(rt, ann_id), "enqueue_pending", "1")
     else:
-        items = _items(ann_id, targets, text, title, priority, attachments, confirm)
-        bodies, args = await store.prepare(items)
+        all_items = items(ann_id, targets, text, title, priority, attachments, confirm)
+        bodies, args = await store.prepare(all_items)
         await store.add_to(pipe, bodies, args)
     await pipe.execute()
     if chunked:
-        await _enqueue_chunked(rt, ann_id, targets, attachments)
+        await enqueue_chunked(rt, ann_id, targets, attachments)
     elif not scheduled:
-        await _fail_unconfigured(rt, ann_id, targets)
+        await fail_unconfigured(rt, ann_id, targets)
     log.info("announcement created", extra={"id": ann_id, "targets": len(targets)})
     return await get(rt, ann_id), True
 
@@ -199,73 +191,6 @@ async def _created_by_other(rt: Runtime, ann_id: str) -> Announcement:
         except NotFound:
             await asyncio.sleep(0.05)
     return await get(rt, ann_id)
-
-
-def _items(
-    ann_id: str,
-    targets: Sequence[str],
-    text: str,
-    title: str | None,
-    priority: Priority,
-    attachments: Sequence[OutboundAttachment],
-    confirm: bool = False,
-) -> list[OutboxItem]:
-    items = []
-    for target in targets:
-        did = _delivery_id(ann_id, target)
-        msg = OutboundMessage(
-            target=TargetId(target),
-            text=text,
-            idempotency_key=did,
-            title=title,
-            attachments=tuple(attachments),
-            priority=priority,
-            buttons=confirm_buttons() if confirm else None,
-        )
-        items.append(OutboxItem(did, ORIGIN, ann_id, msg))
-    return items
-
-
-async def _enqueue_chunked(
-    rt: Runtime, ann_id: str, targets: Sequence[str], atts: Sequence[OutboundAttachment]
-) -> None:
-    """Enqueue in chunks (module docstring), each built from the hash's text and
-    status read under ``WATCH``; then clear ``enqueue_pending`` and the backstop."""
-
-    def build(h: dict[str, str], part: Sequence[str]) -> list[OutboxItem] | None:
-        if h.get("status") == RECALLED:
-            return None
-        return _items(
-            ann_id, part, h["text"], h.get("title") or None, Priority(h["priority"]), atts,
-            h.get("confirm") == "1",
-        )  # fmt: skip
-
-    async def after(part: Sequence[str]) -> None:
-        await _fail_unconfigured(rt, ann_id, part)
-
-    await bulk.enqueue_chunks(rt, _key(rt, ann_id), targets, build, after)
-    pipe = rt.redis.pipeline(transaction=True)
-    pipe.hdel(_key(rt, ann_id), "enqueue_pending")
-    pipe.zrem(rt.keys("announcements", "scheduled"), ann_id)
-    await pipe.execute()
-
-
-async def _fail_unconfigured(rt: Runtime, ann_id: str, targets: Sequence[str]) -> None:
-    """Targets on a platform this config does not run would wait forever: fail them now.
-
-    Only when the config names platforms at all (a config without any, as in core
-    tests, leaves the choice of adapters to whoever runs the workers).
-    """
-    platforms = rt.config.platforms
-    configured = {name for name in ("telegram", "matrix") if getattr(platforms, name)}
-    if not configured:
-        return
-    store = OutboxStore(rt)
-    for target in targets:
-        platform = target.partition(":")[0]
-        if platform not in configured:
-            reason = f"{platform} is not configured"
-            await store.transition(_delivery_id(ann_id, target), QUEUED, FAILED, reason=reason)
 
 
 async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
@@ -284,7 +209,7 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
             pipe.zadd(sched, {ann_id: time.time() + ENQUEUE_GRACE})
             await pipe.execute()
             atts = await load_stashed(rt, h.get("attachment_blobs", ""))
-            await _enqueue_chunked(rt, ann_id, targets, atts)
+            await enqueue_chunked(rt, ann_id, targets, atts)
             log.info("scheduled announcement due", extra={"id": ann_id, "targets": len(targets)})
             continue
         # Only now: a crash before this line leaves it scheduled, and the next tick

@@ -1,6 +1,7 @@
 """Reading for the delivery workers: the streams, the batch a worker holds, its lease.
 
-A task reads up to ``PREFETCH`` entries of each stream at once (urgent ones first). While
+A task reads up to ``PREFETCH`` entries of each stream at once (urgent ones first). The
+acks a worker owes go with its next take, or before its next read (``_acks``). While
 a worker holds entries (the one it works on and the rest of its batch) its lease task
 re-claims them (``XCLAIM JUSTID``, which does not count as a delivery) so others take
 them over only once the worker is gone for ``claim_idle_seconds`` (``XAUTOCLAIM``), or
@@ -152,6 +153,15 @@ class StreamReader:
                 with contextlib.suppress(RedisError, OSError):
                     await self.rt.redis.xclaim(stream, GROUP, self.consumer, 0, ids, justid=True)
 
+    def _queue_acks(self) -> list[asyncio.Future[object]]:
+        """The acks owed, queued in the next batch (their answers awaited by the caller)."""
+        acks = [self.store.ack_soon(stream, entry_id) for stream, entry_id in self._acks]
+        self._acks.clear()
+        return acks
+
+    async def _send_acks(self) -> None:
+        await all_done(self._queue_acks())
+
     async def _hand_back(self) -> None:
         """Re-queue the rest of the batch (a long wait ahead): other workers take it."""
         if not self._batch:
@@ -161,6 +171,18 @@ class StreamReader:
         self._batch.clear()
         for _, entry_id, _ in entries:
             self._held.pop(entry_id, None)
+
+
+async def all_done(futures: list[asyncio.Future[object]]) -> None:
+    """Await every future; the first error raised once all are done (none left unread)."""
+    first: BaseException | None = None
+    for f in futures:
+        try:
+            await f
+        except Exception as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 def entries(resp: Any) -> list[tuple[str, str, str]]:

@@ -62,7 +62,7 @@ from gateway.outbox.model import (
     Taken,
     TargetStatus,
 )
-from gateway.outbox.reader import StreamReader, ensure_groups, entries, owner_partition
+from gateway.outbox.reader import StreamReader, all_done, ensure_groups, entries, owner_partition
 from gateway.runtime import Runtime
 
 __all__ = ["ensure_groups", "owner_partition", "run_workers"]
@@ -185,7 +185,7 @@ class _Worker(StreamReader):
                 delivery_id, owner, peek, self.consumer, self.targets.hash_prefix
             )
         finally:
-            await _all(acks)
+            await all_done(acks)
         peeked = entries(urgent)
         if peeked and stream != self.streams[0] and took is not None and _untouched(took):
             # New urgent work goes before this normal one, which nobody has sent yet: it
@@ -241,15 +241,6 @@ class _Worker(StreamReader):
         if changed and self.rt.config.redis.replica_acks:
             await self._replicated(delivery_id)
         return _ack_if(await self._finish(d, changed=changed) and ack is None)
-
-    def _queue_acks(self) -> list[asyncio.Future[object]]:
-        """The acks owed, queued in the next batch (their answers awaited by the caller)."""
-        acks = [self.store.ack_soon(stream, entry_id) for stream, entry_id in self._acks]
-        self._acks.clear()
-        return acks
-
-    async def _send_acks(self) -> None:
-        await _all(self._queue_acks())
 
     async def _replicated(self, delivery_id: str) -> None:
         """``redis.replica_acks``: the recorded send is on the replicas before we go on.
@@ -403,18 +394,6 @@ class _Worker(StreamReader):
 
 _ACK, _DONE, _DEFERRED = "ack", "done", "deferred"
 """What ``_handle`` does with an entry after ``_deliver``."""
-
-
-async def _all(futures: list[asyncio.Future[object]]) -> None:
-    """Await every future; the first error raised once all are done (none left unread)."""
-    first: BaseException | None = None
-    for f in futures:
-        try:
-            await f
-        except Exception as exc:
-            first = first or exc
-    if first is not None:
-        raise first
 
 
 def _ack_if(may_ack: bool) -> str:

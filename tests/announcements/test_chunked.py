@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from gateway import announcements
+from gateway import announce_enqueue, announcements
 from gateway.models import Platform, Priority
 from gateway.outbox import OutboxItem, OutboxStore, bulk
 from gateway.runtime import Runtime
@@ -77,7 +77,7 @@ async def test_the_scheduler_finishes_an_enqueue_cut_short_by_a_crash(
         assert (await announcements.get(rt, ann_id)).status == "sending"
         # Not due yet: the creator may still be writing.
         assert await announcements.dispatch_due(rt) == []
-        later = time.time() + announcements.ENQUEUE_GRACE + 1
+        later = time.time() + announce_enqueue.ENQUEUE_GRACE + 1
         assert await announcements.dispatch_due(rt, now=later) == [ann_id]
         await wait_for(lambda: done(rt, ann_id))
     targets = [t for t, _ in sends(rt)]
@@ -97,7 +97,7 @@ async def test_an_edit_between_read_and_write_rebuilds_the_chunk(
 
     def build(h: dict[str, str], part: Sequence[str]) -> list[OutboxItem] | None:
         seen.append(h["text"])
-        return announcements._items("A-9", part, h["text"], None, Priority.NORMAL, ())
+        return announce_enqueue.items("A-9", part, h["text"], None, Priority.NORMAL, ())
 
     real_prepare = OutboxStore.prepare
 
@@ -125,7 +125,7 @@ async def test_a_recall_during_the_enqueue_stops_it_and_sends_nothing_more(rt: R
     ann, _ = await announcements.create(rt, text="Typhoon", to="street:1", send_at=time.time() + 5)
     assert ann.status == "scheduled"
     calls = 0
-    real = announcements._fail_unconfigured
+    real = announce_enqueue.fail_unconfigured
 
     async def recall_after_first_chunk(rt_: Runtime, ann_id: str, part: Sequence[str]) -> None:
         nonlocal calls
@@ -134,11 +134,11 @@ async def test_a_recall_during_the_enqueue_stops_it_and_sends_nothing_more(rt: R
         if calls == 1:
             await announcements.recall(rt, ann.id)
 
-    announcements._fail_unconfigured = recall_after_first_chunk  # type: ignore[assignment]
+    announce_enqueue.fail_unconfigured = recall_after_first_chunk  # type: ignore[assignment]
     try:
         await announcements.dispatch_due(rt, now=time.time() + 10)
     finally:
-        announcements._fail_unconfigured = real  # type: ignore[assignment]
+        announce_enqueue.fail_unconfigured = real  # type: ignore[assignment]
     written = await OutboxStore(rt).of_origin("announcement", ann.id)
     assert len(written) == bulk.CHUNK  # no chunk after the recall
     assert {d.state for d in written} == {"recalled"}
