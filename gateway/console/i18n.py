@@ -175,6 +175,8 @@ ZH: dict[str, str] = {
     "pending": "待批准",
     "rejected": "已拒绝",
     "direct chats with residents": "个居民私聊",
+    "direct chat": "私聊",
+    "group chat": "群聊",
     "top of chart": "图表上限",
     "announcements of the last 24 h": "近 24 小时的通知",
     "sending": "发送中",
