@@ -83,6 +83,16 @@ async def _active(palm: Palm, rooms: list[str]) -> bool:
     return all(f"matrix:{r}" in active for r in rooms)
 
 
+async def _joined(member: User, rooms: list[str], bot: User) -> bool:
+    """The bot has joined every room (a seeded target is active before palm's sync
+    accepted its invite; a send in between is refused: not in room)."""
+    for room in rooms:
+        body = await member.call("GET", f"/rooms/{quote(room)}/joined_members")
+        if bot.user_id not in body.get("joined", {}):
+            return False
+    return True
+
+
 async def _one_decryptable_copy(
     alice: User, phone: Resident, bot: User, room: str, text: str
 ) -> None:
@@ -117,6 +127,7 @@ async def test_kill9_owner_mid_broadcast_to_30_encrypted_rooms(
         palm.start()
         await palm.ready()
         await eventually(lambda: _active(palm, rooms), limit=60, what="30 active rooms")
+        await eventually(lambda: _joined(alice, rooms, bot), limit=60, what="the bot in 30 rooms")
 
         text = "Water off in all buildings, Tue 9:00-12:00"
         sent = await palm.cli("announce", text, "--to", "all", "--no-wait")
@@ -169,6 +180,7 @@ async def test_two_processes_only_the_owner_sends_and_ownership_moves_after_kill
         first.start()
         await first.ready()
         await eventually(lambda: _active(first, rooms), limit=60, what="4 active rooms")
+        await eventually(lambda: _joined(alice, rooms, bot), limit=60, what="the bot in 4 rooms")
         assert first.proc is not None
         assert f":{first.proc.pid}:" in await _owner(redis, keys, bot)
         second.start()
