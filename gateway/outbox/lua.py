@@ -90,8 +90,16 @@ return n
 TAKE_LUA = """
 local dk = KEYS[1]
 if redis.call('EXISTS', dk) == 0 then return false end
-local takes = redis.call('HINCRBY', dk, 'takes', 1)
-redis.call('HSET', dk, 'owner', ARGV[1])
+-- The same owner again: this take ran already and its answer was lost (redis-py sends
+-- a whole pipeline again after a lost reply). Counting it twice would bring a delivery
+-- that was never sent closer to the dead-letter backstop for crashes it did not cause.
+local takes
+if redis.call('HGET', dk, 'owner') == ARGV[1] then
+  takes = tonumber(redis.call('HGET', dk, 'takes') or '1')
+else
+  takes = redis.call('HINCRBY', dk, 'takes', 1)
+  redis.call('HSET', dk, 'owner', ARGV[1])
+end
 local cur = redis.call('HMGET', dk, 'state', 'inflight', 'crashes')
 local crashes = tonumber(cur[3] or '0')
 if cur[2] == '1' and cur[1] == 'queued' then

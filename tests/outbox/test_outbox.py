@@ -320,3 +320,19 @@ async def test_a_stamp_answered_late_is_made_again_before_the_send(
     assert order[-1] == "stamp"
     assert order.count("stamp") == 1
     assert [s.target for s in mem.sends] == ["telegram:-1"]
+
+
+async def test_a_take_run_again_with_its_answer_lost_counts_once(runtime: Runtime) -> None:
+    # redis-py sends a whole pipeline again after a lost reply: the same take (same
+    # owner) arrives twice. Counted twice, a never-sent delivery would reach the
+    # dead-letter backstop for crashes that did not happen (a fault test saw 25 takes).
+    rt = with_outbox(runtime)
+    await enqueue(rt, [item("telegram:-1")])
+    store = OutboxStore(rt)
+    prefix = TargetDirectory(rt.redis, rt.keys).hash_prefix
+    did = "A-1:telegram:-1"
+    first, _ = await store.take_and_peek(did, "w:0:aa", None, "w:0", prefix)
+    again, _ = await store.take_and_peek(did, "w:0:aa", None, "w:0", prefix)
+    other, _ = await store.take_and_peek(did, "w:1:bb", None, "w:1", prefix)
+    takes = [t.takes if t is not None else None for t in (first, again, other)]
+    assert takes == [1, 1, 2]
