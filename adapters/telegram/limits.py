@@ -38,11 +38,11 @@ from gateway.models import ChatKind, RateRule
 
 JITTER_MARGIN = 0.15
 """Added to the per-chat (1/s) and per-group (20/min) windows."""
-BOT_MARGIN = 0.025
-"""Added to the bot-wide (30/s) window. 0.05 until sends were stamped as they leave and
-a late stamp made again (``gateway.outbox.worker.STAMP_STALE``): since, 0.025 gave
-0.975 of 30/s with 0 violations in 3,050 sends, with three processes, and beside a CPU
-hog on every core (0.969, 0 violations)."""
+BOT_MARGIN = 0.05
+"""Added to the bot-wide (30/s) window. 0.025 reached 0.975 of 30/s with 0 violations in
+``bench.fanout_limits`` (also with three processes and beside a CPU hog per core), but a
+whole-suite run broke the window 3 times in a 300-chat kill -9 test whose fake counts
+arrivals in the busy pytest process: kept at 0.05 until that is told apart."""
 PAID_MARGIN = 0.05
 """Added to the 1,000/s paid window: one send per ms leaves no grid to absorb jitter."""
 BOT_SPREAD = True
