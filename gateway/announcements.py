@@ -204,8 +204,7 @@ async def dispatch_due(rt: Runtime, now: float | None = None) -> list[str]:
             # Sending from now on; the backstop moves ENQUEUE_GRACE ahead, so the other
             # processes' schedulers leave this one to us unless we die.
             pipe = rt.redis.pipeline(transaction=True)
-            fields = {"status": SENDING, "enqueue_pending": "1"}
-            pipe.hset(_key(rt, ann_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.hset(_key(rt, ann_id), mapping={"status": SENDING, "enqueue_pending": "1"})
             pipe.zadd(sched, {ann_id: time.time() + ENQUEUE_GRACE})
             await pipe.execute()
             atts = await load_stashed(rt, h.get("attachment_blobs", ""))

@@ -88,7 +88,8 @@ class OutboxStore:
         """Store attachment bytes and bodies' JSON; return (bodies by hash, script args)."""
         bodies: dict[str, str] = {}
         args: list[str] = [self.keys.prefix, repr(time.time())]
-        # An announcement's items share one body: encode (and hash attachments) once.
+        # An announcement's items share one body: encode and hash it (and store its
+        # attachments) once, not once per chat.
         encoded: dict[tuple[object, ...], str] = {}
         for item in items:
             msg = item.message
@@ -96,12 +97,11 @@ class OutboxStore:
             cache_key = (msg.text, msg.title, msg.reply_to, msg.plain, msg.attachments,
                          msg.buttons, msg.thread, msg.poll, msg.stop_poll, msg.mentions,
                          item.anchor)  # fmt: skip
-            body = encoded.get(cache_key)
-            if body is None:
+            sha = encoded.get(cache_key)
+            if sha is None:
                 body = await self._encode_body(msg, item.anchor)
-                encoded[cache_key] = body
-            sha = hashlib.sha256(body.encode()).hexdigest()
-            bodies[sha] = body
+                sha = encoded[cache_key] = hashlib.sha256(body.encode()).hexdigest()
+                bodies[sha] = body
             args += [
                 item.delivery_id,
                 item.origin,
