@@ -122,11 +122,21 @@ class MatrixSender:
             resp = await self._client.room_get_state_event(room, "m.room.encryption")
         except errors.TRANSPORT_ERRORS as exc:
             errors.raise_transport(exc, "read room encryption")
+        action = "read room encryption"
         if isinstance(resp, nio.RoomGetStateEventResponse):
-            return True
+            transport = resp.transport_response
+            if transport is None or transport.status == 200:
+                return True
+            # nio 0.26 turns only a 404 into RoomGetStateEventError: any other error
+            # (403 "not in room") comes back as a "response" whose content is the
+            # error body. Read as success it made every room the bot is not in look
+            # encrypted.
+            raise errors.from_json(
+                transport.status, resp.content, transport.headers, scope=self._scope, action=action
+            )
         if resp.status_code == "M_NOT_FOUND":
             return False
-        raise errors.from_nio(resp, scope=self._scope, action="read room encryption")
+        raise errors.from_nio(resp, scope=self._scope, action=action)
 
     def _edits_key(self, room: str, event_id: str) -> str:
         return self._keys("matrix", "edits", room, event_id)

@@ -189,3 +189,19 @@ async def test_attachment_edit_and_recall(
         await alice.kick(room, bot.user_id)
         with pytest.raises(TargetGoneError):
             await ad.send(OutboundMessage(target, "after kick", idempotency_key="k-1"))
+
+
+async def test_send_to_a_room_the_bot_is_not_in_is_target_gone(
+    synapse: Synapse, new_user: Callable[..., Any], redis: Redis, keys: Keys
+) -> None:
+    """Not "encrypted room": nio 0.26 hands the 403 of the first send's encryption read
+    back as a success. And a public room the bot was never invited to is not joined."""
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    made = await alice.call("POST", "/createRoom", {"preset": "public_chat", "name": "Open"})
+    room = str(made["room_id"])
+    async with running(bot_config(synapse, bot), redis, keys, sync=False) as adapter:
+        msg = OutboundMessage(TargetId(f"matrix:{room}"), "hello", idempotency_key="open-1")
+        with pytest.raises(TargetGoneError, match="not in room"):
+            await adapter.send(msg)
+    assert bot.user_id not in await alice.members(room)
