@@ -24,6 +24,7 @@ from adapters.matrix import errors
 from adapters.matrix.client import SessionStore, login, make_client, whoami
 from adapters.matrix.decrypt import Decryptor
 from adapters.matrix.device import open_crypto
+from adapters.matrix.invites import PendingInvites
 from adapters.matrix.media import open_file, sniff_image, split_ref
 from adapters.matrix.normalize import ENCRYPTED_REASON, PLATFORM, Me
 from adapters.matrix.owner import DeviceLease, Ownership
@@ -119,7 +120,13 @@ class MatrixAdapter:
         self._ctx, self._me = ctx, me
         state = SyncState(ctx.redis, ctx.keys, self._config.user_id)
         self._sender = MatrixSender(
-            client, self.rate_key, ctx.redis, ctx.keys, rooms_key=state.rooms_key, e2e=e2e
+            client,
+            self.rate_key,
+            ctx.redis,
+            ctx.keys,
+            rooms_key=state.rooms_key,
+            e2e=e2e,
+            invites=PendingInvites(client, me, self._config.auto_join),
         )
         self._sync = self._sync_loop(client, None)
         if e2e:

@@ -12,8 +12,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import nio
 from nio.crypto.attachments import encrypt_attachment
@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from adapters.matrix import errors, polls
 from adapters.matrix.crypto import Crypto, NotOwner
+from adapters.matrix.invites import PendingInvites
 from adapters.matrix.render import (
     attachment_content,
     content_digest,
@@ -49,6 +50,8 @@ from gateway.models import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 def room_of(target: TargetId) -> str:
     platform, chat = split_target_id(target)
@@ -71,6 +74,7 @@ class MatrixSender:
         *,
         rooms_key: str | None = None,
         e2e: bool = False,
+        invites: PendingInvites | None = None,
     ) -> None:
         self._client = client
         self._scope = rate_scope
@@ -87,6 +91,8 @@ class MatrixSender:
         self._e2e = e2e
         self.crypto: Crypto | None = None
         """Set while this process owns the device; encrypted sends need it."""
+        self._invites = invites
+        """Joins a room the bot is refused in as "not in room" but has an invite to."""
 
     async def is_encrypted(self, room: str) -> bool:
         """Whether sends to ``room`` must be encrypted: the sync loop's facts in Redis
@@ -111,7 +117,7 @@ class MatrixSender:
             # The sync loop's facts may not have this room yet (it was joined a moment
             # ago; the facts are written once the whole batch is done), or may come from
             # an invite's stripped state: ask the server once before the first plain send.
-            encrypted = await self._server_says_encrypted(room)
+            encrypted = await self._in_room(room, lambda: self._server_says_encrypted(room))
             self._checked.add(room)
         if encrypted:
             self._encrypted.add(room)
@@ -137,6 +143,24 @@ class MatrixSender:
         if resp.status_code == "M_NOT_FOUND":
             return False
         raise errors.from_nio(resp, scope=self._scope, action=action)
+
+    async def _in_room(self, room: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``; when the server refuses it because the bot is not in ``room``
+        (``TargetGone``) but the bot has a pending invite there, join and call once more.
+
+        Only the two requests that meet a room first are wrapped (the encryption read and
+        the send itself), never a call around them, so one refusal asks for the invites
+        once. A refusal for another reason (power levels that forbid polls also answer
+        M_FORBIDDEN) costs that one question and stays what it was.
+        """
+        try:
+            return await call()
+        except TargetGone:
+            # Also a room the bot was never invited to, left, or was kicked from: only
+            # the server's list of pending invites tells which (``PendingInvites``).
+            if self._invites is None or not await self._invites.accept(room):
+                raise
+        return await call()
 
     def _edits_key(self, room: str, event_id: str) -> str:
         return self._keys("matrix", "edits", room, event_id)
@@ -254,10 +278,20 @@ class MatrixSender:
 
         Every event palm posts must come through here: it is encrypted when the room is,
         whatever its type (reactions and poll events too: never in the clear to an
-        encrypted room).
+        encrypted room). Refused as "not in room" while the bot has a pending invite,
+        it joins and sends once more (``_in_room``), with the same transaction id.
         """
+        encrypted = await self.is_encrypted(room)
+        return await self._in_room(
+            room, lambda: self._put(room, event_type, content, txn, action, encrypted=encrypted)
+        )
+
+    async def _put(
+        self, room: str, event_type: str, content: dict[str, Any], txn: str, action: str,
+        *, encrypted: bool,
+    ) -> str:  # fmt: skip
         try:
-            if await self.is_encrypted(room):
+            if encrypted:
                 crypto = self.crypto
                 if crypto is None and not self._e2e:
                     raise NotPossible("encrypted room, and end-to-end encryption is off")

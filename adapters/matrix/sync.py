@@ -22,9 +22,9 @@ import nio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from adapters.matrix import errors
 from adapters.matrix.client import get_json, room_path, text
 from adapters.matrix.decrypt import Decryptor
+from adapters.matrix.invites import join
 from adapters.matrix.normalize import (
     PLATFORM,
     AutoJoin,
@@ -320,15 +320,9 @@ class SyncLoop:
 
     async def _join(self, room_id: str) -> None:
         try:
-            resp = await self._client.join(room_id)
-        except errors.TRANSPORT_ERRORS as exc:
-            errors.raise_transport(exc, "join")
-        if isinstance(resp, nio.JoinResponse):
-            log.info("matrix: joined %s", room_id)
-            return
-        err = errors.from_nio(resp, action="join")
-        if isinstance(err, PermanentError):
+            await join(self._client, room_id)
+        except PermanentError as err:
             # The invite was withdrawn or the room is gone: nothing to retry.
             log.warning("matrix: cannot join %s: %s", room_id, err.message)
             return
-        raise err
+        log.info("matrix: joined %s", room_id)
