@@ -74,6 +74,11 @@ def error_for(
         return RetryableError(f"{text} (check the access token)", retry_after=60.0)
     if errcode in _GONE:
         return TargetGone(f"{_GONE[errcode]} ({message})")
+    if action == "join" and status == 404:
+        # Synapse's answer to an invite into a room nobody is in any more: 404
+        # M_UNKNOWN "no servers that are in the room". Read as M_UNKNOWN (retry) it
+        # stopped the sync loop for good, which joined that invite again every batch.
+        return TargetGone(f"room gone ({message})")
     if errcode in _REJECTED or (status is not None and status in (400, 413)):
         return Rejected(text)
     if status is None or status >= 500 or errcode == "M_UNKNOWN":

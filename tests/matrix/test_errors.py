@@ -31,6 +31,9 @@ def test_forbidden_and_unknown_room_are_permanent() -> None:
     assert isinstance(error_for(404, "M_NOT_FOUND", "no room"), TargetGone)
     assert isinstance(error_for(413, "M_TOO_LARGE", "big"), Rejected)
     assert isinstance(error_for(403, "M_WEIRD", "x"), PermanentError)
+    # A join into a room nobody is in any more (Synapse: 404 M_UNKNOWN "no servers").
+    assert isinstance(error_for(404, "M_UNKNOWN", "no servers", action="join"), TargetGone)
+    assert isinstance(error_for(404, "M_UNKNOWN", "x", action="send"), RetryableError)
 
 
 def test_server_errors_and_transport_are_retryable() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import nio
 import pytest
@@ -20,12 +21,13 @@ from redis.asyncio import Redis
 from adapters.matrix import MatrixAdapter
 from gateway.errors import TargetGone
 from gateway.keys import Keys
-from gateway.models import DeliveryId, OutboundMessage, TargetId
+from gateway.models import DeliveryId, OutboundMessage, TargetId, TargetSeen
 from gateway.outbox import OutboxItem, OutboxStore, enqueue
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
 from tests.fakes.synapse import Synapse
 from tests.matrix.conftest import bot_config, context, running
+from tests.matrix.conftest import wait_for as wait_events
 from tests.matrix.resident import resident
 from tests.outbox.helpers import seed, wait_for, with_outbox, workers
 
@@ -115,3 +117,39 @@ async def test_an_invite_auto_join_does_not_allow_is_not_taken_by_a_send(
         with pytest.raises(TargetGone, match="not in room"):
             await adapter.send(msg)
     assert (await alice.members(room))[bot.user_id] == "invite"
+
+
+async def test_withdrawn_invite_or_a_room_everyone_left_is_gone(
+    synapse: Synapse, new_user: Callable[..., Any], redis: Redis, keys: Keys
+) -> None:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    withdrawn = await alice.create_room(invite=[bot.user_id], name="Withdrawn")
+    await alice.kick(withdrawn, bot.user_id, reason="wrong bot")
+    # Alice, the only member, leaves: the invite stays pending, but nobody is left to
+    # let the bot in (Synapse answers the join 404 M_UNKNOWN "no servers").
+    empty = await alice.create_room(invite=[bot.user_id], name="Empty")
+    await alice.call("POST", f"/rooms/{quote(empty)}/leave", {})
+    async with running(bot_config(synapse, bot), redis, keys, sync=False) as adapter:
+        for room, why in ((withdrawn, "not in room"), (empty, "room gone")):
+            msg = OutboundMessage(TargetId(f"matrix:{room}"), "hi", idempotency_key=room)
+            with pytest.raises(TargetGone, match=why):
+                await adapter.send(msg)
+
+
+async def test_an_invite_to_a_room_everyone_left_does_not_stop_the_sync(
+    synapse: Synapse, new_user: Callable[..., Any], redis: Redis, keys: Keys
+) -> None:
+    bot = await new_user("palmbot")
+    alice = await new_user("alice")
+    async with running(bot_config(synapse, bot), redis, keys):
+        empty = await alice.create_room(invite=[bot.user_id], name="Empty")
+        await alice.call("POST", f"/rooms/{quote(empty)}/leave", {})
+        room = await alice.create_room(invite=[bot.user_id], name="Next")
+        target = TargetId(f"matrix:{room}")
+        await wait_events(
+            redis,
+            keys,
+            lambda evs: any(isinstance(e, TargetSeen) and e.target == target for e in evs),
+            what="the next room",
+        )
