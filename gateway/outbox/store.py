@@ -28,23 +28,17 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from gateway.attachments import load_blob, store_blob
 from gateway.batch import for_client, retrieved
 from gateway.keys import Keys
 from gateway.models import (
-    AttachmentKind,
-    Button,
-    Mention,
-    OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
-    PollSpec,
     Priority,
     TargetId,
-    UserId,
     split_target_id,
 )
 from gateway.outbox import lua
+from gateway.outbox.body import decode_message, encode_body
 from gateway.outbox.model import QUEUED, Anchor, Delivery, OutboxItem, Taken, TargetStatus
 from gateway.runtime import Runtime
 
@@ -99,7 +93,7 @@ class OutboxStore:
                          item.anchor)  # fmt: skip
             sha = encoded.get(cache_key)
             if sha is None:
-                body = await self._encode_body(msg, item.anchor)
+                body = await encode_body(self.rt, msg, item.anchor)
                 sha = encoded[cache_key] = hashlib.sha256(body.encode()).hexdigest()
                 bodies[sha] = body
             args += [
@@ -120,60 +114,9 @@ class OutboxStore:
             pipe.set(self.keys("outbox", "body", sha), body, nx=True)
         await self._enqueue(keys=[], args=args, client=pipe)
 
-    async def _encode_body(self, msg: OutboundMessage, anchor: Anchor | None = None) -> str:
-        atts = []
-        for a in msg.attachments:
-            ref = await store_blob(self.rt, a.data)
-            atts.append(
-                {"kind": a.kind.value, "filename": a.filename, "mime": a.mime, "blob": ref.sha}
-            )
-        body: dict[str, Any] = {
-            "text": msg.text,
-            "title": msg.title,
-            "reply_to": msg.reply_to,
-            "plain": msg.plain,
-            "attachments": atts,
-        }
-        # Only when set, so the bodies (and hashes) of everything else stay as they were.
-        if msg.buttons is not None:
-            body["buttons"] = [[b.label, b.data] for b in msg.buttons]
-        if msg.thread:
-            body["thread"] = True
-        if msg.poll is not None:
-            p = msg.poll
-            body["poll"] = {"q": p.question, "o": list(p.options), "m": p.multiple}
-        if msg.stop_poll:
-            body["stop_poll"] = True
-        if msg.mentions:
-            body["mentions"] = [[m.user_id, m.name] for m in msg.mentions]
-        if anchor is not None:
-            body["anchor"] = anchor.to_json()
-        return json.dumps(body, ensure_ascii=False, sort_keys=True)
-
     async def message(self, d: Delivery, *, text: str | None = None) -> OutboundMessage:
         """Rebuild the ``OutboundMessage`` of a delivery (with ``text`` replaced for edits)."""
-        body = await self._body(d.body)
-        atts: list[OutboundAttachment] = []
-        for a in body.get("attachments", []):
-            data = await load_blob(self.rt, a["blob"])
-            atts.append(
-                OutboundAttachment(AttachmentKind(a["kind"]), a["filename"], a["mime"], data)
-            )
-        return OutboundMessage(
-            target=d.target,
-            text=text if text is not None else body.get("text", ""),
-            idempotency_key=d.delivery_id,
-            title=body.get("title"),
-            attachments=tuple(atts),
-            reply_to=PlatformMessageId(body["reply_to"]) if body.get("reply_to") else None,
-            priority=Priority(d.priority),
-            plain=bool(body.get("plain")),
-            buttons=_buttons(body.get("buttons")),
-            thread=bool(body.get("thread")),
-            poll=_poll(body.get("poll")),
-            stop_poll=bool(body.get("stop_poll")),
-            mentions=tuple(Mention(UserId(u), n) for u, n in body.get("mentions") or ()),
-        )
+        return await decode_message(self.rt, d, await self._body(d.body), text=text)
 
     async def anchor(self, d: Delivery) -> Anchor | None:
         """The earlier delivery this one edits or replies to, if any."""
@@ -200,7 +143,7 @@ class OutboxStore:
         A worker that already loaded the old body sends it; an edit of the sent
         message (the caller's next step) then catches that one up.
         """
-        body = await self._encode_body(msg)
+        body = await encode_body(self.rt, msg)
         sha = hashlib.sha256(body.encode()).hexdigest()
         await self.redis.set(self.keys("outbox", "body", sha), body, nx=True)
         changed: set[str] = set()
@@ -429,18 +372,6 @@ async def lookup_msgref(
         return None
     origin, _, origin_id = str(raw).partition(":")
     return origin, origin_id
-
-
-def _buttons(raw: Any) -> tuple[Button, ...] | None:
-    if not isinstance(raw, list):
-        return None
-    return tuple(Button(str(label), str(data)) for label, data in raw)
-
-
-def _poll(raw: Any) -> PollSpec | None:
-    if not isinstance(raw, dict):
-        return None
-    return PollSpec(str(raw["q"]), tuple(str(o) for o in raw["o"]), bool(raw.get("m")))
 
 
 def _pairs(flat: Any) -> dict[str, str]:
