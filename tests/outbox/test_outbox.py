@@ -290,7 +290,7 @@ async def test_a_stamp_answered_late_is_made_again_before_the_send(
 ) -> None:
     # The stamp's answer took 60 ms (a stalled loop): the send must not go out counted
     # from a time that long before it leaves, so the worker stamps once more first.
-    from gateway.outbox import worker as worker_mod
+    from gateway.outbox import attempts
     from gateway.ratelimit import RateLimiter
 
     rt = with_outbox(runtime, workers=1)
@@ -302,7 +302,7 @@ async def test_a_stamp_answered_late_is_made_again_before_the_send(
 
     async def slow_try(self: RateLimiter, rules: object, member: str) -> float:
         wait = await real_try(self, rules, member)  # type: ignore[arg-type]
-        await asyncio.sleep(worker_mod.STAMP_STALE * 3)
+        await asyncio.sleep(attempts.STAMP_STALE * 3)
         order.append("try_stamp")
         return wait
 
