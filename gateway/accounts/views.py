@@ -21,7 +21,8 @@ from gateway.errors import Conflict, NotFound
 from gateway.funnel.bytarget import ScopedIndexes
 from gateway.funnel.routing import TicketKind
 from gateway.funnel.stats import figures, queue_stats
-from gateway.funnel.tickets import OPEN_STATUSES, Status, Ticket, TicketStore
+from gateway.funnel.ticket_model import OPEN_STATUSES, Status, Ticket
+from gateway.funnel.tickets import TicketStore
 from gateway.models import TicketId
 from gateway.runtime import Runtime
 from gateway.targets import Target, TargetDirectory

@@ -19,7 +19,8 @@ from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.cli.show import cell, safe
 from gateway.funnel import staff
-from gateway.funnel.tickets import Ticket, TicketStore, parse_ticket_id
+from gateway.funnel.ticket_model import Ticket, parse_ticket_id
+from gateway.funnel.tickets import TicketStore
 from gateway.safety.inert import visible
 
 STAFF_ENV = "PALM_STAFF_NAME"

@@ -13,7 +13,8 @@ from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
 from gateway.errors import Forbidden, NotFound
 from gateway.funnel import staff
-from gateway.funnel.tickets import TicketStore, parse_ticket_id
+from gateway.funnel.ticket_model import parse_ticket_id
+from gateway.funnel.tickets import TicketStore
 from gateway.models import TicketId
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from gateway.accounts import Scope, targets_in_scope
 from gateway.accounts.views import list_tickets
-from gateway.funnel.tickets import Status, Ticket
+from gateway.funnel.ticket_model import Status, Ticket
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
 

@@ -28,7 +28,7 @@ from gateway.console import queue
 from gateway.console.context import page_vars, runtime, signed_in
 from gateway.console.events import ConsoleEvent, last_id, read_after, valid_event_id
 from gateway.errors import InputError
-from gateway.funnel.tickets import Ticket
+from gateway.funnel.ticket_model import Ticket
 from gateway.runtime import Runtime
 
 log = logging.getLogger("palm.console")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gateway.funnel.tickets import Status
+from gateway.funnel.ticket_model import Status
 from gateway.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from gateway.runtime import Runtime
 

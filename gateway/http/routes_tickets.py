@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.accounts import Role, views
 from gateway.errors import InputError
 from gateway.funnel import staff
-from gateway.funnel.tickets import TicketStore, parse_ticket_id
+from gateway.funnel.ticket_model import parse_ticket_id
+from gateway.funnel.tickets import TicketStore
 from gateway.http.route import ApiRequest, ApiRoute
 from gateway.models import TicketId
 
