@@ -1,8 +1,8 @@
-"""The config file: YAML, validated once at start by pydantic.
+"""The config's sections: pydantic models, validated once at start.
 
-``load_config`` is the only entry point. Every problem comes out as one
-``ConfigError`` naming the file and the key path, e.g.
-``palm.yaml: platforms.telegram.token_env: environment variable TELEGRAM_BOT_TOKEN is not set``.
+``gateway.config_load.load_config`` reads the file into ``GatewayConfig``; a check
+here fails as a ``ValueError`` that it reports with the file and key path (a leading
+``[sub_key] `` in the message names a key below the model's, as ``_secret_from`` does).
 Secrets are ``SecretStr`` and never show in ``repr``, logs or messages.
 """
 
@@ -13,13 +13,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -27,15 +25,12 @@ from pydantic import (
 
 from gateway.admission.config import AdmissionMode, FloodConfig
 from gateway.confirm.config import ConfirmConfig
-from gateway.errors import ConfigError, InputError
+from gateway.errors import InputError
 from gateway.households.config import HouseholdsConfig
 from gateway.ops.config import SentinelConfig, TakeoverConfig
 from gateway.safety.secrets import split_password
 from gateway.staffroom.config import StaffRoomConfig
 from gateway.tags import validate_tag
-
-DEFAULT_CONFIG_NAME = "palm.yaml"
-CONFIG_ENV = "PALM_CONFIG"
 
 
 class _Strict(BaseModel):
@@ -338,106 +333,3 @@ class GatewayConfig(_Strict):
 
     source: Path | None = Field(default=None, exclude=True)
     """The file this was loaded from (set by ``load_config``)."""
-
-
-def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
-    """``-c`` wins, then ``$PALM_CONFIG``, then ``./palm.yaml``."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    return Path(DEFAULT_CONFIG_NAME)
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out or "(top level)"
-
-
-_SUBKEY = re.compile(r"^\[(\w+)\] ")
-
-
-def _describe(err: Any) -> tuple[str, str | None]:
-    """The message, and a sub-key when a model-level check names one (``[token_env] ...``)."""
-    if err.get("type", "") == "extra_forbidden":
-        return "unknown key", None
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-    if m := _SUBKEY.match(msg):
-        return msg[m.end() :], m.group(1)
-    return msg, None
-
-
-def _surrogate_at(data: Any) -> str | None:
-    """The key path of the first string (key or value) holding a lone surrogate."""
-    stack: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return _key_path(path)
-        elif isinstance(value, dict):
-            stack += [(path, k) for k in value]
-            stack += [((*path, str(k)), v) for k, v in value.items()]
-        elif isinstance(value, list):
-            stack += [((*path, i), v) for i, v in enumerate(value)]
-    return None
-
-
-def load_config(
-    path: str | os.PathLike[str] | None = None, *, secrets: frozenset[str] = ALL_PLATFORMS
-) -> GatewayConfig:
-    """Read and validate the config file; raise one ``ConfigError`` naming file and key.
-
-    ``secrets`` names the platforms whose secrets must resolve (a missing environment
-    variable is an error); the others' secrets are left ``None`` when unset.
-    """
-    file = resolve_config_path(path)
-    name = str(file)
-    try:
-        raw = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("config file not found", file=name) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not valid UTF-8 (byte {exc.start})", file=name) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{where}{problem}", file=name) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping of keys", file=name)
-    if (bad_key := _surrogate_at(data)) is not None:
-        # YAML's "\ud800" escape makes a string no Redis key or value can hold.
-        raise ConfigError("a lone surrogate (\\ud800-\\udfff) is not text", file=name, key=bad_key)
-    try:
-        cfg = GatewayConfig.model_validate(data, context={"secrets": secrets})
-    except ValidationError as exc:
-        errs = exc.errors(include_input=False)
-        first = errs[0]
-        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
-        message, subkey = _describe(first)
-        loc = tuple(first["loc"]) + ((subkey,) if subkey else ())
-        raise ConfigError(message + more, file=name, key=_key_path(loc)) from None
-    # Relative paths in the file are relative to the file, so `palm -c /etc/palm.yaml`
-    # works from any directory.
-    base = file.resolve().parent
-    updates: dict[str, Any] = {"source": file.resolve()}
-    for field in ("data_dir", "rules_file", "templates_file"):
-        value: Path = getattr(cfg, field)
-        if not value.is_absolute() and (field == "data_dir" or (base / value).exists()):
-            updates[field] = base / value
-    return cfg.model_copy(update=updates)

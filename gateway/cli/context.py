@@ -17,7 +17,8 @@ from typing import Any
 
 from rich.console import Console
 
-from gateway.config import ALL_PLATFORMS, GatewayConfig, load_config
+from gateway.config import ALL_PLATFORMS, GatewayConfig
+from gateway.config_load import load_config
 from gateway.runtime import Runtime, open_runtime
 from gateway.safety.inert import json_inert, visible
 

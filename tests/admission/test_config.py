@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_config
+from gateway.config_load import load_config
 from gateway.errors import ConfigError
 
 

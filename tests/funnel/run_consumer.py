@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from gateway.config import load_config
+from gateway.config_load import load_config
 from gateway.funnel.consumer import ConsumerSettings, FunnelConsumer
 from gateway.runtime import open_runtime
 

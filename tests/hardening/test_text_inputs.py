@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import audience
-from gateway.config import TargetSeed, load_config
+from gateway.config import TargetSeed
+from gateway.config_load import load_config
 from gateway.errors import AudienceError, ConfigError, InputError
 from gateway.safety.argv import undecodable
 from gateway.safety.inert import visible

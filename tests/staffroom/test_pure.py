@@ -10,7 +10,7 @@ import pytest
 
 from adapters.matrix.normalize import Me, RoomInfo, message_event
 from adapters.telegram.normalize import BotIdentity, normalize
-from gateway.config import load_config
+from gateway.config_load import load_config
 from gateway.errors import ConfigError, InputError
 from gateway.models import ButtonPress, Command, InboundMessage
 from gateway.staffroom import cards
