@@ -26,10 +26,11 @@ from adapters.matrix.decrypt import Decryptor
 from adapters.matrix.device import open_crypto
 from adapters.matrix.invites import PendingInvites
 from adapters.matrix.media import open_file, sniff_image, split_ref
-from adapters.matrix.normalize import ENCRYPTED_REASON, PLATFORM, Me
+from adapters.matrix.normalize import PLATFORM
 from adapters.matrix.owner import DeviceLease, Ownership
 from adapters.matrix.pending import PendingStore
 from adapters.matrix.relay import OwnerRelay
+from adapters.matrix.rooms import ENCRYPTED_REASON, Me
 from adapters.matrix.send import MatrixSender, room_of
 from adapters.matrix.sync import Backoff, SyncLoop, SyncState
 from gateway import metrics

@@ -16,7 +16,8 @@ import nio
 
 from adapters.matrix import errors
 from adapters.matrix.client import get_json
-from adapters.matrix.normalize import AutoJoin, Me, normalize_sync
+from adapters.matrix.normalize import normalize_sync
+from adapters.matrix.rooms import AutoJoin, Me
 
 log = logging.getLogger(__name__)
 

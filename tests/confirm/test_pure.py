@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from adapters.matrix.normalize import Me, RoomInfo, room_events
+from adapters.matrix.normalize import room_events
 from adapters.matrix.reactions import reaction_key
 from adapters.matrix.render import text_content
+from adapters.matrix.rooms import Me, RoomInfo
 from adapters.telegram.send import plan
 from gateway.codec import decode_event, encode_event
 from gateway.confirm.config import ConfirmConfig

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.matrix.normalize import Me, normalize_sync
+from adapters.matrix.normalize import normalize_sync
+from adapters.matrix.rooms import Me
 from adapters.telegram.normalize import BotIdentity, normalize
 from gateway.metrics import INBOUND_MALFORMED
 from tests.fakes.telegram_api import FakeTelegram

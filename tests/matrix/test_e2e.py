@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.matrix.crypto import NotOwner
-from adapters.matrix.normalize import ENCRYPTED_REASON
+from adapters.matrix.rooms import ENCRYPTED_REASON
 from gateway import metrics
 from gateway.config import MatrixConfig
 from gateway.errors import NotPossible

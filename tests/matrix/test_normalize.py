@@ -10,15 +10,9 @@ from hypothesis import strategies as st
 from nio.crypto.attachments import encrypt_attachment
 
 from adapters.matrix.media import open_file, split_ref
-from adapters.matrix.normalize import (
-    ENCRYPTED_REASON,
-    Me,
-    RoomInfo,
-    invite_allowed,
-    normalize_sync,
-    room_events,
-    strip_reply_fallback,
-)
+from adapters.matrix.messages import strip_reply_fallback
+from adapters.matrix.normalize import normalize_sync, room_events
+from adapters.matrix.rooms import ENCRYPTED_REASON, Me, RoomInfo, invite_allowed
 from gateway.errors import NotPossible
 from gateway.metrics import INBOUND_MALFORMED
 from gateway.models import (

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.matrix.normalize import Me, RoomInfo, message_event
+from adapters.matrix.messages import message_event
+from adapters.matrix.rooms import Me, RoomInfo
 from adapters.telegram.normalize import BotIdentity, normalize
 from gateway.config_load import load_config
 from gateway.errors import ConfigError, InputError
