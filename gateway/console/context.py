@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.accounts import Principal, Role, Scope
+from gateway.console import i18n
 from gateway.console.sessions import Session
 from gateway.runtime import Runtime
 
@@ -58,6 +59,7 @@ def page_vars(request: web.Request, **extra: Any) -> dict[str, Any]:
     return {
         "t": c.t,
         "lang": c.lang,
+        "category": lambda name: i18n.category(name, c.lang),
         "user": c.user,
         "scope": c.scope.expr if c.scope is not None else None,
         "can_act": c.can_act,

@@ -193,6 +193,27 @@ ZH: dict[str, str] = {
 }
 
 
+# A ticket's category (``gateway.rules.Category``) -> its name in (en, zh).
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "water": ("water", "供水"),
+    "electricity": ("electricity", "供电"),
+    "gas": ("gas", "燃气"),
+    "elevator": ("elevator", "电梯"),
+    "fire-safety": ("fire safety", "消防安全"),
+    "parking": ("parking", "停车"),
+    "sanitation": ("sanitation", "环境卫生"),
+    "noise": ("noise", "噪音"),
+    "security": ("security", "安保"),
+    "other": ("other", "其他"),
+}
+
+
+def category(name: str, lang: str) -> str:
+    """A ticket's category in words in ``lang``; an unknown one as it is."""
+    names = CATEGORIES.get(name)
+    return name if names is None else names[1 if lang == "zh" else 0]
+
+
 def pick(accept_language: str | None, cookie: str | None, default: str) -> str:
     """The language: the switch's cookie, else the browser's first zh/en, else ``default``."""
     if cookie in LANGS:
