@@ -11,6 +11,7 @@ from gateway.accounts.views import ticket_in_scope
 from gateway.console import files, queue
 from gateway.console.context import ctx, page_vars, runtime, signed_in
 from gateway.console.events import last_id
+from gateway.console.ticket_view import sent_to_resident
 from gateway.errors import Forbidden, NotFound
 from gateway.funnel import staff
 from gateway.funnel.ticket_model import parse_ticket_id
@@ -56,7 +57,9 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
     stream_from = await last_id(rt.redis, rt.keys)
     _, detail = await _ticket(request)
     return aiohttp_jinja2.render_template(
-        "ticket.html", request, page_vars(request, ticket=detail, stream_from=stream_from)
+        "ticket.html",
+        request,
+        page_vars(request, ticket=detail, sent=sent_to_resident(detail), stream_from=stream_from),
     )
 
 
@@ -64,7 +67,9 @@ async def ticket_fragment(request: web.Request) -> web.StreamResponse:
     """The live part of the ticket page, fetched again when an event says it changed."""
     _, detail = await _ticket(request)
     return aiohttp_jinja2.render_template(
-        "ticket_live.html", request, page_vars(request, ticket=detail)
+        "ticket_live.html",
+        request,
+        page_vars(request, ticket=detail, sent=sent_to_resident(detail)),
     )
 
 

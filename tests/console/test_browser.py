@@ -115,6 +115,16 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
             what="the resolution note",
         )
         await expect(page.get_by_text("resolved").first).to_be_visible()
+        # What the resident got, in words (the group's acknowledgement edited in place as
+        # the ticket moved), never a delivery id; the category in words. Live: no reload.
+        await expect(page.get_by_text("acknowledgement updated: resolved")).to_be_visible()
+        await expect(page.get_by_text("acknowledgement updated: being handled")).to_be_visible()
+        await expect(page.get_by_text("report · fire safety")).to_be_visible()
+        await expect(page.get_by_text("T-3:status", exact=False)).to_have_count(0)
+        await page.goto("/console/lang?to=zh&next=/console/tickets/T-3")
+        await expect(page.get_by_text("确认回执已更新:已解决")).to_be_visible()
+        await expect(page.get_by_text("报修 · 消防安全")).to_be_visible()
+        await page.goto("/console/lang?to=en&next=/console/tickets/T-3")
         await shoot(page, "ticket")
         await page.goto("/console/tickets/T-2")
         photo = page.get_by_role("img", name="photo")

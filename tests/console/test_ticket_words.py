@@ -1,19 +1,27 @@
-"""The queue and ticket pages in plain words, in English and Chinese. No browser."""
+"""The queue and ticket pages in plain words, in English and Chinese: categories, and
+what palm sent to the resident (never a delivery id). No browser."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, get_args
 
 from aiohttp.test_utils import TestClient
 
 from gateway.accounts import Role
 from gateway.console import i18n
+from gateway.console.ticket_view import sent_to_resident
+from gateway.funnel.staff import ticket_delivery_hook
 from gateway.models import Command
 from gateway.rules import Category
 from gateway.runtime import Runtime
-from tests.console.helpers import make_user, sign_in
+from gateway.staffroom.feed import Feed
+from tests.console.helpers import make_user, session_csrf, sign_in
+from tests.fakes.memory_adapter import MemoryAdapter
 from tests.funnel.conftest import Pipeline
 from tests.funnel.factory import message
+from tests.outbox.helpers import wait_for, workers
 
 Client = TestClient[Any, Any]
 HYDRANT = "/report the fire hydrant by building 5 is broken"
@@ -54,3 +62,78 @@ async def test_category_in_words_on_the_queue_and_the_ticket(rt: Runtime, client
         zh = await _page(client, url, "zh")
         assert "消防安全" in zh, url
         assert "fire-safety" not in zh, url
+
+
+async def _settled(rt: Runtime, want: int) -> bool:
+    outbound = await rt.redis.hgetall(rt.keys("ticket", "T-1", "outbound"))
+    states = [json.loads(v).get("state") for v in outbound.values()]
+    return len(states) == want and "queued" not in states
+
+
+async def test_sent_to_the_resident_in_words_and_in_order(rt: Runtime, client: Client) -> None:
+    feed = Feed(rt)  # edits the group's acknowledgement as the ticket moves
+    await feed.start()
+    await _hydrant(rt, client)
+    csrf = await session_csrf(client)
+    for action, form in (("claim", {}), ("reply", {"text": "on the way"}), ("resolve", {})):
+        r = await client.post(f"/console/tickets/T-1/{action}", data={"csrf": csrf, **form})
+        assert r.status == 200
+    while await feed.step(block_ms=10):
+        pass
+    async with workers(rt, {"ticket": ticket_delivery_hook}):
+        # ack, the two edits of it, the reply, the resolution: all reached the resident.
+        await wait_for(lambda: _settled(rt, 5))
+    tg = rt.adapters["telegram"]
+    assert isinstance(tg, MemoryAdapter)
+    # The resident's group sees its acknowledgement edited: these are sends to the resident.
+    assert any(t == "telegram:-5" and "状态:已解决" in text for t, _, text in tg.edits)
+
+    en = await _sent_list(client, "en")
+    assert en == [
+        "sent acknowledgement",
+        "sent acknowledgement updated: being handled",
+        "sent on the way",
+        "sent 已解决",  # as sent: in the resident's language
+        "sent acknowledgement updated: resolved",
+    ]
+    assert await _sent_list(client, "zh") == [
+        "已发送 确认回执",
+        "已发送 确认回执已更新:正在处理",
+        "已发送 on the way",
+        "已发送 已解决",
+        "已发送 确认回执已更新:已解决",
+    ]
+
+
+async def _sent_list(client: Client, lang: str) -> list[str]:
+    """The items of the ticket page's "Sent to the resident" list, as text."""
+    html = await _page(client, "/console/tickets/T-1", lang)
+    heading = "Sent to the resident" if lang == "en" else "已发给居民"
+    items = html.split(f"<h2>{heading}</h2>", 1)[1].split("</ul>", 1)[0]
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", li).split())
+        for li in re.findall(r"<li>(.*?)</li>", items, re.S)
+    ]
+
+
+def test_a_send_without_text_is_never_shown_by_its_delivery_id() -> None:
+    detail = {
+        "id": "T-7", "received_at": 100.0, "resolved_at": None,
+        "history": [{"at": 150.0, "action": "claimed"}],
+        "outbound": [
+            {"delivery_id": "T-7:status:claimed", "state": "sent"},
+            {"delivery_id": "T-7:reply:1", "state": "failed", "text": "hi", "at": 140.0,
+             "reason": "blocked"},
+            {"delivery_id": "T-7:later-kind", "state": "sent"},
+            {"delivery_id": "T-7:ack", "state": "sent"},
+        ],
+    }  # fmt: skip
+    shown = [(s.state, s.text or s.words, s.reason) for s in sent_to_resident(detail)]
+    assert shown == [
+        ("sent", "acknowledgement", None),
+        ("sent", "message from palm", None),  # a kind this console does not know yet
+        ("failed", "hi", "blocked"),
+        ("sent", "acknowledgement updated: being handled", None),
+    ]
+    for _, words, _ in shown:
+        assert words in i18n.ZH or words == "hi"
