@@ -64,6 +64,20 @@ async def test_category_in_words_on_the_queue_and_the_ticket(rt: Runtime, client
         assert "fire-safety" not in zh, url
 
 
+async def test_who_created_it_and_the_role_in_the_page_language(
+    rt: Runtime, client: Client
+) -> None:
+    await _hydrant(rt, client)
+    en = await _page(client, "/console/tickets/T-1", "en")
+    assert "<b>resident</b> created" in en
+    assert "li · staff ·" in en
+    zh = await _page(client, "/console/tickets/T-1", "zh")
+    assert "<b>居民</b> 创建" in zh
+    assert "li · 工作人员 ·" in zh
+    assert "resident" not in zh
+    assert "staff" not in zh
+
+
 async def _settled(rt: Runtime, want: int) -> bool:
     outbound = await rt.redis.hgetall(rt.keys("ticket", "T-1", "outbound"))
     states = [json.loads(v).get("state") for v in outbound.values()]
