@@ -3,8 +3,6 @@
     PALM_BENCH_LIMITS='{"BOT_MARGIN": 0.02, "BOT_SPREAD": true}' python -m bench.palm_tuned -c F run
 
 With ``PALM_BENCH_PROFILE=FILE`` it runs under cProfile and dumps the profile on exit.
-With ``PALM_BENCH_EVENT_LOOP=asyncio`` (or ``uvloop``) ``palm run`` gets that
-``--event-loop``: the benches compare the two loops in the same minutes.
 ``bench.fanout_limits --sweep`` uses it to measure several settings of
 ``adapters.telegram.limits`` against the fake Bot API without editing the code between
 runs. Only the named module constants change; ``rules_for`` reads them on every call.
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from adapters.telegram import limits
 from gateway.cli.main import main
@@ -39,9 +36,6 @@ def apply(settings: dict[str, object]) -> None:
 def run() -> int:
     """``palm``; under cProfile (dumped on exit) when ``PALM_BENCH_PROFILE`` names a file."""
     apply(json.loads(os.environ.get("PALM_BENCH_LIMITS") or "{}"))
-    loop = os.environ.get("PALM_BENCH_EVENT_LOOP")
-    if loop and "run" in sys.argv:
-        sys.argv += ["--event-loop", loop]
     path = os.environ.get("PALM_BENCH_PROFILE")
     if not path:
         return main()
