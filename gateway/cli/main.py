@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -20,7 +21,6 @@ from gateway.cli.context import (
     CliContext,
     OneLineParser,
 )
-from gateway.cli.loop import LoopUnavailable, runner
 from gateway.errors import ConfigError, GatewayError, RetryableError
 from gateway.safety.argv import undecodable
 from gateway.safety.inert import visible
@@ -84,9 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return runner(getattr(args, "event_loop", "asyncio"))(_dispatch(args))
-    except LoopUnavailable as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return asyncio.run(_dispatch(args))
     except ConfigError as exc:
         return _fail(exc.message, EXIT_USAGE)
     except RetryableError as exc:

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from gateway.app import Role, run_gateway
-from gateway.cli import loop
 from gateway.cli.context import CliContext, add_command
 from gateway.logs import setup_logging
 
@@ -17,14 +16,7 @@ log = logging.getLogger("palm.app")
 async def _run(args: argparse.Namespace, cli: CliContext) -> int:
     config = cli.config_with_secrets()  # validated before anything starts
     setup_logging(args.log_level or config.log.level, args.log_format or config.log.format)
-    log.info(
-        "starting",
-        extra={
-            "config": str(config.source),
-            "data_dir": str(config.data_dir),
-            "event_loop": loop.name(),
-        },
-    )
+    log.info("starting", extra={"config": str(config.source), "data_dir": str(config.data_dir)})
     try:
         return await run_gateway(config, role=Role(args.role))
     except ExceptionGroup as group:
@@ -46,8 +38,4 @@ def register(sub: Any) -> None:
         help="all (default); ingest: only platform webhooks and health; "
         "work: everything but the webhooks. Run both on one Redis to keep a flood of "
         "replies from waiting behind the funnel and the outbox",
-    )  # fmt: skip
-    p.add_argument(
-        "--event-loop", choices=loop.CHOICES, default="auto",
-        help="auto (default): uvloop when installed, else asyncio's own loop",
     )  # fmt: skip

@@ -33,12 +33,11 @@ class Palm:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
-    run_args: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [*PALM, "-c", str(self.config_path), "run", *self.run_args], stdout=out,
+                [*PALM, "-c", str(self.config_path), "run"], stdout=out,
                 stderr=subprocess.STDOUT, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
             )  # fmt: skip
 
