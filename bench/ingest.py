@@ -27,10 +27,11 @@ confirmed it with the next poll. No per-update latency there: an update waits fo
 batch's poll round.
 
 Three phases: the flood (closed loop, ``concurrency`` in flight) and the baseline, in
-alternation for ``--rounds`` pairs (the baseline alone moves by a third from run to run on a
-2-core machine; the round with the median ratio is reported), then a paced phase (open loop at ``--paced-rate`` updates/s, well under saturation) for the
-latency a resident sees when palm is not saturated. Goals: flood updates/s >= 0.5 of
-the baseline XADDs/s, and p99 receipt -> durable <= 5 ms.
+alternation for ``--rounds`` pairs (the baseline alone moves by a third from run to run on
+a 2-core machine; the round with the median ratio is reported), then a paced phase (open
+loop at ``--paced-rate`` updates/s, well under saturation) for the latency a resident sees
+when palm is not saturated. Goals: flood updates/s >= 0.5 of the baseline XADDs/s, and p99
+receipt -> durable <= 5 ms.
 """
 
 from __future__ import annotations
