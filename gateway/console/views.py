@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
 
 def local_time(ts: float | None) -> str:
     """A time in palm's local time zone, as the composer's schedule field uses it."""
@@ -16,28 +19,50 @@ def local_time(ts: float | None) -> str:
     return datetime.fromtimestamp(float(ts)).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def ago(ts: float | None) -> str:
+# Units in the page's language: "5m 3s" on an English page, "5分钟3秒" on a Chinese one.
+_UNITS = {
+    "en": {"s": "{}s", "m": "{}m", "h": "{}h", "d": "{}d", "sep": " "},
+    "zh": {"s": "{}秒", "m": "{}分钟", "h": "{}小时", "d": "{}天", "sep": ""},
+}
+
+
+def _parts(lang: str, *parts: tuple[int, str]) -> str:
+    units = _UNITS.get(lang, _UNITS["en"])
+    return units["sep"].join(units[unit].format(n) for n, unit in parts)
+
+
+def ago(ts: float | None, lang: str = "en") -> str:
     if not ts:
         return ""
     s = max(0, int(time.time() - float(ts)))
     if s < 60:
-        return f"{s}s"
+        return _parts(lang, (s, "s"))
     if s < 3600:
-        return f"{s // 60}m"
+        return _parts(lang, (s // 60, "m"))
     if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
+        return _parts(lang, (s // 3600, "h"), (s % 3600 // 60, "m"))
+    return _parts(lang, (s // 86400, "d"), (s % 86400 // 3600, "h"))
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, lang: str = "en") -> str:
     if seconds is None:
         return "–"
     s = int(seconds)
     if s < 60:
-        return f"{s}s"
+        return _parts(lang, (s, "s"))
     if s < 3600:
-        return f"{s // 60}m {s % 60}s"
-    return f"{s // 3600}h {s % 3600 // 60}m"
+        return _parts(lang, (s // 60, "m"), (s % 60, "s"))
+    return _parts(lang, (s // 3600, "h"), (s % 3600 // 60, "m"))
+
+
+@pass_context
+def _ago_filter(ctx: Context, ts: float | None) -> str:
+    return ago(ts, str(ctx.get("lang") or "en"))
+
+
+@pass_context
+def _duration_filter(ctx: Context, seconds: float | None) -> str:
+    return duration(seconds, str(ctx.get("lang") or "en"))
 
 
 def map_link(loc: dict[str, Any]) -> str:
@@ -63,8 +88,8 @@ def size(n: int | None) -> str:
 def fmt_filters() -> dict[str, Callable[..., Any]]:
     return {
         "local_time": local_time,
-        "ago": ago,
-        "duration": duration,
+        "ago": _ago_filter,
+        "duration": _duration_filter,
         "map_link": map_link,
         "size": size,
     }

@@ -81,13 +81,18 @@
     if (empty) empty.classList.toggle("hidden", body.rows.length > 0);
   }
 
-  // Ages ("5m") in the queue stay true while the page stays open.
+  // Ages ("5m", "5分钟") in the queue stay true while the page stays open; the units
+  // are the page's language, as gateway/console/views.py writes them.
+  const zh = document.documentElement.lang.startsWith("zh");
+  const UNITS = zh ? { s: "秒", m: "分钟", h: "小时", d: "天", sep: "" }
+                   : { s: "s", m: "m", h: "h", d: "d", sep: " " };
   function ago(seconds) {
     const s = Math.max(0, Math.floor(seconds));
-    if (s < 60) return s + "s";
-    if (s < 3600) return Math.floor(s / 60) + "m";
-    if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor(s % 3600 / 60) + "m";
-    return Math.floor(s / 86400) + "d " + Math.floor(s % 86400 / 3600) + "h";
+    const two = function (a, ua, b, ub) { return a + UNITS[ua] + UNITS.sep + b + UNITS[ub]; };
+    if (s < 60) return s + UNITS.s;
+    if (s < 3600) return Math.floor(s / 60) + UNITS.m;
+    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor(s % 3600 / 60), "m");
+    return two(Math.floor(s / 86400), "d", Math.floor(s % 86400 / 3600), "h");
   }
   setInterval(function () {
     document.querySelectorAll("td.when time[datetime]").forEach(function (el) {
