@@ -26,7 +26,7 @@ from adapters.matrix.decrypt import Decryptor
 from adapters.matrix.device import open_crypto
 from adapters.matrix.invites import PendingInvites
 from adapters.matrix.media import open_file, sniff_image, split_ref
-from adapters.matrix.normalize import PLATFORM
+from adapters.matrix.messages import PLATFORM
 from adapters.matrix.owner import DeviceLease, Ownership
 from adapters.matrix.pending import PendingStore
 from adapters.matrix.relay import OwnerRelay

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.matrix.fields import as_dict, as_list, as_str, malformed
-from adapters.matrix.messages import message_event
+from adapters.matrix.messages import PLATFORM, message_event
 from adapters.matrix.polls import RESPONSES, poll_vote
 from adapters.matrix.reactions import reaction_event
 from adapters.matrix.rooms import (
@@ -32,14 +32,11 @@ from adapters.matrix.rooms import (
 )
 from gateway.models import (
     InboundEvent,
-    Platform,
     TargetGone,
     TargetId,
     TargetSeen,
     make_target_id,
 )
-
-PLATFORM = Platform("matrix")
 
 
 @dataclass(frozen=True, slots=True)

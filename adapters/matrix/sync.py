@@ -25,7 +25,8 @@ from redis.exceptions import RedisError
 from adapters.matrix.client import get_json, room_path, text
 from adapters.matrix.decrypt import Decryptor
 from adapters.matrix.invites import join
-from adapters.matrix.normalize import PLATFORM, Backfill, normalize_sync, room_events
+from adapters.matrix.messages import PLATFORM
+from adapters.matrix.normalize import Backfill, normalize_sync, room_events
 from adapters.matrix.pending import Pending
 from adapters.matrix.rooms import AutoJoin, Me, RoomInfo, encrypted_reason
 from gateway import metrics
