@@ -35,6 +35,28 @@ Category = Literal[
     "security",
     "other",
 ]
+CATEGORY_WORDS: dict[str, tuple[str, str]] = {
+    "water": ("water", "供水"),
+    "electricity": ("electricity", "供电"),
+    "gas": ("gas", "燃气"),
+    "elevator": ("elevator", "电梯"),
+    "fire-safety": ("fire safety", "消防安全"),
+    "parking": ("parking", "停车"),
+    "sanitation": ("sanitation", "环境卫生"),
+    "noise": ("noise", "噪音"),
+    "security": ("security", "安保"),
+    "other": ("other", "其他"),
+}
+"""Each ``Category`` in words, (en, zh): what staff read in the console and in their
+staff rooms, where ``fire-safety`` would be a code, not a word."""
+
+
+def category_words(name: str, lang: str) -> str:
+    """A ticket's category in words in ``lang``; an unknown one as it is."""
+    names = CATEGORY_WORDS.get(name)
+    return name if names is None else names[1 if lang == "zh" else 0]
+
+
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 

@@ -98,6 +98,7 @@ class TargetDirectory:
         self._k = keys
         self._upsert = redis.register_script(lua.UPSERT_LUA)
         self._admit = redis.register_script(lua.ADMIT_LUA)
+        self._retitle = redis.register_script(lua.RETITLE_LUA)
 
     # --- keys ---------------------------------------------------------------
     @property
@@ -169,6 +170,11 @@ class TargetDirectory:
         )
         if not int(found):
             raise NotFound(f"no target {target}")
+
+    async def retitle(self, target: TargetId, title: str) -> None:
+        """A known chat's name as its messages show it (seeded without one); an unknown
+        target is left unknown."""
+        await self._retitle(keys=[self._hash(target)], args=[title])
 
     async def mark_inactive(
         self, target: TargetId, reason: str, *, new_admission: str = lua.APPROVED

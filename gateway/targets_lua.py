@@ -71,3 +71,11 @@ reindex(P, id, h)
 return 1
 """
 )
+
+# A group's new name, seen on one of its messages. Never creates a target: a chat
+# removed meanwhile must not come back as a hash with only a title.
+RETITLE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'title', ARGV[1])
+return 1
+"""

@@ -109,11 +109,15 @@ class Admission:
             return True
         try:
             fields = await self.rt.redis.hmget(
-                self.targets.hash_prefix + msg.target, ["kind", "admission"]
+                self.targets.hash_prefix + msg.target, ["kind", "admission", "title"]
             )
+            kind, admission, title = fields
+            if kind is not None and msg.chat_title and not title:
+                # Staff know chats by name: a chat seeded without one gets the platform's
+                # (one write, once). A name from the config is the operator's and stays.
+                await self.targets.retitle(msg.target, msg.chat_title)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"admission: {exc}") from exc
-        kind, admission = fields
         if kind is None:  # unknown group
             if self.rt.config.admission == "open":
                 return True  # as before admission: served, not registered

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.rules import category_words
+
 LANGS = ("en", "zh")
 
 ZH: dict[str, str] = {
@@ -182,6 +184,7 @@ ZH: dict[str, str] = {
     "pending": "待批准",
     "rejected": "已拒绝",
     "direct chats with residents": "个居民私聊",
+    "direct chat with a resident": "个居民私聊",
     "direct chat": "私聊",
     "group chat": "群聊",
     "top of chart": "图表上限",
@@ -200,25 +203,9 @@ ZH: dict[str, str] = {
 }
 
 
-# A ticket's category (``gateway.rules.Category``) -> its name in (en, zh).
-CATEGORIES: dict[str, tuple[str, str]] = {
-    "water": ("water", "供水"),
-    "electricity": ("electricity", "供电"),
-    "gas": ("gas", "燃气"),
-    "elevator": ("elevator", "电梯"),
-    "fire-safety": ("fire safety", "消防安全"),
-    "parking": ("parking", "停车"),
-    "sanitation": ("sanitation", "环境卫生"),
-    "noise": ("noise", "噪音"),
-    "security": ("security", "安保"),
-    "other": ("other", "其他"),
-}
-
-
 def category(name: str, lang: str) -> str:
-    """A ticket's category in words in ``lang``; an unknown one as it is."""
-    names = CATEGORIES.get(name)
-    return name if names is None else names[1 if lang == "zh" else 0]
+    """A ticket's category in words in ``lang`` (``gateway.rules.CATEGORY_WORDS``)."""
+    return category_words(name, lang)
 
 
 def pick(accept_language: str | None, cookie: str | None, default: str) -> str:

@@ -51,6 +51,8 @@ class Ticket:
     platform: str
     target: str
     chat_kind: str
+    chat_title: str | None
+    """The group's name when the platform gave one (staff know chats by name, not id)."""
     resident_id: str
     resident_name: str
     language: str
@@ -82,6 +84,7 @@ class Ticket:
             platform=h["platform"],
             target=h["target"],
             chat_kind=h["chat_kind"],
+            chat_title=opt("chat_title"),
             resident_id=h["resident_id"],
             resident_name=h["resident_name"],
             language=h["language"],
@@ -111,6 +114,7 @@ class Ticket:
             },
             "target": self.target,
             "chat_kind": self.chat_kind,
+            "chat_title": self.chat_title,
             "first_message_id": self.first_message_id,
             "announcement": self.announcement,
             "received_at": self.received_at,

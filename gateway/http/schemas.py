@@ -72,9 +72,9 @@ TICKET = obj(
      "status": {"enum": ["new", "claimed", "resolved"]}, "category": STR,
      "priority": {"enum": ["normal", "urgent"]},
      "resident": obj({"platform": STR, "user_id": STR, "display_name": STR, "language": NSTR}),
-     "target": STR, "chat_kind": STR, "first_message_id": STR, "announcement": NSTR,
-     "received_at": NUM, "first_response_at": NNUM, "resolved_at": NNUM, "assignee": NSTR,
-     "note": NSTR, "messages": INT, "text": STR}
+     "target": STR, "chat_kind": STR, "chat_title": NSTR, "first_message_id": STR,
+     "announcement": NSTR, "received_at": NUM, "first_response_at": NNUM, "resolved_at": NNUM,
+     "assignee": NSTR, "note": NSTR, "messages": INT, "text": STR}
 )  # fmt: skip
 TICKET_DETAIL = extend(
     TICKET,

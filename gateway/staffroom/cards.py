@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.models import Button
+from gateway.rules import category_words
 
 CLAIM = "claim"
 RESOLVE = "resolve"
@@ -24,6 +25,9 @@ _TEXT = {
     "en": {
         "from": "From",
         "direct": "direct chat",
+        "group": "group chat",
+        "urgent": "urgent",
+        "normal": "normal",
         "attachments": "attachments",
         "new": "new: reply to this message to answer the resident; /claim, /resolve NOTE",
         "claimed": "being handled by {who}",
@@ -39,6 +43,9 @@ _TEXT = {
     "zh": {
         "from": "来自",
         "direct": "私聊",
+        "group": "群聊",
+        "urgent": "紧急",
+        "normal": "普通",
         "attachments": "个附件",
         "new": "新工单:回复本消息即可答复居民;/claim 认领,/resolve 备注 解决",
         "claimed": "{who} 正在处理",
@@ -125,9 +132,11 @@ def _first_words(text: str) -> str:
 
 
 def card_text(v: CardView, lang: str) -> str:
-    where = _t(lang, "direct") if v.chat_kind == "direct" else (v.chat_title or "group")
+    where = _t(lang, "direct") if v.chat_kind == "direct" else (v.chat_title or _t(lang, "group"))
+    # Staff read words in their room's language, not palm's codes (``fire-safety``).
+    priority = _t(lang, v.priority) if v.priority in ("urgent", "normal") else v.priority
     lines = [
-        f"{v.ticket} · {v.priority} · {v.category}",
+        f"{v.ticket} · {priority} · {category_words(v.category, lang)}",
         f"{_t(lang, 'from')}: {v.resident} ({v.platform}, {where})",
     ]
     if v.text:

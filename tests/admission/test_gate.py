@@ -3,6 +3,8 @@ no tickets; approve makes them reachable; reject queues the bot's leave."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gateway.admission.gate import Admission
@@ -218,6 +220,31 @@ async def test_migration_keeps_pending_and_unknown_gone_is_not_approved(
     t = await directory.get(other)
     assert t is not None
     assert t.admission == "pending"
+
+
+async def test_a_group_seeded_without_a_name_gets_the_platforms_name(
+    gate_funnel: Pipeline, approve_rt: Runtime
+) -> None:
+    directory = TargetDirectory(approve_rt.redis, approve_rt.keys)
+    await directory.upsert(OLD_GROUP, ChatKind.GROUP, None)  # seeded: no name
+    await gate_funnel.feed(message("no title given", target=OLD_GROUP))
+    t = await directory.get(OLD_GROUP)
+    assert t is not None
+    assert t.title is None
+    named = replace(message("hello", target=OLD_GROUP), chat_title="5号楼业主群")
+    await gate_funnel.feed(named)
+    t = await directory.get(OLD_GROUP)
+    assert t is not None
+    assert t.title == "5号楼业主群"
+    # A name palm has (from the config, or this one) is kept.
+    other = replace(message("hi", target=OLD_GROUP), chat_title="Group -100555")
+    await gate_funnel.feed(other)
+    t = await directory.get(OLD_GROUP)
+    assert t is not None
+    assert t.title == "5号楼业主群"
+    # A removed target never comes back as a hash with only a title.
+    await directory.retitle(NEW_GROUP, "ghost")
+    assert await approve_rt.redis.exists(approve_rt.keys("target", NEW_GROUP)) == 0
 
 
 async def test_open_mode_keeps_the_old_behaviour(funnel: Pipeline, runtime: Runtime) -> None:
