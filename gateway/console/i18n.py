@@ -59,7 +59,7 @@ ZH: dict[str, str] = {
     "Ticket": "工单号",
     "Category": "分类",
     "Resident": "居民",
-    "Chat": "群聊",
+    "Chat": "会话",
     "Received": "收到时间",
     "Assignee": "处理人",
     "No tickets.": "没有工单。",
