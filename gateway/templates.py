@@ -85,7 +85,7 @@ def pick_language(language: str | None, default: str) -> Lang:
 
 
 _AWAITING_APPROVAL: dict[Lang, str] = {
-    "zh": "您好!本群尚未获得物业管理处批准,批准前机器人不会处理消息或发送通知。",
+    "zh": "您好！本群尚未获得物业管理处批准，批准前机器人不会处理消息或发送通知。",
     "en": "Hello! This chat is awaiting approval by the property office. Until then the "
     "bot neither handles messages nor posts notices here.",
 }

@@ -36,7 +36,7 @@ from gateway.templates import pick_language
 log = logging.getLogger("palm.confirm")
 
 _TOAST = {
-    "zh": {"new": "已确认,谢谢 ✅", "again": "您已确认过 ✅", "recalled": "此通知已撤回",
+    "zh": {"new": "已确认，谢谢 ✅", "again": "您已确认过 ✅", "recalled": "此通知已撤回",
            "not": "这条消息不需要确认"},
     "en": {"new": "Confirmed, thank you ✅", "again": "You already confirmed ✅",
            "recalled": "This notice was withdrawn", "not": "Nothing to confirm here"},

@@ -36,7 +36,7 @@ MAX_NAMES = 50
 MAX_NAME = 64
 
 _TEXT = {
-    "zh": "⏰ 提醒:请确认您已阅读通知 {ann}(点 ✅ 或回复「收到」){part}",
+    "zh": "⏰ 提醒：请确认您已阅读通知 {ann}（点 ✅ 或回复「收到」）{part}",
     "en": "⏰ Reminder: please confirm you have read notice {ann} (tap ✅ or reply ok){part}",
 }
 

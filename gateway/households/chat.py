@@ -25,10 +25,10 @@ ORIGIN = "households"
 
 _TEXTS = {
     "zh": {
-        "bound": "已登记:{name} 住 {unit}{building}。",
-        "building": "({b} 号楼)",
-        "bad": "房号格式不对:{error}。例如:/房号 5-302",
-        "missing": "请写上房号,例如:/房号 5-302",
+        "bound": "已登记：{name} 住 {unit}{building}。",
+        "building": "（{b} 号楼）",
+        "bad": "房号格式不对：{error}。例如：/房号 5-302",
+        "missing": "请写上房号，例如：/房号 5-302",
     },
     "en": {
         "bound": "Registered: {name} lives in {unit}{building}.",

@@ -89,7 +89,7 @@ def fallback_text(question: str, options: tuple[str, ...], multiple: bool) -> st
     """What a chat without a native poll shows: numbered options, reply with a number."""
     lines = [f"📊 {question}", ""]
     lines += [f"{n}. {o}" for n, o in enumerate(options, 1)]
-    how = "一个或多个编号(如 1 3)" if multiple else "一个编号"
+    how = "一个或多个编号（如 1 3）" if multiple else "一个编号"
     how_en = "one or more numbers (like 1 3)" if multiple else "the number of your choice"
     lines += ["", f"回复本消息写上{how}即可投票。", f"Reply to this message with {how_en} to vote."]
     return "\n".join(lines)

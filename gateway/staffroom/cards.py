@@ -23,7 +23,7 @@ FIRST_WORDS = 200
 
 _TEXT = {
     "en": {
-        "from": "From",
+        "from": "From: {who} ({platform}, {where})",
         "direct": "direct chat",
         "group": "group chat",
         "urgent": "urgent",
@@ -33,30 +33,30 @@ _TEXT = {
         "claimed": "being handled by {who}",
         "answered": "answered by {who} at {when}",
         "resolved": "resolved by {who} after {took}",
-        "note": "note",
+        "note": "note: {note}",
         "claim": "Claim",
         "resolve": "Resolve",
         "status_claimed": "Status: being handled by {who}",
         "status_resolved": "Status: resolved after {took}",
-        "follow": "{ticket} · {who} wrote",
+        "follow": "{ticket} · {who} wrote:",
     },
     "zh": {
-        "from": "来自",
+        "from": "来自：{who}（{platform}，{where}）",
         "direct": "私聊",
         "group": "群聊",
         "urgent": "紧急",
         "normal": "普通",
         "attachments": "个附件",
-        "new": "新工单:回复本消息即可答复居民;/claim 认领,/resolve 备注 解决",
+        "new": "新工单：回复本消息即可答复居民；/claim 认领，/resolve 备注 解决",
         "claimed": "{who} 正在处理",
-        "answered": "{who} 已答复({when})",
-        "resolved": "{who} 已解决,用时 {took}",
-        "note": "备注",
+        "answered": "{who} 已答复（{when}）",
+        "resolved": "{who} 已解决，用时 {took}",
+        "note": "备注：{note}",
         "claim": "认领",
         "resolve": "解决",
-        "status_claimed": "状态:{who} 正在处理",
-        "status_resolved": "状态:已解决,用时 {took}",
-        "follow": "{ticket} · {who} 补充",
+        "status_claimed": "状态：{who} 正在处理",
+        "status_resolved": "状态：已解决，用时 {took}",
+        "follow": "{ticket} · {who} 补充：",
     },
 }
 
@@ -137,7 +137,7 @@ def card_text(v: CardView, lang: str) -> str:
     priority = _t(lang, v.priority) if v.priority in ("urgent", "normal") else v.priority
     lines = [
         f"{v.ticket} · {priority} · {category_words(v.category, lang)}",
-        f"{_t(lang, 'from')}: {v.resident} ({v.platform}, {where})",
+        _t(lang, "from", who=v.resident, platform=v.platform, where=where),
     ]
     if v.text:
         lines.append(f"“{_first_words(v.text)}”")
@@ -158,7 +158,7 @@ def status_line(v: CardView, lang: str) -> str:
         if v.answered_by:
             line += " · " + _answered(v, lang)
         if v.note:
-            line += f"\n{_t(lang, 'note')}: {v.note}"
+            line += "\n" + _t(lang, "note", note=v.note)
         return line
     if v.answered_by:
         return "💬 " + _answered(v, lang)
@@ -187,7 +187,7 @@ def follow_up_text(v: CardView, message: dict[str, Any], lang: str) -> str:
     body = str(message.get("text") or "")
     n = len(message.get("attachments") or [])
     extra = f"\n📎 {n} {_t(lang, 'attachments')}" if n else ""
-    return f"{head}:\n{body}{extra}".strip()
+    return f"{head}\n{body}{extra}".strip()
 
 
 def group_status_text(ack: str, v: CardView, lang: str) -> str | None:

@@ -67,7 +67,7 @@ async def test_confirm_across_platforms_rollup_and_households(
 
     await eventually(four, limit=40, what="four confirmations")
     answers = fake_tg.callbacks.answers
-    assert answers[first] == "已确认,谢谢 ✅"  # in each resident's language
+    assert answers[first] == "已确认，谢谢 ✅"  # in each resident's language
     assert answers[second] == "Confirmed, thank you ✅"
     assert answers[again] == "您已确认过 ✅"
 

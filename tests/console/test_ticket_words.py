@@ -100,7 +100,7 @@ async def test_sent_to_the_resident_in_words_and_in_order(rt: Runtime, client: C
     tg = rt.adapters["telegram"]
     assert isinstance(tg, MemoryAdapter)
     # The resident's group sees its acknowledgement edited: these are sends to the resident.
-    assert any(t == "telegram:-5" and "状态:已解决" in text for t, _, text in tg.edits)
+    assert any(t == "telegram:-5" and "状态：已解决" in text for t, _, text in tg.edits)
 
     en = await _sent_list(client, "en")
     assert en == [
@@ -112,10 +112,10 @@ async def test_sent_to_the_resident_in_words_and_in_order(rt: Runtime, client: C
     ]
     assert await _sent_list(client, "zh") == [
         "已发送 确认回执",
-        "已发送 确认回执已更新:正在处理",
+        "已发送 确认回执已更新：正在处理",
         "已发送 on the way",
         "已发送 已解决",
-        "已发送 确认回执已更新:已解决",
+        "已发送 确认回执已更新：已解决",
     ]
 
 

@@ -26,7 +26,7 @@ async def test_the_9pm_hydrant(fake_tg: FakeTelegram, make_palm: PalmFactory) ->
 
     await eventually(lambda: len(replies_to_report()) == 1, what="the acknowledgement")
     (ack,) = replies_to_report()
-    assert ack.startswith("收到,工单 T-")
+    assert ack.startswith("收到，工单 T-")
     ticket_id = ack.split()[1]
 
     tickets = (await palm.cli_json("tickets", "list"))["tickets"]
@@ -45,7 +45,7 @@ async def test_the_9pm_hydrant(fake_tg: FakeTelegram, make_palm: PalmFactory) ->
 
     resolved = await palm.cli("tickets", "resolve", ticket_id, "--note", "valve replaced")
     assert resolved.returncode == 0, resolved.stderr
-    await eventually(lambda: "已解决:valve replaced" in replies_to_report(), what="resolution")
+    await eventually(lambda: "已解决：valve replaced" in replies_to_report(), what="resolution")
 
     shown = await palm.cli_json("tickets", "show", ticket_id)
     assert shown["status"] == "resolved"

@@ -52,7 +52,7 @@ async def test_replies_to_bot_messages_join_the_ticket(
     await funnel.feed(report)
     ack = await _sent_state(store, "T-1", "T-1:ack")
     assert ack["state"] == "sent"
-    assert adapter.sent_to(GROUP)[0].text == "收到,工单 T-1 已登记,工作人员会尽快回复"
+    assert adapter.sent_to(GROUP)[0].text == "收到，工单 T-1 已登记，工作人员会尽快回复。"
     ack_id = adapter.sent_to(GROUP)[0].message_id
     assert ack["message_ids"] == [ack_id]
 

@@ -40,7 +40,7 @@ async def test_hydrant_report_to_resolution(funnel: Pipeline, runtime: Runtime) 
     assert (t.kind, t.category, t.priority) == ("report", "fire-safety", "urgent")
     assert (t.target, t.first_message_id, t.resident_id) == (GROUP_TARGET, report.message_id, "501")
     text, reply_to, target = await outbound(runtime, "T-1:ack")
-    assert text == "收到,工单 T-1 已登记,工作人员会尽快回复"
+    assert text == "收到，工单 T-1 已登记，工作人员会尽快回复。"
     assert (reply_to, target) == (report.message_id, GROUP_TARGET)
 
     await staff.claim(runtime, TicketId("T-1"), "secretary")
@@ -53,7 +53,7 @@ async def test_hydrant_report_to_resolution(funnel: Pipeline, runtime: Runtime) 
     done = await staff.resolve(runtime, TicketId("T-1"), "secretary", "valve replaced")
     assert done["status"] == "resolved"
     text, reply_to, _ = await outbound(runtime, "T-1:resolved")
-    assert (text, reply_to) == ("已解决:valve replaced", report.message_id)
+    assert (text, reply_to) == ("已解决：valve replaced", report.message_id)
 
     detail = await store.detail(TicketId("T-1"))
     assert detail["first_response_at"] is not None

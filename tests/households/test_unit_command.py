@@ -38,7 +38,7 @@ async def test_unit_commands_on_both_platforms(
 
     await eventually(answered, limit=30, what="the bot's answers on Telegram")
     texts = [m.text for m in fake_tg.sent_to(7001)]
-    assert "已登记:Resident7001 住 5-302(5 号楼)。" in texts
+    assert "已登记：Resident7001 住 5-302（5 号楼）。" in texts
     assert any(t and t.startswith("房号格式不对") for t in texts)
     (group_answer,) = fake_tg.sent_to(group)
     assert group_answer.text == "Registered: Resident7002 lives in 6-101 (building 6)."

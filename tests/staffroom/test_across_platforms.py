@@ -63,7 +63,7 @@ async def test_telegram_resident_matrix_staff_room(
     assert image["content"]["m.relates_to"]["rel_type"] == "m.thread"
     assert image["content"]["info"]["size"] == 12800  # the largest size, fetched whole
     texts = [_body(e) for e in await _bot_events(staff, room, bot.user_id)]
-    assert f"{tid} · Resident515151 补充:\n这是现场照片\n📎 1 个附件" in texts
+    assert f"{tid} · Resident515151 补充：\n这是现场照片\n📎 1 个附件" in texts
 
     # A staff answer in the card's thread reaches the resident as a reply to their message.
     await staff.send(room, "救援队五分钟内到", extra=thread(ev["event_id"]))
@@ -95,7 +95,7 @@ async def test_telegram_resident_matrix_staff_room(
     actors = {h["actor"] for h in shown["history"] if h["action"] in ("replied", "resolved")}
     assert actors == {staff.user_id.partition(":")[0][1:]}  # the member's display name
     await eventually(
-        lambda: any(m.text == "已解决:rescued" for m in fake_tg.sent_to(chat)),
+        lambda: any(m.text == "已解决：rescued" for m in fake_tg.sent_to(chat)),
         what="the resolution on Telegram",
     )
     # The staff room never became a ticket, and exactly one card was posted.

@@ -55,13 +55,13 @@ def test_card_text_and_buttons_follow_the_ticket() -> None:
 
 def test_card_speaks_the_rooms_language_not_palms_codes() -> None:
     zh = cards.card_text(_view(category="fire-safety"), "zh").splitlines()
-    assert zh[:2] == ["T-51 · 紧急 · 消防安全", "来自: Ms Chen (telegram, 私聊)"]
+    assert zh[:2] == ["T-51 · 紧急 · 消防安全", "来自：Ms Chen（telegram，私聊）"]
     en = cards.card_text(_view(category="fire-safety", priority="normal"), "en")
     assert en.splitlines()[0] == "T-51 · normal · fire safety"
     untitled = cards.card_text(_view(chat_kind="group"), "zh").splitlines()[1]
-    assert untitled == "来自: Ms Chen (telegram, 群聊)"
+    assert untitled == "来自：Ms Chen（telegram，群聊）"
     titled = cards.card_text(_view(chat_kind="group", chat_title="5号楼业主群"), "zh")
-    assert titled.splitlines()[1] == "来自: Ms Chen (telegram, 5号楼业主群)"
+    assert titled.splitlines()[1] == "来自：Ms Chen（telegram，5号楼业主群）"
 
 
 def test_took() -> None:
