@@ -2,17 +2,65 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gateway import audience
-from gateway.accounts import Scope, check_audience
+from gateway.accounts import Scope, check_audience, targets_in_scope
 from gateway.errors import AudienceError, Forbidden
 from gateway.markdown import escape_html, parse, to_html
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
 
 MAX_LISTED = 50
+MAX_PICKS = 60
+"""Tags offered as one-click audiences; the field still takes any expression."""
+MAX_SCOPE_READ = 5000
+"""A scope with more chats than this offers only itself (its chats' tags are not read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A one-click audience: ``label`` on the button, ``expr`` into the Audience field;
+    ``everything`` replaces the field, the others are added to it with ``|``."""
+
+    label: str
+    expr: str
+    everything: bool = False
+
+
+async def picks(rt: Runtime, scope: Scope | None) -> list[Pick]:
+    """Every group (or the account's whole scope), then each tag in use, so staff pick
+    an audience instead of writing one. A scoped account is offered ``scope & tag`` for
+    the tags of the chats inside its scope: every pick is one it may send to."""
+    directory = TargetDirectory(rt.redis, rt.keys)
+    if scope is None:
+        names = [str(t) for t in await rt.redis.smembers(rt.keys("tags"))]
+        pipe = rt.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.scard(rt.keys("tag", name))
+        used = [n for n, size in zip(names, await pipe.execute(), strict=True) if size]
+        return [Pick("*", "*", True)] + [Pick(n, n) for n in _natural(used)[:MAX_PICKS]]
+    inside = await targets_in_scope(directory, scope) or set()
+    first = [Pick(scope.expr, scope.expr, True)]
+    if len(inside) > MAX_SCOPE_READ:
+        return first
+    own = audience.tags_of(scope.tree)
+    chats = [t for t in await directory.many(sorted(inside)) if t.active]
+    tags = {tag for chat in chats for tag in chat.tags} - own
+    return first + [
+        Pick(t, audience.to_text(audience.And((scope.tree, audience.Tag(t)))))
+        for t in _natural(tags)[:MAX_PICKS]
+    ]
+
+
+def _natural(names: Any) -> list[str]:
+    """``building:2`` before ``building:10``."""
+    return sorted(
+        names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)]
+    )
 
 
 async def matches(rt: Runtime, scope: Scope | None, expr: str) -> dict[str, Any]:

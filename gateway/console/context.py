@@ -60,6 +60,7 @@ def page_vars(request: web.Request, **extra: Any) -> dict[str, Any]:
         "t": c.t,
         "lang": c.lang,
         "category": lambda name: i18n.category(name, c.lang),
+        "colon": "：" if c.lang == "zh" else ": ",  # Chinese takes the full-width colon
         "user": c.user,
         "scope": c.scope.expr if c.scope is not None else None,
         "can_act": c.can_act,

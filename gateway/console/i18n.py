@@ -201,6 +201,10 @@ ZH: dict[str, str] = {
     "skipped": "已跳过",
     "Back to the queue": "返回工单",
     "Nothing matches this audience.": "没有群聊匹配此受众。",
+    "Quick picks": "快速选择",
+    "Pick:": "快速选择：",
+    "All groups": "所有群聊",
+    "My whole scope": "我负责的全部",
 }
 
 

@@ -41,6 +41,7 @@ async def composer(request: web.Request) -> web.StreamResponse:
             request, idem=secrets.token_urlsafe(16), zone=compose.local_zone(),
             max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024), max_files=MAX_ATTACHMENTS,
             recent=await _visible(rt, request, recent), form={}, error="",
+            picks=await compose.picks(rt, signed_in(request)[1].scope),
         ),
     )  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from html import unescape as html_unescape
 from typing import Any
 
 import aiohttp
@@ -183,3 +184,49 @@ async def test_the_confirm_box_asks_residents_to_confirm(rt: Runtime, client: Cl
     assert r.status == 303
     assert (await announcements.get(rt, "A-1")).confirm is True
     assert (await announcements.get(rt, "A-2")).confirm is False
+
+
+def _picks(html: str) -> list[tuple[str, str, str]]:
+    """(label, data-expr, data-replace) of the composer's one-click audiences."""
+    found = re.findall(
+        r'<button type="button" class="pick[^"]*" data-expr="([^"]*)" '
+        r'data-replace="(\d)">([^<]*)</button>',
+        html,
+    )
+    return [(label, html_unescape(expr), replace) for expr, replace, label in found]
+
+
+async def test_composer_offers_audiences_to_pick_inside_the_scope(
+    rt: Runtime, client: Client
+) -> None:
+    from gateway.models import ChatKind, TargetId
+    from gateway.targets import TargetDirectory
+
+    directory = TargetDirectory(rt.redis, rt.keys)
+    await directory.upsert(TargetId("telegram:-10"), ChatKind.GROUP, "Tower 10")
+    await directory.tag(TargetId("telegram:-10"), ["building:10", "compound:guanmei"])
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    html = await (await client.get("/console/announce")).text()
+    assert _picks(html) == [
+        ("All groups", "*", "1"),
+        ("building:5", "building:5", "0"),
+        ("building:9", "building:9", "0"),  # natural order: 5, 9, 10
+        ("building:10", "building:10", "0"),
+        ("compound:guanmei", "compound:guanmei", "0"),
+        ("compound:other", "compound:other", "0"),
+    ]
+    await client.post("/console/signout", data={"csrf": csrf_of(html)})
+    await make_user(rt, "gm", Role.STAFF, scope="compound:guanmei")
+    await sign_in(client, "gm")
+    await client.get("/console/lang?to=zh&next=/console/")
+    html = await (await client.get("/console/announce")).text()
+    picks = _picks(html)
+    assert picks == [
+        ("我负责的全部", "compound:guanmei", "1"),
+        ("building:5", "compound:guanmei & building:5", "0"),
+        ("building:10", "compound:guanmei & building:10", "0"),
+    ]
+    for _, expr, _ in picks:  # every pick is one this account may send to
+        url = "/console/announce/audience?to=" + expr.replace("&", "%26").replace(" ", "%20")
+        assert (await (await client.get(url)).json())["ok"] is True, expr

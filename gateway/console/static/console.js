@@ -110,7 +110,7 @@
       if (!data.ok) { matches.textContent = data.error; return; }
       const head = document.createElement("p");
       head.className = "count";
-      head.textContent = matches.dataset.label + ": " + data.count + " " + matches.dataset.chats;
+      head.textContent = matches.dataset.label + (zh ? "：" : ": ") + data.count + " " + matches.dataset.chats;
       matches.appendChild(head);
       Object.keys(data.platforms).forEach(function (name) {
         const p = data.platforms[name];
@@ -133,6 +133,17 @@
     }, 200);
     to.addEventListener("input", check);
     if (to.value) check();
+    // One-click audiences: "all" replaces the field; a tag is added to it with "|".
+    document.querySelectorAll("button.pick").forEach(function (b) {
+      b.addEventListener("click", function () {
+        const expr = b.dataset.expr, now = to.value.trim();
+        const parts = now.split("|").map(function (p) { return p.trim(); });
+        if (b.dataset.replace === "1" || !now) to.value = expr;
+        else if (parts.indexOf(expr) < 0) to.value = now + " | " + expr;
+        to.dispatchEvent(new Event("input"));
+        to.focus();
+      });
+    });
   }
 
   const text = document.getElementById("text");
