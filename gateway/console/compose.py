@@ -37,12 +37,19 @@ async def picks(rt: Runtime, scope: Scope | None) -> list[Pick]:
     the tags of the chats inside its scope: every pick is one it may send to."""
     directory = TargetDirectory(rt.redis, rt.keys)
     if scope is None:
-        names = [str(t) for t in await rt.redis.smembers(rt.keys("tags"))]
-        pipe = rt.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.scard(rt.keys("tag", name))
-        used = [n for n, size in zip(names, await pipe.execute(), strict=True) if size]
-        return [Pick("*", "*", True)] + [Pick(n, n) for n in _natural(used)[:MAX_PICKS]]
+        names = _natural(str(t) for t in await rt.redis.smembers(rt.keys("tags")))
+        used: list[str] = []
+        # A tag no chat carries any more is left out; read in chunks, so a directory
+        # with a tag per household reads only as far as the picks go.
+        for start in range(0, len(names), 2 * MAX_PICKS):
+            chunk = names[start : start + 2 * MAX_PICKS]
+            pipe = rt.redis.pipeline(transaction=False)
+            for name in chunk:
+                pipe.scard(rt.keys("tag", name))
+            used += [n for n, size in zip(chunk, await pipe.execute(), strict=True) if size]
+            if len(used) >= MAX_PICKS:
+                break
+        return [Pick("*", "*", True)] + [Pick(n, n) for n in used[:MAX_PICKS]]
     inside = await targets_in_scope(directory, scope) or set()
     first = [Pick(scope.expr, scope.expr, True)]
     if len(inside) > MAX_SCOPE_READ:
