@@ -44,6 +44,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 
 
 _SUBKEY = re.compile(r"^\[(\w+)\] ")
+MAX_LISTED = 20
+"""Problems listed one per line; a file with more is mostly wrong anyway."""
 
 
 def _describe(err: Any) -> tuple[str, str | None]:
@@ -54,6 +56,12 @@ def _describe(err: Any) -> tuple[str, str | None]:
     if m := _SUBKEY.match(msg):
         return msg[m.end() :], m.group(1)
     return msg, None
+
+
+def _problem(err: Any) -> tuple[str, str]:
+    """(key path, message) of one validation error."""
+    message, subkey = _describe(err)
+    return _key_path(tuple(err["loc"]) + ((subkey,) if subkey else ())), message
 
 
 def _surrogate_at(data: Any) -> str | None:
@@ -109,12 +117,14 @@ def load_config(
     try:
         cfg = GatewayConfig.model_validate(data, context={"secrets": secrets})
     except ValidationError as exc:
-        errs = exc.errors(include_input=False)
-        first = errs[0]
-        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
-        message, subkey = _describe(first)
-        loc = tuple(first["loc"]) + ((subkey,) if subkey else ())
-        raise ConfigError(message + more, file=name, key=_key_path(loc)) from None
+        # Every problem, each at its key, so one run tells the operator all there is
+        # to fix (the first one also names the error's ``key``).
+        found = [_problem(err) for err in exc.errors(include_input=False)]
+        (key, message), rest = found[0], found[1:MAX_LISTED]
+        more = [f"{k}: {m}" for k, m in rest]
+        if len(found) > MAX_LISTED:
+            more.append(f"… and {len(found) - MAX_LISTED} more")
+        raise ConfigError(message, file=name, key=key, more=tuple(more)) from None
     # Relative paths in the file are relative to the file, so `palm -c /etc/palm.yaml`
     # works from any directory.
     base = file.resolve().parent

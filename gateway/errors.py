@@ -73,11 +73,21 @@ class ConfigError(GatewayError):
     code = "config"
     http_status = 500
 
-    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        more: tuple[str, ...] = (),
+    ) -> None:
         where = ": ".join(p for p in (file, key) if p)
-        super().__init__(f"{where}: {message}" if where else message)
+        self.first = f"{where}: {message}" if where else message
+        """The first problem, on one line; ``more`` holds the others, ``key: problem``."""
+        super().__init__(self.first + "".join(f"\n  {m}" for m in more))
         self.file = file
         self.key = key
+        self.more = more
 
 
 class InputError(GatewayError):

@@ -65,9 +65,11 @@ def _command_modules() -> list[ModuleType]:
     ]  # fmt: skip
 
 
-def _fail(message: str, code: int) -> int:
-    # Messages quote what the user or a resident wrote: show its controls, on one line.
+def _fail(message: str, code: int, more: Sequence[str] = ()) -> int:
+    # Messages quote what the user or a resident wrote: show its controls, on one line
+    # each (``more``: a config's further problems, one per line).
     sys.stderr.write(f"palm: {visible(message, one_line=True)}\n")
+    sys.stderr.writelines(f"  {visible(line, one_line=True)}\n" for line in more)
     return code
 
 
@@ -86,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_dispatch(args))
     except ConfigError as exc:
-        return _fail(exc.message, EXIT_USAGE)
+        return _fail(exc.first, EXIT_USAGE, exc.more)
     except RetryableError as exc:
         return _fail(exc.message, EXIT_UNAVAILABLE)
     except GatewayError as exc:

@@ -33,7 +33,9 @@ class Finding:
     fix: str = ""
 
     def line(self) -> str:
-        fix = f" — fix: {self.fix}" if self.fix else ""
+        # Several problems (a config's) are one per line: the fix goes on its own.
+        sep = "\n  " if "\n" in self.message else " — "
+        fix = f"{sep}fix: {self.fix}" if self.fix else ""
         return f"{self.level.value:<4}  {self.check}: {self.message}{fix}"
 
     def to_json(self) -> dict[str, str]:

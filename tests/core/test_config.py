@@ -48,6 +48,42 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str)
     assert expected in info.value.message
 
 
+def test_every_problem_is_named_at_its_key_in_one_run(tmp_path: Path) -> None:
+    text = "redis: {urll: redis://x}\nlocale: fr\noutbox: {workers: -3}\n"
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    err = info.value
+    assert err.first == f"{path}: redis.urll: unknown key"
+    assert err.key == "redis.urll"
+    assert err.more == (
+        "locale: Input should be 'zh' or 'en'",
+        "outbox.workers: Input should be greater than or equal to 1",
+    )
+    assert err.message.splitlines()[1:] == [f"  {m}" for m in err.more]
+    many = "".join(f"k{i}: 1\n" for i in range(30))
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, many))
+    assert len(info.value.more) == 20  # 19 more listed, then how many were left out
+    assert info.value.more[-1] == "… and 10 more"
+
+
+def test_cli_prints_each_problem_on_its_own_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, "redis: {urll: redis://x}\noutbox: {workers: -3}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "-c", str(path), "run"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"palm: {path}: redis.urll: unknown key",
+        "  outbox.workers: Input should be greater than or equal to 1",
+    ]
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
