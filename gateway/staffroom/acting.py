@@ -32,6 +32,7 @@ from gateway.staffroom import cards, commands
 from gateway.staffroom.config import StaffRoomConfig
 from gateway.staffroom.feed import ORIGIN
 from gateway.staffroom.notice import notice
+from gateway.staffroom.words import say
 
 log = logging.getLogger("palm.staffroom")
 
@@ -106,15 +107,16 @@ async def _message(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> N
 
 async def _refusal(rt: Runtime, tid: TicketId, exc: GatewayError) -> str:
     """What to tell the member: "Already claimed by X" rather than a CLI hint."""
+    lang = rt.config.locale
     if isinstance(exc, Conflict):
         ticket = await TicketStore(rt.redis, rt.keys).get(tid)
         if ticket.status == "resolved":
-            return f"{tid}: already resolved"
+            return say(lang, "already_resolved", tid=tid)
         if ticket.assignee:
-            return f"{tid}: already claimed by {ticket.assignee}"
+            return say(lang, "already_claimed", tid=tid, who=ticket.assignee)
     if isinstance(exc, InputError):
-        return f"{tid}: {exc.message}"
-    return f"{tid}: not possible now ({exc.message})"
+        return say(lang, "refused", tid=tid, why=exc.message)
+    return say(lang, "not_now", tid=tid, why=exc.message)
 
 
 # --- buttons ------------------------------------------------------------------
@@ -129,7 +131,7 @@ async def _button(rt: Runtime, room: StaffRoomConfig, press: ButtonPress) -> Non
         return
     if not await support.is_member(press.target, press.sender.user_id):
         log.info("staff room: a non-member's button press refused", extra={"room": room.target})
-        await _answer(support, press, "Only members of this staff room can do that.")
+        await _answer(support, press, say(rt.config.locale, "members_only"))
         return
     actor = press.sender.display_name
     if press.data == cards.CONFIRM:
@@ -138,17 +140,17 @@ async def _button(rt: Runtime, room: StaffRoomConfig, press: ButtonPress) -> Non
         return
     tid = await ticket_of(rt, room.target, press.message_id)
     if tid is None:
-        await _answer(support, press, "This card is no longer known.")
+        await _answer(support, press, say(rt.config.locale, "unknown_card"))
         return
     try:
         if press.data == cards.CLAIM:
             await staff.claim(rt, tid, actor)
-            text = f"{tid}: claimed by {actor}"
+            text = say(rt.config.locale, "claimed_by", tid=tid, who=actor)
         elif press.data == cards.RESOLVE:
             await staff.resolve(rt, tid, actor, None)
-            text = f"{tid}: resolved"
+            text = say(rt.config.locale, "resolved_ok", tid=tid)
         else:
-            text = "Unknown button."
+            text = say(rt.config.locale, "unknown_button")
     except GatewayError as exc:
         text = await _refusal(rt, tid, exc)
     await _answer(support, press, text)

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.models import Button
 from gateway.rules import category_words
+from gateway.staffroom.words import say as _t
 
 CLAIM = "claim"
 RESOLVE = "resolve"
@@ -20,49 +21,6 @@ CONFIRM = "confirm"
 """Button data; the ticket comes from the message the button is under."""
 
 FIRST_WORDS = 200
-
-_TEXT = {
-    "en": {
-        "from": "From: {who} ({platform}, {where})",
-        "direct": "direct chat",
-        "group": "group chat",
-        "urgent": "urgent",
-        "normal": "normal",
-        "attachments": "attachments",
-        "new": "new: reply to this message to answer the resident; /claim, /resolve NOTE",
-        "claimed": "being handled by {who}",
-        "answered": "answered by {who} at {when}",
-        "resolved": "resolved by {who} after {took}",
-        "note": "note: {note}",
-        "claim": "Claim",
-        "resolve": "Resolve",
-        "status_claimed": "Status: being handled by {who}",
-        "status_resolved": "Status: resolved after {took}",
-        "follow": "{ticket} · {who} wrote:",
-    },
-    "zh": {
-        "from": "来自：{who}（{platform}，{where}）",
-        "direct": "私聊",
-        "group": "群聊",
-        "urgent": "紧急",
-        "normal": "普通",
-        "attachments": "个附件",
-        "new": "新工单：回复本消息即可答复居民；/claim 认领，/resolve 备注 解决",
-        "claimed": "{who} 正在处理",
-        "answered": "{who} 已答复（{when}）",
-        "resolved": "{who} 已解决，用时 {took}",
-        "note": "备注：{note}",
-        "claim": "认领",
-        "resolve": "解决",
-        "status_claimed": "状态：{who} 正在处理",
-        "status_resolved": "状态：已解决，用时 {took}",
-        "follow": "{ticket} · {who} 补充：",
-    },
-}
-
-
-def _t(lang: str, key: str, **kw: str) -> str:
-    return _TEXT["zh" if lang == "zh" else "en"][key].format(**kw)
 
 
 def took(seconds: float, lang: str) -> str:

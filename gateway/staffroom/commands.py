@@ -27,11 +27,13 @@ from gateway.models import (
     split_target_id,
 )
 from gateway.outbox import OutboxItem, enqueue, lookup_msgref
+from gateway.rules import category_words
 from gateway.runtime import Runtime
 from gateway.staffroom import cards
 from gateway.staffroom.config import StaffRoomConfig, staff_room_ids
 from gateway.staffroom.notice import notice
 from gateway.staffroom.scope import permits, room_scope
+from gateway.staffroom.words import say
 from gateway.targets import TargetDirectory
 
 QUEUE_LIMIT = 10
@@ -74,18 +76,21 @@ async def oldest_open(rt: Runtime, room: StaffRoomConfig) -> list[dict[str, Any]
 
 
 async def queue_text(rt: Runtime, room: StaffRoomConfig) -> str:
+    lang = rt.config.locale
     tickets = await oldest_open(rt, room)
     if not tickets:
-        return "No open tickets."
+        return say(lang, "no_open")
     now = time.time()
-    lines = [f"The {len(tickets)} oldest open tickets:"]
+    lines = [say(lang, "oldest", n=len(tickets))]
     for h in tickets:
-        age = cards.took(now - float(h.get("received_at") or now), "en")
+        age = cards.took(now - float(h.get("received_at") or now), lang)
         who = f" · {h['assignee']}" if h.get("assignee") else ""
         words = " ".join(str(h.get("text", "")).split())[:60]
+        priority = say(lang, "urgent" if h.get("priority") == "urgent" else "normal")
+        category = category_words(str(h.get("category") or "other"), lang)
         lines.append(
-            f"{h['id']} · {h.get('priority')} · {h.get('category')} · {age} · "
-            f"{h.get('resident_name', '?')}{who}: {words}"
+            f"{h['id']} · {priority} · {category} · {age} · "
+            f"{h.get('resident_name', '?')}{who}{say(lang, 'colon')}{words}"
         )
     return "\n".join(lines)
 
@@ -117,15 +122,16 @@ async def _audience(rt: Runtime, room: StaffRoomConfig, expr: str) -> list[str]:
     return chosen
 
 
-async def _chat_lines(rt: Runtime, chosen: list[str]) -> str:
+async def _chat_lines(rt: Runtime, chosen: list[str], lang: str) -> str:
     """One line per platform naming the matched chats (the first ``NAMED`` of them)."""
     by_platform: dict[str, list[str]] = {}
     for t in await TargetDirectory(rt.redis, rt.keys).many(chosen):
         by_platform.setdefault(t.platform, []).append(t.title or t.id)
     lines = []
     for platform, names in sorted(by_platform.items()):
-        more = f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
-        lines.append(f"{platform}: {', '.join(names[:NAMED])}{more}")
+        more = say(lang, "and_more", n=len(names) - NAMED) if len(names) > NAMED else ""
+        sep = "、" if lang == "zh" else ", "
+        lines.append(f"{platform}{say(lang, 'colon')}{sep.join(names[:NAMED])}{more}")
     return "\n".join(lines)
 
 
@@ -140,13 +146,14 @@ async def preview(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> No
     except GatewayError as exc:
         await notice(rt, room.target, msg.message_id, f"/announce: {exc.message}", msg.message_id)
         return
+    lang = rt.config.locale
     per = Counter(split_target_id(t)[0] for t in chosen)
-    matched = ", ".join(f"{p} {n}" for p, n in sorted(per.items()))
-    chats = await _chat_lines(rt, chosen)
-    body = (
-        f"Preview: to {expr} ({matched})\n{chats}\n\n{text}\n\n"
-        f"Reply /confirm (or press Send) within {CONFIRM_SECONDS // 60} minutes to send it."
-    )
+    matched = ("，" if lang == "zh" else ", ").join(f"{p} {n}" for p, n in sorted(per.items()))
+    chats = await _chat_lines(rt, chosen, lang)
+    body = say(
+        lang, "preview", expr=expr, matched=matched, chats=chats, text=text,
+        minutes=CONFIRM_SECONDS // 60,
+    )  # fmt: skip
     draft = {"to": expr, "text": text, "at": time.time(), "by": msg.sender.display_name}
     await rt.redis.set(
         _pending_key(rt, room.target, msg.message_id),
@@ -157,7 +164,7 @@ async def preview(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> No
     telegram = split_target_id(room.target)[0] == "telegram"
     out = OutboundMessage(
         TargetId(room.target), body, did, reply_to=PlatformMessageId(msg.message_id), plain=True,
-        buttons=(Button("Send", cards.CONFIRM),) if telegram else None,
+        buttons=(Button(say(lang, "send"), cards.CONFIRM),) if telegram else None,
     )  # fmt: skip
     await enqueue(rt, [OutboxItem(did, PREVIEW_ORIGIN, f"{room.target}|{msg.message_id}", out)])
 
@@ -174,15 +181,16 @@ async def confirm(
 
 
 async def _confirm(rt: Runtime, room: StaffRoomConfig, preview_id: str | None, actor: str) -> str:
+    lang = rt.config.locale
     if not preview_id:
-        return "/confirm works as a reply to an announcement preview."
+        return say(lang, "confirm_how")
     origin = await lookup_msgref(rt, TargetId(room.target), PlatformMessageId(preview_id))
     if origin is None or origin[0] != PREVIEW_ORIGIN:
-        return "/confirm works as a reply to an announcement preview."
+        return say(lang, "confirm_how")
     _, _, source = origin[1].rpartition("|")
     raw: Any = await rt.redis.get(_pending_key(rt, room.target, source))
     if not raw:
-        return "This preview has expired (10 minutes): send /announce again."
+        return say(lang, "expired")
     draft = json.loads(raw)
     try:
         ann, _ = await announcements.create(
@@ -193,5 +201,5 @@ async def _confirm(rt: Runtime, room: StaffRoomConfig, preview_id: str | None, a
             idempotency_key=f"staffroom:{room.target}:{source}",
         )
     except GatewayError as exc:
-        return f"Not sent: {exc.message}"
-    return f"{ann.id}: sending to {ann.target_count} chats (confirmed by {actor})"
+        return say(lang, "not_sent", why=exc.message)
+    return say(lang, "sending", ann=ann.id, n=ann.target_count, who=actor)

@@ -44,7 +44,7 @@ async def test_telegram_resident_matrix_staff_room(
     assert ev is not None
     (ticket,) = (await palm.cli_json("tickets", "list"))["tickets"]
     tid = ticket["id"]
-    assert _body(ev).startswith(f"{tid} · urgent · elevator")
+    assert _body(ev).startswith(f"{tid} · 紧急 · 电梯")  # the room speaks zh (locale)
     assert "Resident515151" in _body(ev)
 
     # The resident's photo follows: posted in the card's thread, the image itself too.

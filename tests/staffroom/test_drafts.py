@@ -48,17 +48,22 @@ async def test_confirm_once_and_only_within_ten_minutes(runtime: Runtime) -> Non
     assert 590 < await runtime.redis.ttl(draft) <= 600
     await _sent_preview(runtime, "5", "50")
     first = await commands.confirm(runtime, ROOM, "50", "Zhao", None)
-    assert first == "A-1: sending to 1 chats (confirmed by Zhao)"
+    assert first == "A-1：正在发往 1 个会话（Zhao 确认）"  # the room's language: zh
     again = await commands.confirm(runtime, ROOM, "50", "Qian", None)
-    assert again.startswith("A-1: ")  # the same announcement, not a second one
+    assert again.startswith("A-1：")  # the same announcement, not a second one
 
     await commands.preview(runtime, ROOM, _msg("building:1 | Water back at 12", "6"))
     await _sent_preview(runtime, "6", "60")
     await runtime.redis.delete(runtime.keys("staffroom", "draft", ROOM.target, "6"))  # 10 min on
     late = await commands.confirm(runtime, ROOM, "60", "Zhao", None)
-    assert late == "This preview has expired (10 minutes): send /announce again."
+    assert late == "此预览已过期（10 分钟）：请重新发送 /announce。"
     assert await commands.confirm(runtime, ROOM, None, "Zhao", None) == (
-        "/confirm works as a reply to an announcement preview."
+        "/confirm 要作为对通知预览的回复发送。"
+    )
+    en = runtime.config.model_copy(update={"locale": "en"})
+    english = Runtime(en, runtime.redis, runtime.redis, runtime.keys, runtime.instance)
+    assert await commands.confirm(english, ROOM, "50", "Zhao", None) == (
+        "A-1: sending to 1 chats (confirmed by Zhao)"
     )
 
 

@@ -1,0 +1,93 @@
+"""Every text palm posts in a staff room, in the room's language (``config.locale``):
+the cards (``gateway.staffroom.cards``) and the bot's answers to commands and buttons.
+
+Staff read them in their own chat app, so they are words, never palm's codes; a
+platform's or the core's own error message (``{why}``) is quoted as it is.
+"""
+
+from __future__ import annotations
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "from": "From: {who} ({platform}, {where})",
+        "direct": "direct chat",
+        "group": "group chat",
+        "urgent": "urgent",
+        "normal": "normal",
+        "attachments": "attachments",
+        "new": "new: reply to this message to answer the resident; /claim, /resolve NOTE",
+        "claimed": "being handled by {who}",
+        "answered": "answered by {who} at {when}",
+        "resolved": "resolved by {who} after {took}",
+        "note": "note: {note}",
+        "claim": "Claim",
+        "resolve": "Resolve",
+        "status_claimed": "Status: being handled by {who}",
+        "status_resolved": "Status: resolved after {took}",
+        "follow": "{ticket} · {who} wrote:",
+        # answers to /queue, /announce, /confirm, replies and buttons
+        "no_open": "No open tickets.",
+        "oldest": "The {n} oldest open tickets:",
+        "preview": "Preview: to {expr} ({matched})\n{chats}\n\n{text}\n\n"
+        "Reply /confirm (or press Send) within {minutes} minutes to send it.",
+        "send": "Send",
+        "and_more": " and {n} more",
+        "expired": "This preview has expired (10 minutes): send /announce again.",
+        "confirm_how": "/confirm works as a reply to an announcement preview.",
+        "not_sent": "Not sent: {why}",
+        "sending": "{ann}: sending to {n} chats (confirmed by {who})",
+        "already_resolved": "{tid}: already resolved",
+        "already_claimed": "{tid}: already claimed by {who}",
+        "refused": "{tid}: {why}",
+        "not_now": "{tid}: not possible now ({why})",
+        "members_only": "Only members of this staff room can do that.",
+        "unknown_card": "This card is no longer known.",
+        "claimed_by": "{tid}: claimed by {who}",
+        "resolved_ok": "{tid}: resolved",
+        "unknown_button": "Unknown button.",
+        "colon": ": ",
+    },
+    "zh": {
+        "from": "来自：{who}（{platform}，{where}）",
+        "direct": "私聊",
+        "group": "群聊",
+        "urgent": "紧急",
+        "normal": "普通",
+        "attachments": "个附件",
+        "new": "新工单：回复本消息即可答复居民；/claim 认领，/resolve 备注 解决",
+        "claimed": "{who} 正在处理",
+        "answered": "{who} 已答复（{when}）",
+        "resolved": "{who} 已解决，用时 {took}",
+        "note": "备注：{note}",
+        "claim": "认领",
+        "resolve": "解决",
+        "status_claimed": "状态：{who} 正在处理",
+        "status_resolved": "状态：已解决，用时 {took}",
+        "follow": "{ticket} · {who} 补充：",
+        "no_open": "没有未解决的工单。",
+        "oldest": "最早的 {n} 个未解决工单：",
+        "preview": "预览：发给 {expr}（{matched}）\n{chats}\n\n{text}\n\n"
+        "请在 {minutes} 分钟内回复 /confirm（或点「发送」）发出。",
+        "send": "发送",
+        "and_more": " 等 {n} 个",
+        "expired": "此预览已过期（10 分钟）：请重新发送 /announce。",
+        "confirm_how": "/confirm 要作为对通知预览的回复发送。",
+        "not_sent": "未发送：{why}",
+        "sending": "{ann}：正在发往 {n} 个会话（{who} 确认）",
+        "already_resolved": "{tid}：已解决",
+        "already_claimed": "{tid}：已由 {who} 认领",
+        "refused": "{tid}：{why}",
+        "not_now": "{tid}：暂时无法操作（{why}）",
+        "members_only": "只有本工作群的成员可以操作。",
+        "unknown_card": "找不到这张工单卡片了。",
+        "claimed_by": "{tid}：{who} 已认领",
+        "resolved_ok": "{tid}：已解决",
+        "unknown_button": "未知按钮。",
+        "colon": "：",
+    },
+}
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    """``key``'s text in ``lang`` (anything but ``zh`` reads English), filled in."""
+    return _TEXT["zh" if lang == "zh" else "en"][key].format(**values)
