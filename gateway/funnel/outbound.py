@@ -27,7 +27,8 @@ HELP_ORIGIN = "help"
 def ticket_item(
     ticket: str, delivery_id: str, target: str, text: str, reply_to: str | None
 ) -> OutboxItem:
-    """A message to the resident of ``ticket``, threaded to ``reply_to``."""
+    """A message to the resident of ``ticket``, threaded to ``reply_to``; it goes out only
+    once the ticket's message queued before it is sent or failed (``OutboxItem.ordered``)."""
     message = OutboundMessage(
         target=TargetId(target),
         text=text,
@@ -35,7 +36,7 @@ def ticket_item(
         reply_to=PlatformMessageId(reply_to) if reply_to else None,
         plain=True,
     )
-    return OutboxItem(DeliveryId(delivery_id), TICKET_ORIGIN, ticket, message)
+    return OutboxItem(DeliveryId(delivery_id), TICKET_ORIGIN, ticket, message, ordered=True)
 
 
 async def send_for_ticket(

@@ -2,9 +2,12 @@
 state first, so counters move exactly once per transition however many workers race.
 See ``gateway.outbox.store`` for the key layout."""
 
+# An ordered item (ARGV[i+8] = '1', a ticket's message) records the one queued before it
+# for the same origin id ('after'; the chain's tail is outbox:last:<origin>:<id>): a
+# worker parks it while that one is still queued (TAKE_LUA).
 ENQUEUE_LUA = """
 local p, now, n = ARGV[1], ARGV[2], 0
-for i = 3, #ARGV, 8 do
+for i = 3, #ARGV, 9 do
   local id = ARGV[i]
   local dk = p .. 'outbox:d:' .. id
   if redis.call('EXISTS', dk) == 0 then
@@ -16,6 +19,12 @@ for i = 3, #ARGV, 8 do
     redis.call('SADD', p .. 'outbox:origin:' .. origin .. ':' .. oid, id)
     redis.call('HINCRBY', p .. 'outbox:counts:' .. origin .. ':' .. oid, platform .. ':queued', 1)
     redis.call('HINCRBY', p .. 'outbox:pending', platform, 1)
+    if ARGV[i+8] == '1' then
+      local last_key = p .. 'outbox:last:' .. origin .. ':' .. oid
+      local last = redis.call('GET', last_key)
+      if last then redis.call('HSET', dk, 'after', last) end
+      redis.call('SET', last_key, id)
+    end
     redis.call('XADD', stream, '*', 'd', id)
     n = n + 1
   end
@@ -36,6 +45,13 @@ if cur[1] == ARGV[3] then
   if ARGV[3] == 'queued' then
     redis.call('HSET', dk, 'reason', ARGV[6], 'retryable', ARGV[7], 'message_ids', ARGV[8])
     redis.call('HINCRBY', p .. 'outbox:pending', cur[2], -1)
+    -- Final now: the delivery parked behind this one (TAKE_LUA) goes back to its stream.
+    local nxt = redis.call('HGET', dk, 'next')
+    if nxt then
+      local into = redis.call('HGET', p .. 'outbox:d:' .. nxt, 'parked_in')
+      if into then redis.call('XADD', into, '*', 'd', nxt) end
+      redis.call('HDEL', dk, 'next')
+    end
   elseif ARGV[6] ~= '' then
     redis.call('HSET', dk, 'reason', ARGV[6])
   end
@@ -87,9 +103,29 @@ return n
 # its last holder died while sending it: only that counts as a crash against the
 # delivery (the new holder has not sent yet). With ARGV[2] (the target directory's hash
 # prefix) it also returns the target's state, kind and reason, saving the worker a read.
+#
+# With ARGV[3..6] (the deliveries' key prefix, the stream, the entry id, the group): a
+# delivery that must follow another ('after', see ENQUEUE_LUA) still queued is parked
+# instead of taken: its entry is acked and deleted, and the one before names it
+# ('next'), so that one's move to a final state (TRANSITION_CORE) adds it to the stream
+# again. Checked and parked in one step, so the one before cannot become final in
+# between and leave it parked for good. Parked, it holds no worker and costs no reads.
+# The same take run again (a lost answer) finds its entry parked and answers the same.
 TAKE_LUA = """
 local dk = KEYS[1]
 if redis.call('EXISTS', dk) == 0 then return false end
+if ARGV[5] and ARGV[5] ~= '' then
+  local me = redis.call('HMGET', dk, 'state', 'after', 'parked', 'parked_in')
+  if me[3] == ARGV[5] and me[4] == ARGV[4] then return {'parked', me[2]} end
+  local before = me[2] and ARGV[3] .. me[2]
+  if me[1] == 'queued' and before and redis.call('HGET', before, 'state') == 'queued' then
+    redis.call('HSET', before, 'next', string.sub(dk, #ARGV[3] + 1))
+    redis.call('HSET', dk, 'parked', ARGV[5], 'parked_in', ARGV[4])
+    redis.call('XACK', ARGV[4], ARGV[6], ARGV[5])
+    redis.call('XDEL', ARGV[4], ARGV[5])
+    return {'parked', me[2]}
+  end
+end
 -- The same owner again: this take ran already and its answer was lost (redis-py sends
 -- a whole pipeline again after a lost reply). Counting it twice would bring a delivery
 -- that was never sent closer to the dead-letter backstop for crashes it did not cause.

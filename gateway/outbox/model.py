@@ -73,6 +73,9 @@ class OutboxItem:
     """``A-17`` or ``T-42``."""
     message: OutboundMessage
     anchor: Anchor | None = None
+    ordered: bool = False
+    """Sent only once the previous ordered item of the same ``origin_id`` is final (sent
+    or failed): a ticket's messages reach the resident in the order they were queued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,14 @@ class Taken:
     delivery: Delivery
     target: TargetStatus | None = None
     """The target's status as the take found it (``None``: not asked, or not known)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """What a take found instead of a delivery to send: it must follow ``after``, still
+    queued, so it left its stream; ``after`` queues it again once final (``lua.TAKE_LUA``)."""
+
+    after: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,14 @@ Layout (all under ``Keys``)::
     outbox:pending                       hash    platform -> deliveries not yet final
     outbox:deadletter                    zset    dead-lettered delivery ids by time
     outbox:dups                          hash    platform -> sends that may have gone twice
+    outbox:last:<origin>:<origin_id>     string  the last ordered delivery queued (a ticket's)
     msgref:<target>:<message_id>         string  "<origin>:<origin_id>" for 60 days
 
 Every state change is one Lua script that checks the current state first, so the
 counters move exactly once per transition however many workers race.
+
+An ordered delivery (a ticket's message) found waiting for the one queued before it is
+parked at take, out of its stream, until that one is final (``lua.TAKE_LUA``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from gateway.models import (
 )
 from gateway.outbox import lua
 from gateway.outbox.body import decode_message, encode_body
-from gateway.outbox.model import QUEUED, Anchor, Delivery, OutboxItem, Taken, TargetStatus
+from gateway.outbox.model import QUEUED, Anchor, Delivery, OutboxItem, Parked, Taken, TargetStatus
 from gateway.runtime import Runtime
 
 MSGREF_TTL_SECONDS = 60 * 24 * 3600
@@ -105,6 +109,7 @@ class OutboxStore:
                 msg.priority.value,
                 sha,
                 msg.idempotency_key,
+                "1" if item.ordered else "",
             ]
         return bodies, args
 
@@ -158,6 +163,11 @@ class OutboxStore:
         res = await self._take(keys=[self.delivery_key(delivery_id)], args=[owner])
         return self._taken(delivery_id, res) if res else None
 
+    def _took(self, delivery_id: str, res: Any) -> Taken | Parked | None:
+        if res and str(res[0]) == "parked":
+            return Parked(str(res[1]))
+        return self._taken(delivery_id, res) if res else None
+
     @staticmethod
     def _taken(delivery_id: str, res: Any) -> Taken:
         delivery = Delivery.from_hash(delivery_id, _pairs(res[4]))
@@ -171,17 +181,20 @@ class OutboxStore:
         stream: str | None,
         consumer: str,
         targets_prefix: str,
-    ) -> tuple[Taken | None, Any]:
+        entry: tuple[str, str] | None = None,
+    ) -> tuple[Taken | Parked | None, Any]:
         """``take`` with the target's status (from the hashes under ``targets_prefix``),
         and in the same round trip one new entry of ``stream`` (the urgent one) read for
         ``consumer``: a worker sees new urgent work at every delivery. No ``stream``:
-        the take alone (the answer's second item is ``None``)."""
-        take = self._batch.submit_script(
-            self._take, [self.delivery_key(delivery_id)], [owner, targets_prefix]
-        )
+        the take alone (the answer's second item is ``None``). With ``entry`` (the
+        stream and entry id it was read from), a delivery that must wait for the one
+        before it is parked, not taken (``Parked``)."""
+        args = [owner, targets_prefix]
+        if entry is not None:
+            args += [self.delivery_key(""), entry[0], entry[1], GROUP]
+        take = self._batch.submit_script(self._take, [self.delivery_key(delivery_id)], args)
         if stream is None:
-            res = await take
-            return (self._taken(delivery_id, res) if res else None), None
+            return self._took(delivery_id, await take), None
         peek = self._batch.submit(
             lambda pipe: pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
         )
@@ -190,7 +203,7 @@ class OutboxStore:
         except BaseException:
             peek.add_done_callback(retrieved)  # its error is this one: not logged as lost
             raise
-        return (self._taken(delivery_id, res) if res else None), await peek
+        return self._took(delivery_id, res), await peek
 
     async def release(self, delivery_id: str) -> None:
         """A graceful stop: this take was no crash and must not count towards dead-lettering."""

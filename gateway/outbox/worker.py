@@ -8,7 +8,8 @@ urgent work overtakes the normal backlog at the next delivery of any worker.
 
 A delivery's life in one worker::
 
-    take (owner := me, takes += 1) -> final already? hook + ack
+    take (owner := me, takes += 1; or parked out of the stream while the message
+      queued before it in its ticket is not final) -> final already? hook + ack
       -> crashed while sending it too often? dead-letter
       -> rate permit -> begin (still queued and mine?) + stamp the permit
       -> adapter.send -> sent | retry | failed -> record -> hook -> XACK + XDEL
@@ -41,7 +42,15 @@ from gateway.errors import StoreUnavailable
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS
 from gateway.ops.replication import wait_replicas
 from gateway.outbox.attempts import FINISHED, LOST, YIELD, Attempts
-from gateway.outbox.model import FAILED, FINAL, SENT, Delivery, DeliveryHook, Taken
+from gateway.outbox.model import (
+    FAILED,
+    FINAL,
+    SENT,
+    Delivery,
+    DeliveryHook,
+    Parked,
+    Taken,
+)
 from gateway.outbox.reader import all_done, ensure_groups, entries, owner_partition
 from gateway.runtime import Runtime
 
@@ -135,11 +144,17 @@ class _Worker(Attempts):
         peek = self.streams[0] if stream != self.streams[0] else None
         try:
             took, urgent = await self.store.take_and_peek(
-                delivery_id, owner, peek, self.consumer, self.targets.hash_prefix
-            )
+                delivery_id, owner, peek, self.consumer, self.targets.hash_prefix,
+                (stream, entry_id),
+            )  # fmt: skip
         finally:
             await all_done(acks)
         peeked = entries(urgent)
+        if isinstance(took, Parked):
+            # The message before it (same ticket) is still queued: the take parked it,
+            # out of the stream, and that one's last step puts it back. Nothing to ack.
+            self._hold(peeked, first=True)
+            return _DONE
         if peeked and stream != self.streams[0] and took is not None and _untouched(took):
             # New urgent work goes before this normal one, which nobody has sent yet: it
             # is given back (the take undone) and taken again right after.
