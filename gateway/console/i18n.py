@@ -171,6 +171,14 @@ ZH: dict[str, str] = {
     "acknowledgement": "确认回执",
     "acknowledgement updated: being handled": "确认回执已更新：正在处理",
     "acknowledgement updated: resolved": "确认回执已更新：已解决",
+    "superseded": "已被取代",
+    "acknowledgement not updated to “being handled”: a later update replaced it": (
+        "确认回执未改为“正在处理”：已被后来的更新取代"
+    ),
+    "acknowledgement not updated to “resolved”: a later update replaced it": (
+        "确认回执未改为“已解决”：已被后来的更新取代"
+    ),
+    "update not made: a later one replaced it": "未更新：已被后来的更新取代",
     "message from palm": "系统消息",
     "created": "创建",
     "resident": "居民",

@@ -14,7 +14,8 @@ The ticket's outbound record (``ticket:<id>:outbound``) holds every delivery of 
 Replies and the resolution carry their text. The acknowledgement and its edits do not
 (only their delivery result is recorded), so they are named in words, never by their
 delivery id. Those also carry no time, so their place in the list comes from the
-ticket's own times: received, first claimed, resolved.
+ticket's own times: received, first claimed, resolved. An edit overtaken by a newer one
+(state ``superseded``) never reached the chat: its words say it was not made.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ STATUS_EDITS = {
     "claimed": "acknowledgement updated: being handled",
     "resolved": "acknowledgement updated: resolved",
 }
+NOT_MADE = {
+    "claimed": "acknowledgement not updated to “being handled”: a later update replaced it",
+    "resolved": "acknowledgement not updated to “resolved”: a later update replaced it",
+}
+NOT_MADE_OTHER = "update not made: a later one replaced it"
 UNKNOWN = "message from palm"
+SUPERSEDED = "superseded"
 # After a tie on time: the acknowledgement first, its "being handled" edit before the
 # reply that claimed the ticket, the resolution before its "resolved" edit.
 _RANK = {"ack": 0, "status:claimed": 1, "reply": 2, "resolved": 3, "status:resolved": 4}
@@ -72,15 +79,20 @@ def sent_to_resident(detail: dict[str, Any]) -> list[Sent]:
     for entry in detail.get("outbound") or []:
         suffix = _suffix(tid, str(entry.get("delivery_id") or ""))
         text = entry.get("text") or None
-        words = None
-        if text is None:
+        state = str(entry.get("state") or "queued")
+        words, reason = None, entry.get("reason")
+        if state == SUPERSEDED:
+            # Not sent: the words say so in the page's language (the reason is English).
+            text, reason = None, None
+            words = NOT_MADE.get(suffix.removeprefix("status:"), NOT_MADE_OTHER)
+        elif text is None:
             if suffix == "ack":
                 words = ACK
             elif suffix.startswith("status:"):
                 words = STATUS_EDITS.get(suffix.removeprefix("status:"), UNKNOWN)
             else:
                 words = UNKNOWN
-        sent = Sent(str(entry.get("state") or "queued"), text, words, entry.get("reason"))
+        sent = Sent(state, text, words, reason)
         rows.append((_when(detail, suffix, entry), _RANK.get(suffix, 5), sent))
     rows.sort(key=lambda r: (r[0], r[1]))
     return [sent for _, _, sent in rows]

@@ -4,6 +4,8 @@ posted under it, a live status edit of an acknowledgement.
 The earlier delivery's platform message ids exist only once it was sent, so the
 worker resolves the anchor at send time: still queued -> retry shortly (it keeps the
 order: nothing is edited before it exists); failed or recalled -> this one fails too.
+An edit overtaken by a newer one of the same message is not made, and says so (``None``):
+the worker records it ``superseded``, not ``sent``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ async def superseded(redis: Redis, anchor: Anchor) -> bool:
 
 async def send_anchored(
     store: OutboxStore, adapter: Adapter, anchor: Anchor, msg: OutboundMessage
-) -> SendReceipt:
+) -> SendReceipt | None:
+    """The reply or edit made; ``None`` for an edit not made because a newer one was queued."""
     ref = await store.get(anchor.delivery_id)
     if ref is None or ref.state not in (SENT, "queued"):
         state = ref.state if ref is not None else "unknown"
@@ -43,6 +46,7 @@ async def send_anchored(
         )
     if not anchor.edit:
         return await adapter.send(replace(msg, reply_to=ref.message_ids[0]))
-    if not await superseded(store.redis, anchor):
-        await adapter.edit(ref.target, ref.message_ids, replace(msg, target=ref.target))
+    if await superseded(store.redis, anchor):
+        return None
+    await adapter.edit(ref.target, ref.message_ids, replace(msg, target=ref.target))
     return SendReceipt(ref.target, ref.message_ids, time.time())

@@ -1,8 +1,9 @@
 """The send attempts of one taken delivery: rate permit, owner check, send, retries.
 
 ``Attempts._attempts`` runs from the moment a worker (``gateway.outbox.worker``) holds a
-delivery it may send until an ``Outcome``: sent, failed, or given up to another worker
-(our lease lost, someone else finished it, an automatic answer over its share). Each
+delivery it may send until an ``Outcome``: sent, failed, superseded (an edit overtaken by
+a newer one), or given up to another worker (our lease lost, someone else finished it,
+an automatic answer over its share). Each
 try takes a rate permit, checks in the same round trip that the delivery is still ours
 and queued (``begin_send``), stamps the permit and calls the adapter; what a failed
 send means (wait and retry, mark the chat gone, follow a migration, fail) is decided
@@ -28,9 +29,9 @@ from gateway.errors import (
     TargetGone,
 )
 from gateway.metrics import RATE_LIMITED, TELEGRAM_AMBIGUOUS
-from gateway.models import ChatKind, PlatformMessageId, TargetId
+from gateway.models import ChatKind, PlatformMessageId, SendReceipt, TargetId
 from gateway.outbox.anchored import send_anchored
-from gateway.outbox.model import FAILED, SENT, Delivery, TargetStatus
+from gateway.outbox.model import FAILED, SENT, SUPERSEDED, Delivery, TargetStatus
 from gateway.outbox.reader import StreamReader
 
 log = logging.getLogger("palm.outbox")
@@ -62,6 +63,8 @@ FINISHED = Outcome("finished")
 """Another worker already brought it to a final state."""
 YIELD = Outcome("yield")
 """An automatic answer found no permit within its share: requeue it behind the rest."""
+OVERTAKEN = Outcome(SUPERSEDED, reason="superseded by a later edit")
+"""An edit not made: a newer edit of the same message was queued (``send_anchored``)."""
 
 
 class Attempts(StreamReader):
@@ -112,6 +115,7 @@ class Attempts(StreamReader):
                 # Waiting, or the answer came late (a stalled event loop, a collector
                 # pause): the stamp may be well before the request leaves, so again.
                 await self.limiter.stamp(rules, permit)
+            receipt: SendReceipt | None
             try:
                 if anchor is None:
                     receipt = await self.adapter.send(replace(msg, target=target))
@@ -150,6 +154,8 @@ class Attempts(StreamReader):
                 log.exception("adapter send crashed", extra={"delivery": d.delivery_id})
                 return Outcome(FAILED, reason=f"internal error: {type(exc).__name__}: {exc}")
             else:
+                if receipt is None:
+                    return OVERTAKEN
                 return Outcome(SENT, message_ids=receipt.message_ids)
             failures += 1
             await self.store.end_attempt(d.delivery_id, reason)

@@ -23,8 +23,10 @@ QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
 RECALLED = "recalled"
-STATES = (QUEUED, SENT, FAILED, RECALLED)
-FINAL = frozenset({SENT, FAILED, RECALLED})
+SUPERSEDED = "superseded"
+"""An edit that was not made because a newer edit of the same message was queued."""
+STATES = (QUEUED, SENT, FAILED, RECALLED, SUPERSEDED)
+FINAL = frozenset({SENT, FAILED, RECALLED, SUPERSEDED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ class DeliveryResult:
     origin_id: str
     target: TargetId
     state: str
-    """``sent`` or ``failed``."""
+    """``sent``, ``failed`` or ``superseded``."""
     message_ids: tuple[PlatformMessageId, ...]
     reason: str | None
     retryable: bool

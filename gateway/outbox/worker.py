@@ -46,6 +46,7 @@ from gateway.outbox.model import (
     FAILED,
     FINAL,
     SENT,
+    SUPERSEDED,
     Delivery,
     DeliveryHook,
     Parked,
@@ -247,7 +248,7 @@ class _Worker(Attempts):
                     extra={"delivery": delivery_id, "target": d.target, "reason": d.reason},
                 )
         hook = self.hooks.get(d.origin)
-        if hook is not None and d.state in (SENT, FAILED):
+        if hook is not None and d.state in (SENT, FAILED, SUPERSEDED):
             try:
                 await hook(self.rt, d.result())
             except Exception:

@@ -14,6 +14,7 @@ from gateway.console import i18n
 from gateway.console.ticket_view import sent_to_resident
 from gateway.funnel.staff import ticket_delivery_hook
 from gateway.models import Command
+from gateway.outbox import OutboxStore
 from gateway.rules import Category
 from gateway.runtime import Runtime
 from gateway.staffroom.feed import Feed
@@ -95,24 +96,31 @@ async def test_sent_to_the_resident_in_words_and_in_order(rt: Runtime, client: C
     while await feed.step(block_ms=10):
         pass
     async with workers(rt, {"ticket": ticket_delivery_hook}):
-        # ack, the two edits of it, the reply, the resolution: all reached the resident.
+        # ack, the two edits of it, the reply, the resolution: each final.
         await wait_for(lambda: _settled(rt, 5))
     tg = rt.adapters["telegram"]
     assert isinstance(tg, MemoryAdapter)
     # The resident's group sees its acknowledgement edited: these are sends to the resident.
-    assert any(t == "telegram:-5" and "状态：已解决" in text for t, _, text in tg.edits)
+    # Both edits were queued before any worker ran: only the newer one is made, and the
+    # older is recorded as not made.
+    overtaken = await OutboxStore(rt).get("T-1:status:claimed")
+    assert overtaken is not None
+    assert (overtaken.state, overtaken.reason) == ("superseded", "superseded by a later edit")
+    assert [text for t, _, text in tg.edits if t == "telegram:-5"] == [
+        next(text for t, _, text in tg.edits if "状态：已解决" in text)
+    ]
 
     en = await _sent_list(client, "en")
     assert en == [
         "sent acknowledgement",
-        "sent acknowledgement updated: being handled",
+        "superseded acknowledgement not updated to “being handled”: a later update replaced it",
         "sent on the way",
         "sent 已解决",  # as sent: in the resident's language
         "sent acknowledgement updated: resolved",
     ]
     assert await _sent_list(client, "zh") == [
         "已发送 确认回执",
-        "已发送 确认回执已更新：正在处理",
+        "已被取代 确认回执未改为“正在处理”：已被后来的更新取代",
         "已发送 on the way",
         "已发送 已解决",
         "已发送 确认回执已更新：已解决",
@@ -151,3 +159,29 @@ def test_a_send_without_text_is_never_shown_by_its_delivery_id() -> None:
     ]
     for _, words, _ in shown:
         assert words in i18n.ZH or words == "hi"
+
+
+def test_an_edit_overtaken_by_a_newer_one_is_never_shown_as_sent() -> None:
+    reason = "superseded by a later edit"
+    detail = {
+        "id": "T-8", "received_at": 100.0, "resolved_at": 300.0,
+        "history": [{"at": 150.0, "action": "claimed"}],
+        "outbound": [
+            {"delivery_id": "T-8:ack", "state": "sent"},
+            {"delivery_id": "T-8:status:claimed", "state": "superseded", "reason": reason},
+            {"delivery_id": "T-8:status:resolved", "state": "sent"},
+        ],
+    }  # fmt: skip
+    shown = [(s.state, s.text or s.words, s.reason) for s in sent_to_resident(detail)]
+    assert shown == [
+        ("sent", "acknowledgement", None),
+        (
+            "superseded",
+            "acknowledgement not updated to “being handled”: a later update replaced it",
+            None,  # the words say it, in the page's language; the reason is English
+        ),
+        ("sent", "acknowledgement updated: resolved", None),
+    ]
+    for state, words, _ in shown:
+        assert state in i18n.ZH
+        assert words in i18n.ZH
