@@ -6,8 +6,8 @@ The ticket's outbound record (``ticket:<id>:outbound``) holds every delivery of 
     T-3:ack              the acknowledgement ("Received: ticket T-3 ...")
     T-3:reply:<n>        a staff reply
     T-3:resolved         the resolution
-    T-3:status:claimed   in a group chat, the acknowledgement edited in place
-    T-3:status:resolved  ("Status: being handled by ...", "Status: resolved after ...";
+    T-3:status:claimed:<entry>   in a group chat, the acknowledgement edited in place
+    T-3:status:resolved:<entry>  ("Status: being handled by ...", "Status: resolved after ...";
                          ``gateway.staffroom.feed``). Not the staff room's card: its edits
                          have origin ``staffroom`` and are never recorded here.
 
@@ -51,8 +51,11 @@ class Sent:
 
 
 def _suffix(tid: str, delivery_id: str) -> str:
-    """``T-3:status:claimed`` -> ``status:claimed``; ``T-3:reply:2`` -> ``reply``."""
+    """``T-3:status:claimed:<entry>`` (or, stored before, ``T-3:status:claimed``) ->
+    ``status:claimed``; ``T-3:reply:2`` -> ``reply``."""
     rest = delivery_id.removeprefix(f"{tid}:")
+    if rest.startswith("status:"):
+        return ":".join(rest.split(":")[:2])
     return "reply" if rest.startswith("reply:") else rest
 
 

@@ -9,7 +9,7 @@ nothing twice:
     card:<ticket>:<room>                 the card (once per ticket per room)
     card:<ticket>:<room>:msg:<n>         the resident's message n, under the card
     card:<ticket>:<room>:edit:<entry>    the card edited in place after a change
-    <ticket>:status:<claimed|resolved>   the group acknowledgement edited in place
+    <ticket>:status:<claimed|resolved>:<entry>   the group acknowledgement edited in place
 
 Edits and follow-ups are anchored on the card's delivery (``gateway.outbox.anchored``):
 they wait until the card is out, so nothing is lost or reordered while a staff room
@@ -162,7 +162,7 @@ class Feed:
             carded = [r for r in rooms if await self._has_card(view.ticket, r.target)]
             items = [await self._edit(view, r, entry_id, version) for r in carded]
             if event != "replied" and h.get("chat_kind") == ChatKind.GROUP.value:
-                items += await self._group_status(view, h, event, version)
+                items += await self._group_status(view, h, event, version, entry_id)
         await enqueue(self.rt, items)
 
     async def _has_card(self, tid: str, room: str) -> bool:
@@ -266,7 +266,7 @@ class Feed:
         return OutboxItem(did, ORIGIN, view.ticket, msg, Anchor(card, True, vkey, version))
 
     async def _group_status(
-        self, view: cards.CardView, h: dict[str, str], event: str, version: int
+        self, view: cards.CardView, h: dict[str, str], event: str, version: int, entry_id: str
     ) -> list[OutboxItem]:
         lang = pick_language(h.get("language"), self.lang)
         ack = templates_for(self.rt.config.templates_file).ack(lang, view.ticket)
@@ -274,7 +274,10 @@ class Feed:
         if text is None:
             return []
         ack_id = DeliveryId(f"{view.ticket}:ack")
-        did = DeliveryId(f"{view.ticket}:status:{event}")
+        # One edit per event (its feed entry, so a redelivered entry adds nothing): a
+        # second claim (``--force``, another staff member) is an edit of its own, not the
+        # first claim's id again, which the outbox would ignore.
+        did = DeliveryId(f"{view.ticket}:status:{event}:{entry_id}")
         vkey = self.rt.keys("staffroom", "ackv", view.ticket)
         await self._max(keys=[vkey], args=[version])
         msg = OutboundMessage(

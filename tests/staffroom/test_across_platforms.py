@@ -216,12 +216,18 @@ async def test_group_acknowledgement_edited_in_place(
         ack.text
         == f"Received: ticket {tid}. Staff will reply soon.\nStatus: being handled by Zhang"
     )
+    # Taken over by someone else: the group sees the new name (an edit of its own).
+    took = await palm.cli("tickets", "claim", tid, "--as", "Li", "--force")
+    assert took.returncode == 0, took.stderr
+    await eventually(lambda: ack.edits == 2, what="the takeover's status edit")
+    assert ack.text is not None
+    assert ack.text.endswith("Status: being handled by Li")
     assert (await palm.cli("tickets", "resolve", tid, "--note", "valve")).returncode == 0
-    await eventually(lambda: ack.edits == 2, what="the second status edit")
+    await eventually(lambda: ack.edits == 3, what="the resolution's status edit")
     assert ack.text is not None
     assert ack.text.endswith("Status: resolved after 1 min")
     # One edit per change, and the resolution is still posted as a reply.
-    assert len(ack.text_history) == 3
+    assert len(ack.text_history) == 4
     # The edit and the resolution are separate outbox items: wait for the second too.
     await eventually(lambda: len(fake_tg.sent_to(group)) >= 2, what="the resolution reply")
     assert [m.text for m in fake_tg.sent_to(group)][1:] == ["resolved: valve"]
