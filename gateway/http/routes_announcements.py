@@ -79,8 +79,8 @@ async def create(req: ApiRequest) -> dict[str, Any]:
 
 
 async def list_all(req: ApiRequest) -> list[dict[str, Any]]:
-    raw = req.query("limit", "50") or "50"
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    raw = req.query("limit", "50")  # given but empty (``?limit=``) is no number: 400
+    if not raw or not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InputError("limit must be a number from 1 to 1000")
     return [a.to_json() for a in await views.list_announcements(req.rt, req.scope, int(raw))]
 

@@ -181,3 +181,10 @@ async def test_a_query_parameter_given_twice_is_400(client: Client, admin: str) 
     assert "more than once" in (await resp.json())["error"]["message"]
     ok = await client.get("/api/v1/announcements?limit=5", headers=headers)
     assert ok.status == 200
+    # Found by schemathesis too: an empty ?limit= was read as "no limit given".
+    for query in ("?limit=", "?limit=0", "?limit=1001", "?limit=-1"):
+        bad = await client.get(f"/api/v1/announcements{query}", headers=headers)
+        assert bad.status == 400, query
+    for query in ("?limit=", "?limit=x"):
+        bad = await client.get(f"/api/v1/tickets{query}", headers=headers)
+        assert bad.status == 400, query
