@@ -24,6 +24,9 @@ _UNITS = {
     "en": {"s": "{}s", "m": "{}m", "h": "{}h", "d": "{}d", "sep": " "},
     "zh": {"s": "{}秒", "m": "{}分钟", "h": "{}小时", "d": "{}天", "sep": ""},
 }
+# An age reads as one ("5m ago", "5分钟前"): a bare "0s" under "Received" looked like a
+# duration, or like nothing having happened. Under a minute is "just now".
+_AGO = {"en": ("just now", "{} ago"), "zh": ("刚刚", "{}前")}
 
 
 def _parts(lang: str, *parts: tuple[int, str]) -> str:
@@ -35,13 +38,14 @@ def ago(ts: float | None, lang: str = "en") -> str:
     if not ts:
         return ""
     s = max(0, int(time.time() - float(ts)))
+    now, before = _AGO.get(lang, _AGO["en"])
     if s < 60:
-        return _parts(lang, (s, "s"))
+        return now
     if s < 3600:
-        return _parts(lang, (s // 60, "m"))
+        return before.format(_parts(lang, (s // 60, "m")))
     if s < 86400:
-        return _parts(lang, (s // 3600, "h"), (s % 3600 // 60, "m"))
-    return _parts(lang, (s // 86400, "d"), (s % 86400 // 3600, "h"))
+        return before.format(_parts(lang, (s // 3600, "h"), (s % 3600 // 60, "m")))
+    return before.format(_parts(lang, (s // 86400, "d"), (s % 86400 // 3600, "h")))
 
 
 def duration(seconds: float | None, lang: str = "en") -> str:

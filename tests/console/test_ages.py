@@ -1,5 +1,6 @@
-"""Ages and durations in the page's language: "9s" / "5m 3s" in English, "9秒" / "5分钟3秒"
-in Chinese (they were English units on the Chinese pages). No browser."""
+"""Ages and durations in the page's language: "5m ago" / "5m 3s" in English, "5分钟前" /
+"5分钟3秒" in Chinese (they were English units on the Chinese pages), and "just now" / "刚刚"
+under a minute (a bare "0秒" under "Received" read as a duration). No browser."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ Client = TestClient[Any, Any]
 @pytest.mark.parametrize(
     ("seconds", "en", "zh"),
     [
-        (9, "9s", "9秒"),
-        (5 * 60 + 3, "5m", "5分钟"),
-        (2 * 3600 + 5 * 60, "2h 5m", "2小时5分钟"),
-        (86400 + 3 * 3600, "1d 3h", "1天3小时"),
+        (0, "just now", "刚刚"),
+        (9, "just now", "刚刚"),
+        (5 * 60 + 3, "5m ago", "5分钟前"),
+        (2 * 3600 + 5 * 60, "2h 5m ago", "2小时5分钟前"),
+        (86400 + 3 * 3600, "1d 3h ago", "1天3小时前"),
     ],
 )
 def test_ago(seconds: int, en: str, zh: str) -> None:
@@ -50,8 +52,9 @@ async def test_the_queue_and_the_ticket_page_write_ages_in_their_language(
     await _hydrant(rt, client)
     for url in ("/console/", "/console/tickets/T-1", "/console/tickets/T-1/live"):
         zh = await _page(client, url, "zh")
-        assert re.search(r"\d+秒", zh), url
-        assert not re.search(r"[(>]\d+s[)<]", zh), url
+        assert re.search(r"[(>]刚刚[)<]", zh), url
+        assert not re.search(r"[(>]\d+s[)<]|just now", zh), url
         en = await _page(client, url, "en")
-        assert re.search(r"[(>]\d+s[)<]", en), url
+        assert re.search(r"[(>]just now[)<]", en), url
         assert "秒" not in en, url
+        assert "刚刚" not in en, url

@@ -84,15 +84,15 @@
   // Ages ("5m", "5分钟") in the queue stay true while the page stays open; the units
   // are the page's language, as gateway/console/views.py writes them.
   const zh = document.documentElement.lang.startsWith("zh");
-  const UNITS = zh ? { s: "秒", m: "分钟", h: "小时", d: "天", sep: "" }
-                   : { s: "s", m: "m", h: "h", d: "d", sep: " " };
+  const UNITS = zh ? { s: "秒", m: "分钟", h: "小时", d: "天", sep: "", now: "刚刚", ago: "前" }
+                   : { s: "s", m: "m", h: "h", d: "d", sep: " ", now: "just now", ago: " ago" };
   function ago(seconds) {
     const s = Math.max(0, Math.floor(seconds));
     const two = function (a, ua, b, ub) { return a + UNITS[ua] + UNITS.sep + b + UNITS[ub]; };
-    if (s < 60) return s + UNITS.s;
-    if (s < 3600) return Math.floor(s / 60) + UNITS.m;
-    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor(s % 3600 / 60), "m");
-    return two(Math.floor(s / 86400), "d", Math.floor(s % 86400 / 3600), "h");
+    if (s < 60) return UNITS.now;
+    if (s < 3600) return Math.floor(s / 60) + UNITS.m + UNITS.ago;
+    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor(s % 3600 / 60), "m") + UNITS.ago;
+    return two(Math.floor(s / 86400), "d", Math.floor(s % 86400 / 3600), "h") + UNITS.ago;
   }
   setInterval(function () {
     document.querySelectorAll("td.when time[datetime]").forEach(function (el) {
