@@ -97,6 +97,10 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
     rt = runtime(request)
     rows = await samples.queue_samples(rt)
     now = time.time()
+    stats = await queue_stats(rt)
+    # The charts end with the figures as they are now, as the tiles above them show them:
+    # the last per-minute sample can be up to a minute old ("latest: 0" beside "2").
+    rows.append((now, int(stats["depth"]), float(stats["oldest_new_age_seconds"] or 0)))
     times = [r[0] for r in rows]
     depth = charts.line(times, [float(r[1]) for r in rows], now - 86400, now)
     oldest = charts.line(times, [r[2] / 60 for r in rows], now - 86400, now)
@@ -106,7 +110,7 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
         "overview.html",
         request,
         page_vars(
-            request, stats=await queue_stats(rt), depth=depth, oldest=oldest, pct=pct,
+            request, stats=stats, depth=depth, oldest=oldest, pct=pct,
             responses=len(responses), deliveries=charts.bars(await _deliveries_24h(rt)),
             width=charts.WIDTH, height=charts.HEIGHT,
         ),

@@ -51,3 +51,14 @@ async def test_overview_page_draws_the_charts(rt: Runtime, client: Client) -> No
 
 async def _done(rt: Runtime, ann_id: str) -> bool:
     return (await announcements.get(rt, ann_id)).status == "done"
+
+
+async def test_the_charts_end_with_the_figures_the_tiles_show(rt: Runtime, client: Client) -> None:
+    # The last per-minute sample is older than the queue as it is now: the charts' "latest"
+    # is the live figure, the same as the tile above them, not the stale sample.
+    await rt.redis.lpush(rt.keys("console", "samples"), json.dumps([time.time() - 120, 7, 300.0]))
+    await make_user(rt, "li", Role.VIEWER)
+    await sign_in(client, "li")
+    page = await (await client.get("/console/overview?lang=en")).text()
+    assert page.count("latest: <b>0</b>") == 2
+    assert "latest: <b>7</b>" not in page
