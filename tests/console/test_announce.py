@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway import announcements
 from gateway.accounts import Role, TokenStore
+from gateway.errors import Rejected
 from gateway.models import Platform, RateRule
 from gateway.ratelimit import RateLimiter
 from gateway.runtime import Runtime
@@ -230,3 +231,25 @@ async def test_composer_offers_audiences_to_pick_inside_the_scope(
     for _, expr, _ in picks:  # every pick is one this account may send to
         url = "/console/announce/audience?to=" + expr.replace("&", "%26").replace(" ", "%20")
         assert (await (await client.get(url)).json())["ok"] is True, expr
+
+
+async def test_the_deliveries_show_a_reason_column_only_when_a_chat_has_a_reason(
+    rt: Runtime, client: Client
+) -> None:
+    # An always-empty "Reason" column squeezed the chat names on a phone.
+    await make_user(rt, "li", Role.VIEWER)
+    await sign_in(client, "li")
+    ann, _ = await announcements.create(rt, text="Tank Tue", to="building:5")
+    async with workers(rt):
+        await wait_for(lambda: _settled(rt, ann.id))
+    live = await (await client.get(f"/console/announcements/{ann.id}/live?lang=en")).text()
+    assert "<th>Reason</th>" not in live
+    adapter = rt.adapters["telegram"]
+    assert isinstance(adapter, MemoryAdapter)
+    adapter.fail_always("telegram:-5", Rejected("message is too long"))
+    again, _ = await announcements.create(rt, text="Tank Wed", to="building:5")
+    async with workers(rt):
+        await wait_for(lambda: _settled(rt, again.id))
+    live = await (await client.get(f"/console/announcements/{again.id}/live?lang=en")).text()
+    assert "<th>Reason</th>" in live
+    assert "message is too long" in live
