@@ -96,6 +96,7 @@ ZH: dict[str, str] = {
     "No households are bound in the buildings this reached.": "送达的楼栋里还没有绑定住户。",
     "Not yet, bound to no unit": "未确认且未绑定房号",
     "Reminders sent in {n} chats.": "已在 {n} 个群聊发送提醒。",
+    "Reminders sent in 1 chat.": "已在 1 个群聊发送提醒。",
     "Reminds who has not confirmed, at most once an hour per chat.": (
         "提醒尚未确认的居民，每个群聊每小时最多一次。"
     ),

@@ -253,3 +253,18 @@ async def test_the_deliveries_show_a_reason_column_only_when_a_chat_has_a_reason
     live = await (await client.get(f"/console/announcements/{again.id}/live?lang=en")).text()
     assert "<th>Reason</th>" in live
     assert "message is too long" in live
+
+
+async def test_the_page_previews_only_the_platforms_it_went_to(rt: Runtime, client: Client) -> None:
+    await make_user(rt, "li", Role.VIEWER)
+    await sign_in(client, "li")
+    both, _ = await announcements.create(rt, text="Tank Tue", to="building:5")
+    one, _ = await announcements.create(rt, text="Tank Tue", to="building:9")  # Telegram only
+    async with workers(rt):
+        await wait_for(lambda: _settled(rt, one.id))
+    page = await (await client.get(f"/console/announcements/{both.id}")).text()
+    assert "<h3>Telegram</h3>" in page
+    assert "<h3>Matrix</h3>" in page
+    page = await (await client.get(f"/console/announcements/{one.id}")).text()
+    assert "<h3>Telegram</h3>" in page
+    assert "<h3>Matrix</h3>" not in page
