@@ -63,13 +63,13 @@ async def test_rollup_by_chat_and_building_follows_a_confirmation(
     assert 'id="rollup"' in page
     assert ">Remind<" in page
     assert "Wang, Zhao" in page
-    assert "5-101 <span class=\"muted\">(Wang)</span>; 5-202" in page
+    assert '5-101 <span class="muted">(Wang)</span>; 5-202' in page
     # Chinese lists take Chinese punctuation.
     zh = await (
         await client.get(f"/console/announcements/{ann}", headers={"Accept-Language": "zh"})
     ).text()
     assert "Wang、Zhao" in zh
-    assert "5-101<span class=\"muted\">（Wang）</span>；5-202" in zh
+    assert '5-101<span class="muted">（Wang）</span>；5-202' in zh
     before = await last_id(rt.redis, rt.keys)
     await _press(rt, ann, "71", "Wang")
     events = await read_after(rt.redis, rt.keys, before, block_ms=1000)
