@@ -364,7 +364,7 @@ async def test_confirmations_and_polls_in_the_browser(
         await expect(rollup).to_contain_text("Zhao, Li")  # live: Wang confirmed
         await expect(rollup.locator("strong").first).to_have_text("1")
         await page.get_by_role("button", name="Remind").click()
-        await expect(page.get_by_role("status").last).to_contain_text("Reminders sent in 1 chats")
+        await expect(page.get_by_role("status").last).to_contain_text("Reminders sent in 1 chat.")
         await page.get_by_role("button", name="Remind").click()
         await expect(page.get_by_role("alert")).to_contain_text("within the last hour")
         await shoot(page, "confirmations")
