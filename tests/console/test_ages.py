@@ -52,7 +52,8 @@ async def test_the_queue_and_the_ticket_page_write_ages_in_their_language(
     await _hydrant(rt, client)
     for url in ("/console/", "/console/tickets/T-1", "/console/tickets/T-1/live"):
         zh = await _page(client, url, "zh")
-        assert re.search(r"[(>]刚刚[)<]", zh), url
+        assert re.search(r"[（>]刚刚[）<]", zh), url
+        assert "(刚刚)" not in zh, url  # full-width brackets on a Chinese page
         assert not re.search(r"[(>]\d+s[)<]|just now", zh), url
         en = await _page(client, url, "en")
         assert re.search(r"[(>]just now[)<]", en), url

@@ -68,7 +68,7 @@ async def test_queue_urgent_first_then_oldest_and_text_escaped(rt: Runtime, clie
     assert XSS not in ticket
     assert "(group chat)" in ticket  # the chat's kind in words, and in Chinese below
     await client.get("/console/lang?to=zh&next=/console/")
-    assert "(群聊)" in await (await client.get("/console/tickets/T-2")).text()
+    assert "（群聊）" in await (await client.get("/console/tickets/T-2")).text()
 
 
 async def test_claim_reply_resolve_from_the_ticket_page(rt: Runtime, client: Client) -> None:
