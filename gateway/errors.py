@@ -25,6 +25,16 @@ what the caller does next, not by where the error came from::
 
 Adapters translate platform errors into this tree exactly once, at their boundary,
 always with ``raise ... from exc`` so the original stays attached.
+
+**Two languages.** ``message`` is English and stays so: the HTTP API's error body,
+the CLI's one-line reason and the logs are a contract that programs and operators
+read. Committee staff read the same errors in the web console and in their staff
+rooms, in Chinese when that is their language, so a raise a staff member can reach
+also gives ``zh=``, the same fact in natural Chinese (full-width punctuation, no
+sentence-final 。, like the English; console and staff-room controls by their Chinese
+names, never a CLI flag). Those two seams print ``exc.say(lang)``; everything else
+keeps printing ``exc.message``. tests/core/test_error_words.py lists the modules
+whose every error carries its Chinese.
 """
 
 from __future__ import annotations
@@ -62,9 +72,15 @@ class GatewayError(Exception):
     #: HTTP status for the API
     http_status: ClassVar[int] = 500
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message)  # args (and so repr) carry the English text only
         self.message = message
+        self.zh = zh
+
+    def say(self, lang: str) -> str:
+        """The text for a person reading ``lang``: the Chinese one for ``zh`` when the
+        raise gave one, else the English ``message``."""
+        return self.zh if lang == "zh" and self.zh is not None else self.message
 
 
 class ConfigError(GatewayError):
@@ -98,12 +114,18 @@ class InputError(GatewayError):
 
 
 class AudienceError(InputError):
-    """An audience expression is malformed (``column`` is 1-based) or selects nobody."""
+    """An audience expression is malformed (``column`` is 1-based) or selects nobody.
+
+    The column is added to both texts, so a raise gives each without it.
+    """
 
     code = "bad_audience"
 
-    def __init__(self, message: str, *, column: int | None = None) -> None:
-        super().__init__(f"{message} at column {column}" if column is not None else message)
+    def __init__(self, message: str, *, column: int | None = None, zh: str | None = None) -> None:
+        if column is not None:
+            message = f"{message} at column {column}"
+            zh = f"{zh}（第 {column} 个字符处）" if zh is not None else None
+        super().__init__(message, zh=zh)
         self.column = column
 
 
