@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from gateway.errors import AudienceError
+from gateway.safety.inert import visible
 from gateway.tags import tag_problem
 from gateway.targets import TargetDirectory
 
@@ -73,7 +74,10 @@ class _Parser:
     def _deeper(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self._fail(f"the expression nests deeper than {MAX_DEPTH} levels")
+            raise self._fail(
+                f"the expression nests deeper than {MAX_DEPTH} levels",
+                f"括号或「!」嵌套超过了 {MAX_DEPTH} 层",
+            )
 
     def _skip(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -83,18 +87,21 @@ class _Parser:
         self._skip()
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
-    def _fail(self, message: str) -> AudienceError:
-        return AudienceError(message, column=self.pos + 1)
+    def _fail(self, message: str, zh: str) -> AudienceError:
+        return AudienceError(message, column=self.pos + 1, zh=zh)
 
     def parse(self) -> Expr:
         if not self.text.strip():
-            raise AudienceError("the audience expression is empty", column=1)
+            raise AudienceError("the audience expression is empty", column=1, zh="受众是空的")
         expr = self._or(after=None)
         ch = self._peek()
         if ch == ")":
-            raise self._fail("unexpected ')'")
+            raise self._fail("unexpected ')'", "多了一个「)」")
         if ch:
-            raise self._fail(f"expected '&' or '|' before {self._word()!r}")
+            word = self._word()
+            raise self._fail(
+                f"expected '&' or '|' before {word!r}", f"「{_shown(word)}」前面缺少「&」或「|」"
+            )
         return expr
 
     def _word(self) -> str:
@@ -102,6 +109,12 @@ class _Parser:
         while end < len(self.text) and not self.text[end].isspace():
             end += 1
         return self.text[self.pos : end]
+
+    def _expected_tag(self, after: str | None, ch: str) -> AudienceError:
+        where = f" after '{after}'" if after else ""
+        got = f", got '{ch}'" if ch else ""
+        zh = (f"「{after}」后面" if after else "这里") + "应是一个标签"
+        return self._fail(f"expected a tag{where}{got}", zh + (f"，却是「{ch}」" if ch else ""))
 
     def _or(self, after: str | None) -> Expr:
         items = [self._and(after)]
@@ -135,9 +148,14 @@ class _Parser:
             inner = self._or("(")
             if self._peek() != ")":
                 if self._peek():
-                    raise self._fail(f"expected ')' or an operator before {self._word()!r}")
-                raise AudienceError(
-                    f"missing ')' to close the '(' of column {opened + 1}", column=self.pos + 1
+                    word = self._word()
+                    raise self._fail(
+                        f"expected ')' or an operator before {word!r}",
+                        f"「{_shown(word)}」前面缺少「)」或「&」「|」",
+                    )
+                raise self._fail(
+                    f"missing ')' to close the '(' of column {opened + 1}",
+                    f"第 {opened + 1} 个字符的「(」缺少对应的「)」",
                 )
             self.pos += 1
             self.depth -= 1
@@ -146,9 +164,7 @@ class _Parser:
             self.pos += 1
             return All()
         if not ch or ch in _SPECIAL:
-            where = f" after '{after}'" if after else ""
-            got = f", got '{ch}'" if ch else ""
-            raise self._fail(f"expected a tag{where}{got}")
+            raise self._expected_tag(after, ch)
         start = self.pos
         while (
             self.pos < len(self.text)
@@ -159,15 +175,23 @@ class _Parser:
         name = unicodedata.normalize("NFC", self.text[start : self.pos])
         problem = tag_problem(name)
         if problem:
-            raise AudienceError(problem, column=start + 1)
+            raise AudienceError(problem.en, column=start + 1, zh=problem.zh)
         return Tag(name)
 
 
 def parse(text: str) -> Expr:
     """Parse an audience expression; raise ``AudienceError`` with the column on error."""
     if len(text) > MAX_LENGTH:
-        raise AudienceError(f"the audience expression is longer than {MAX_LENGTH} characters")
+        raise AudienceError(
+            f"the audience expression is longer than {MAX_LENGTH} characters",
+            zh=f"受众表达式超过了 {MAX_LENGTH} 个字符",
+        )
     return _Parser(text).parse()
+
+
+def _shown(word: str) -> str:
+    """A word of the person's input, quoted in a Chinese message (controls escaped)."""
+    return visible(word, one_line=True)
 
 
 def to_text(expr: Expr) -> str:
@@ -242,5 +266,8 @@ async def resolve(
     groups = await directory.active_group_ids() if has_all else set()
     chosen = evaluate(expr, active=active, groups=groups, tagged=tagged) - exclude
     if not chosen:
-        raise AudienceError(f"the audience {text.strip()!r} matches no active target")
+        raise AudienceError(
+            f"the audience {text.strip()!r} matches no active target",
+            zh=f"受众「{_shown(' '.join(text.split()))}」没有匹配到任何可用的群聊",
+        )
     return sorted(chosen)

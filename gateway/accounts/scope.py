@@ -36,11 +36,14 @@ class Scope:
         try:
             expr.encode("utf-8")
         except UnicodeEncodeError:
-            raise InputError("scope: not valid Unicode text (a lone surrogate)") from None
+            raise InputError(
+                "scope: not valid Unicode text (a lone surrogate)",
+                zh="范围：不是有效的文本（含有孤立的代理字符）",
+            ) from None
         try:
             tree = audience.parse(expr)
         except AudienceError as exc:
-            raise InputError(f"scope: {exc.message}") from None
+            raise InputError(f"scope: {exc.message}", zh=f"范围：{exc.say('zh')}") from None
         return cls(audience.to_text(tree), tree)
 
     def permits_tags(self, tags: Iterable[str], *, group: bool = True) -> bool:
@@ -104,9 +107,13 @@ async def check_audience(
     if not bad:
         return
     assert scope is not None
-    named = ", ".join(bad[:MAX_NAMED])
-    more = f" and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
-    raise Forbidden(f"outside your scope {scope.expr!r}: {named}{more}")
+    more, zh_more = "", ""
+    if len(bad) > MAX_NAMED:
+        more, zh_more = f" and {len(bad) - MAX_NAMED} more", f" 等另外 {len(bad) - MAX_NAMED} 个"
+    raise Forbidden(
+        f"outside your scope {scope.expr!r}: {', '.join(bad[:MAX_NAMED])}{more}",
+        zh=f"这些群聊不在你负责的范围（{scope.expr}）内：{'、'.join(bad[:MAX_NAMED])}{zh_more}",
+    )
 
 
 async def check_target(directory: TargetDirectory, scope: Scope | None, target: str) -> None:
@@ -127,4 +134,7 @@ async def check_retag(
     current = await directory.get(target)
     group = current is None or current.kind is ChatKind.GROUP
     if not scope.permits_tags(tags, group=group):
-        raise Forbidden(f"these tags would put {target} outside your scope ({scope.expr})")
+        raise Forbidden(
+            f"these tags would put {target} outside your scope ({scope.expr})",
+            zh=f"改成这些标签后，{target} 就不在你负责的范围（{scope.expr}）内了",
+        )

@@ -67,7 +67,10 @@ async def ticket_in_scope(rt: Runtime, scope: Scope | None, tid: TicketId) -> Ti
     """The ticket, or ``NotFound`` when it does not exist or lies outside ``scope``."""
     if scope is None:
         return await TicketStore(rt.redis, rt.keys).get(tid)
-    missing = NotFound(f"no ticket {tid} in your scope {scope.expr!r}")
+    missing = NotFound(
+        f"no ticket {tid} in your scope {scope.expr!r}",
+        zh=f"你负责的范围（{scope.expr}）内没有工单 {tid}",
+    )
     try:
         ticket = await TicketStore(rt.redis, rt.keys).get(tid)
     except NotFound:
@@ -151,7 +154,10 @@ async def check_replay(rt: Runtime, scope: Scope | None, ann_id: str) -> None:
         return
     outside = await scope_outside(_directory(rt), scope, await _targets_of(rt, ann_id))
     if outside:
-        raise Conflict("this Idempotency-Key was used for an announcement outside your scope")
+        raise Conflict(
+            "this Idempotency-Key was used for an announcement outside your scope",
+            zh="这个幂等键（Idempotency-Key）已用于一条超出你负责范围的通知",
+        )
 
 
 async def _targets_of(rt: Runtime, ann_id: str) -> set[str]:
@@ -193,9 +199,16 @@ async def announcement_detail(rt: Runtime, scope: Scope | None, raw_id: str) -> 
         return detail
     allowed = await targets_in_scope(_directory(rt), scope) or set()
     if not await _visible(rt, allowed, detail["id"]):
-        raise NotFound(f"no announcement {detail['id']} in your scope {scope.expr!r}")
+        raise _no_announcement(detail["id"], scope)
     deliveries = [d for d in detail["deliveries"] if d["target"] in allowed]
     return {**detail, **_counts(deliveries), "deliveries": deliveries, "scope": scope.expr}
+
+
+def _no_announcement(ann_id: str, scope: Scope) -> NotFound:
+    return NotFound(
+        f"no announcement {ann_id} in your scope {scope.expr!r}",
+        zh=f"你负责的范围（{scope.expr}）内没有通知 {ann_id}",
+    )
 
 
 def _counts(deliveries: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -217,5 +230,5 @@ async def check_announcement(rt: Runtime, scope: Scope | None, raw_id: str) -> N
     targets = await _targets_of(rt, ann.id)
     allowed = await targets_in_scope(directory, scope) or set()
     if allowed.isdisjoint(targets):
-        raise NotFound(f"no announcement {ann.id} in your scope {scope.expr!r}")
+        raise _no_announcement(ann.id, scope)
     await check_audience(directory, scope, targets)
