@@ -17,9 +17,9 @@ from redis.asyncio.client import Pipeline
 
 from gateway.console.events import ticket_event
 from gateway.console.samples import record_first_response
-from gateway.errors import Conflict, InputError, NotFound
+from gateway.errors import Conflict, InputError
 from gateway.funnel.outbound import ticket_item, with_outbox_item
-from gateway.funnel.tickets import TicketStore
+from gateway.funnel.tickets import TicketStore, no_ticket
 from gateway.metrics import FIRST_RESPONSE_SECONDS
 from gateway.models import TicketId
 from gateway.outbox.model import DeliveryResult
@@ -33,16 +33,24 @@ MAX_TEXT = 4000
 def _check_actor(actor: str) -> str:
     actor = actor.strip()
     if not actor or len(actor) > 64:
-        raise InputError("the staff name must be 1 to 64 characters")
+        raise InputError(
+            "the staff name must be 1 to 64 characters", zh="工作人员的名字应为 1 到 64 个字符"
+        )
     return actor
+
+
+_WHAT_ZH = {"the reply": "回复内容", "the note": "备注"}
 
 
 def _check_text(text: str, what: str, *, allow_empty: bool = False) -> str:
     text = text.strip()
+    zh = _WHAT_ZH[what]
     if not text and not allow_empty:
-        raise InputError(f"{what} is empty")
+        raise InputError(f"{what} is empty", zh=f"{zh}是空的")
     if len(text) > MAX_TEXT:
-        raise InputError(f"{what} is longer than {MAX_TEXT} characters")
+        raise InputError(
+            f"{what} is longer than {MAX_TEXT} characters", zh=f"{zh}超过了 {MAX_TEXT} 个字符"
+        )
     return text
 
 
@@ -83,7 +91,7 @@ async def reply(
 
     out = await with_outbox_item(rt, item, change)
     if out[0] == "missing":
-        raise NotFound(f"no ticket {tid}")
+        raise no_ticket(tid)
     if out[2]:
         FIRST_RESPONSE_SECONDS.observe(max(0.0, float(out[2])))
         await record_first_response(rt, float(out[2]))
@@ -106,9 +114,9 @@ async def resolve(rt: Runtime, tid: TicketId, actor: str, note: str | None) -> d
         rt, item, lambda pipe: store.record_resolve_on(pipe, tid, actor, note, record)
     )
     if out[0] == "missing":
-        raise NotFound(f"no ticket {tid}")
+        raise no_ticket(tid)
     if out[0] == "resolved":
-        raise Conflict(f"{tid} is already resolved")
+        raise Conflict(f"{tid} is already resolved", zh=f"{tid} 已经解决了")
     await ticket_event(rt, tid, ticket.target, "resolved")
     return {**(await store.get(tid)).to_json(), "delivery_id": delivery_id}
 

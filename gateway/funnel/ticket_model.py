@@ -14,6 +14,7 @@ from typing import Any
 from gateway.codec import attachments_json, location_json
 from gateway.errors import InputError
 from gateway.models import InboundMessage, TicketId
+from gateway.safety.inert import visible
 
 
 class Status(StrEnum):
@@ -150,5 +151,8 @@ def parse_ticket_id(raw: str) -> TicketId:
     if value.isdigit():
         value = f"T-{value}"
     if not value.startswith("T-") or not value[2:].isdigit():
-        raise InputError(f"{raw!r} is not a ticket id like T-42")
+        raise InputError(
+            f"{raw!r} is not a ticket id like T-42",
+            zh=f"「{visible(raw, one_line=True)}」不是工单编号（应像 T-42 这样）",
+        )
     return TicketId(value)

@@ -26,6 +26,7 @@ from gateway.funnel.ticket_model import OPEN_STATUSES, Applied, Status, Ticket, 
 from gateway.keys import Keys
 from gateway.models import ChatKind, InboundMessage, TicketId, UserId
 from gateway.rules import Classification
+from gateway.safety.inert import visible
 
 
 def _field(target: str, message_id: str) -> str:
@@ -46,7 +47,13 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         score, member = raw.split("|", 1)
         return float(score), member
     except (ValueError, UnicodeDecodeError):
-        raise InputError("cursor: not a cursor this API gave out") from None
+        raise InputError(
+            "cursor: not a cursor this API gave out", zh="翻页位置无效：请从第一页重新打开"
+        ) from None
+
+
+def no_ticket(tid: TicketId) -> NotFound:
+    return NotFound(f"no ticket {tid}", zh=f"没有工单 {tid}")
 
 
 class TicketStore:
@@ -173,11 +180,16 @@ class TicketStore:
         """Returns the previous assignee ('' if none). ``Conflict`` if someone else holds it."""
         out = await self._run(self._claim, tid, actor, "1" if force else "0", repr(time.time()))
         if out[0] == "missing":
-            raise NotFound(f"no ticket {tid}")
+            raise no_ticket(tid)
         if out[0] == "resolved":
-            raise Conflict(f"{tid} is resolved")
+            raise Conflict(f"{tid} is resolved", zh=f"{tid} 已经解决了，不能再认领")
         if out[0] == "conflict":
-            raise Conflict(f"{tid} is claimed by {out[1]}; use --force to take it over")
+            # Staff rooms say "already claimed by" themselves; this is the console's word.
+            raise Conflict(
+                f"{tid} is claimed by {out[1]}; use --force to take it over",
+                zh=f"{tid} 已由 {out[1]} 认领；如要接手，"
+                "请在工单页勾选「强制（接手）」再点「认领」",
+            )
         return str(out[2])
 
     async def next_reply_number(self, tid: TicketId) -> int:
@@ -220,7 +232,7 @@ class TicketStore:
     async def get(self, tid: TicketId) -> Ticket:
         h: Any = await self._r.hgetall(self._k("ticket", tid))
         if not h:
-            raise NotFound(f"no ticket {tid}")
+            raise no_ticket(tid)
         return Ticket.from_hash(h)
 
     async def detail(self, tid: TicketId) -> dict[str, Any]:
@@ -261,11 +273,17 @@ class TicketStore:
         tickets, not the whole queue.
         """
         if status is not None and status not in {s.value for s in Status}:
-            raise InputError(f"status: expected new, claimed or resolved, got {status!r}")
+            raise InputError(
+                f"status: expected new, claimed or resolved, got {status!r}",
+                zh=f"状态应为 new、claimed 或 resolved，而不是「{visible(status, one_line=True)}」",
+            )
         if kind is not None and kind not in {k.value for k in TicketKind}:
-            raise InputError(f"kind: expected report, reply or message, got {kind!r}")
+            raise InputError(
+                f"kind: expected report, reply or message, got {kind!r}",
+                zh=f"类型应为 report、reply 或 message，而不是「{visible(kind, one_line=True)}」",
+            )
         if not 1 <= limit <= 500:
-            raise InputError("limit: must be between 1 and 500")
+            raise InputError("limit: must be between 1 and 500", zh="limit 应在 1 到 500 之间")
         key = self.index_key(status, kind)
         after = _decode_cursor(cursor) if cursor else None
         if within is None:

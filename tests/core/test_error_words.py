@@ -37,6 +37,9 @@ STAFF_REACHABLE = [
     "gateway/tags.py",
     "gateway/accounts/scope.py",
     "gateway/accounts/views.py",
+    "gateway/funnel/staff.py",
+    "gateway/funnel/tickets.py",
+    "gateway/funnel/ticket_model.py",
 ]
 
 
