@@ -47,6 +47,7 @@ from gateway.outbox import OutboxStore, bulk
 from gateway.outbox.actions import ActionResult, OnResult, apply
 from gateway.outbox.model import QUEUED
 from gateway.runtime import Runtime
+from gateway.safety.inert import visible
 from gateway.staffroom.config import staff_room_ids
 from gateway.targets import TargetDirectory
 
@@ -102,17 +103,26 @@ def _key(rt: Runtime, *parts: str) -> str:
 def parse_id(raw: str) -> AnnouncementId:
     raw = raw.strip().upper()
     if not raw.startswith("A-") or not raw[2:].isdigit():
-        raise InputError(f"{raw!r} is not an announcement id (like A-17)")
+        raise InputError(
+            f"{raw!r} is not an announcement id (like A-17)",
+            zh=f"「{visible(raw, one_line=True)}」不是通知编号（应像 A-17 这样）",
+        )
     return AnnouncementId(raw)
 
 
 def _check_text(text: str, title: str | None) -> None:
     if not text.strip():
-        raise InputError("the announcement text is empty")
+        raise InputError("the announcement text is empty", zh="通知内容是空的")
     if len(text) > MAX_TEXT:
-        raise InputError(f"the announcement text is longer than {MAX_TEXT} characters")
+        raise InputError(
+            f"the announcement text is longer than {MAX_TEXT} characters",
+            zh=f"通知内容超过了 {MAX_TEXT} 个字符",
+        )
     if title is not None and len(title) > MAX_TITLE:
-        raise InputError(f"the title is longer than {MAX_TITLE} characters")
+        raise InputError(
+            f"the title is longer than {MAX_TITLE} characters",
+            zh=f"标题超过了 {MAX_TITLE} 个字符",
+        )
 
 
 async def create(
@@ -232,7 +242,7 @@ async def get(rt: Runtime, ann_id: str) -> Announcement:
     ann_id = parse_id(ann_id)
     h = _strs(await rt.redis.hgetall(_key(rt, ann_id)))
     if not h:
-        raise NotFound(f"no announcement {ann_id}")
+        raise NotFound(f"no announcement {ann_id}", zh=f"没有通知 {ann_id}")
     status = h.get("status", SENDING)
     if status == SENDING and not h.get("enqueue_pending"):
         counts = await OutboxStore(rt).counts(ORIGIN, ann_id)
@@ -288,7 +298,9 @@ async def check_edit(rt: Runtime, ann_id: str, text: str) -> Announcement:
     ann = await get(rt, ann_id)
     _check_text(text, None)
     if ann.status == RECALLED:
-        raise Conflict(f"{ann.id} was recalled; it cannot be edited")
+        raise Conflict(
+            f"{ann.id} was recalled; it cannot be edited", zh=f"{ann.id} 已撤回，不能再修改"
+        )
     return ann
 
 

@@ -54,14 +54,19 @@ async def store_blob(rt: Runtime, data: bytes) -> BlobRef:
 async def load_blob(rt: Runtime, sha: str) -> bytes:
     data = await rt.redis_bytes.get(_blob_key(rt, sha))
     if data is None:
-        raise NotFound(f"attachment {sha[:12]} is missing from the store")
+        raise NotFound(
+            f"attachment {sha[:12]} is missing from the store", zh=f"附件 {sha[:12]} 已不在存储里"
+        )
     assert isinstance(data, bytes)  # the binary client
     return data
 
 
 def _too_big(name: str, size: int) -> NoReturn:
     mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)
-    raise InputError(f"attachment {name} is {size / 1048576:.1f} MB; the limit is {mb} MB")
+    raise InputError(
+        f"attachment {name} is {size / 1048576:.1f} MB; the limit is {mb} MB",
+        zh=f"附件「{name}」有 {size / 1048576:.1f} MB，超过了 {mb} MB 的上限",
+    )
 
 
 def make_attachment(filename: str, data: bytes, mime: str | None = None) -> OutboundAttachment:
@@ -70,7 +75,7 @@ def make_attachment(filename: str, data: bytes, mime: str | None = None) -> Outb
     if len(data) > MAX_ATTACHMENT_BYTES:
         _too_big(name, len(data))
     if not data:
-        raise InputError(f"attachment {name} is empty")
+        raise InputError(f"attachment {name} is empty", zh=f"附件「{name}」是空文件")
     mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
     kind = AttachmentKind.PHOTO if mime in {"image/jpeg", "image/png"} else AttachmentKind.FILE
     if mime.startswith("video/"):
@@ -86,11 +91,17 @@ def attachment_from_file(path: str) -> OutboundAttachment:
             _too_big(p.name, size)
         data = p.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"attachment {path}: no such file") from None
+        raise InputError(
+            f"attachment {path}: no such file", zh=f"附件 {path}：文件不存在"
+        ) from None
     except IsADirectoryError:
-        raise InputError(f"attachment {path}: is a directory") from None
+        raise InputError(
+            f"attachment {path}: is a directory", zh=f"附件 {path}：这是一个文件夹"
+        ) from None
     except OSError as exc:
-        raise InputError(f"attachment {path}: {exc.strerror}") from None
+        raise InputError(
+            f"attachment {path}: {exc.strerror}", zh=f"附件 {path}：无法读取（{exc.strerror}）"
+        ) from None
     return make_attachment(p.name, data)
 
 

@@ -36,6 +36,7 @@ from gateway import targets_lua as lua
 from gateway.errors import InputError, NotFound
 from gateway.keys import Keys
 from gateway.models import ChatKind, Platform, TargetId, split_target_id
+from gateway.safety.inert import visible
 from gateway.tags import validate_tag
 
 if TYPE_CHECKING:
@@ -51,8 +52,16 @@ def parse_target_id(raw: str) -> TargetId:
     try:
         split_target_id(raw)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(
+            str(exc),
+            zh=f"「{visible(raw, one_line=True)}」不是会话编号"
+            "（应像 telegram:-100123 或 matrix:!房间:服务器 这样）",
+        ) from None
     return TargetId(raw)
+
+
+def _no_target(target: TargetId) -> NotFound:
+    return NotFound(f"no target {target}", zh=f"没有会话 {target}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,12 +173,15 @@ class TargetDirectory:
     async def set_admission(self, target: TargetId, admission: str) -> None:
         """Approve, reject (or put back to pending) a known target; ``NotFound`` if unknown."""
         if admission not in lua.ADMISSIONS:
-            raise InputError(f"admission: expected one of {', '.join(lua.ADMISSIONS)}")
+            raise InputError(
+                f"admission: expected one of {', '.join(lua.ADMISSIONS)}",
+                zh=f"准入方式应为 {'、'.join(lua.ADMISSIONS)} 之一",
+            )
         found = await self._admit(
             keys=[], args=[self._k.prefix, target, admission, repr(time.time())]
         )
         if not int(found):
-            raise NotFound(f"no target {target}")
+            raise _no_target(target)
 
     async def retitle(self, target: TargetId, title: str) -> None:
         """A known chat's name as its messages show it (seeded without one); an unknown
@@ -208,7 +220,7 @@ class TargetDirectory:
         if not clean:
             return
         if not await self._r.exists(self._hash(target)):
-            raise NotFound(f"no target {target}")
+            raise _no_target(target)
         pipe = self._r.pipeline(transaction=True)
         pipe.sadd(self._tags(target), *clean)
         pipe.sadd(self._k("tags"), *clean)
@@ -232,7 +244,7 @@ class TargetDirectory:
         """Replace the target's tags (the API's ``PATCH /targets/{id}``)."""
         current = await self.get(target)
         if current is None:
-            raise NotFound(f"no target {target}")
+            raise _no_target(target)
         wanted = {validate_tag(t) for t in tags}
         await self.untag(target, set(current.tags) - wanted)
         await self.tag(target, wanted - set(current.tags))

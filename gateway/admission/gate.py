@@ -164,9 +164,12 @@ class Admission:
     async def _group(self, target: TargetId) -> Target:
         found = await self.targets.get(target)
         if found is None:
-            raise NotFound(f"no target {target} (see palm targets list)")
+            raise NotFound(f"no target {target} (see palm targets list)", zh=f"没有会话 {target}")
         if found.kind is ChatKind.DIRECT:
-            raise InputError(f"{target} is a direct chat: direct chats are always admitted")
+            raise InputError(
+                f"{target} is a direct chat: direct chats are always admitted",
+                zh=f"{target} 是私聊：私聊总是直接接纳，无需批准",
+            )
         return found
 
     async def approve(self, target: TargetId, tags: Sequence[str] = ()) -> Target:

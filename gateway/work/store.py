@@ -103,7 +103,7 @@ async def submit(
     """Check what can be checked now (404, 409, bad text), then queue the work: its id."""
     if action == "edit":
         if text is None:
-            raise InputError("text: required for an edit")
+            raise InputError("text: required for an edit", zh="修改通知需要填写新的内容")
         ann = await announcements.check_edit(rt, ann_id, text)
     else:
         ann = await announcements.get(rt, ann_id)

@@ -40,6 +40,11 @@ STAFF_REACHABLE = [
     "gateway/funnel/staff.py",
     "gateway/funnel/tickets.py",
     "gateway/funnel/ticket_model.py",
+    "gateway/announcements.py",
+    "gateway/attachments.py",
+    "gateway/targets.py",
+    "gateway/admission/gate.py",
+    "gateway/work/store.py",
 ]
 
 
