@@ -63,7 +63,10 @@ async def remind(rt: Runtime, ann_id: str, *, now: float | None = None) -> list[
     now = time.time() if now is None else now
     report = await rollup(rt, ann_id)
     if report.status == "recalled":
-        raise Conflict(f"{report.announcement} was recalled: nothing to confirm any more")
+        raise Conflict(
+            f"{report.announcement} was recalled: nothing to confirm any more",
+            zh=f"{report.announcement} 已撤回，不需要再确认了",
+        )
     store = ConfirmStore(rt.redis, rt.keys)
     every = rt.config.confirmations.remind_every_seconds
     out: list[Reminded] = []
@@ -80,18 +83,22 @@ async def remind(rt: Runtime, ann_id: str, *, now: float | None = None) -> list[
         items += made
         out.append(Reminded(chat.target, "sent", len(chat.pending), len(made)))
     if not items and (late := [r for r in out if r.result == "too soon"]):
-        raise Conflict(_too_soon(report.announcement, late, now))
+        en, zh = _too_soon(report.announcement, late, now)
+        raise Conflict(en, zh=zh)
     await enqueue(rt, items)
     return out
 
 
-def _too_soon(ann: str, late: list[Reminded], now: float) -> str:
+def _too_soon(ann: str, late: list[Reminded], now: float) -> tuple[str, str]:
+    """The refusal in English and in Chinese."""
     first = min(r.next_at or now for r in late)
     when = dt.datetime.fromtimestamp(first, dt.UTC).strftime("%H:%M:%S UTC")
     minutes = max(1, round((first - now) / 60))
-    chats = ", ".join(r.target for r in late)
-    return (f"{ann} was reminded within the last hour in {chats}; the next reminder can go "
-            f"at {when} (in {minutes} min)")  # fmt: skip
+    chats = [r.target for r in late]
+    return (f"{ann} was reminded within the last hour in {', '.join(chats)}; the next reminder "
+            f"can go at {when} (in {minutes} min)",
+            f"{ann} 过去一小时内已在 {'、'.join(chats)} 提醒过；下次可在 {when} 提醒"
+            f"（{minutes} 分钟后）")  # fmt: skip
 
 
 async def _messages(rt: Runtime, ann: str, chat: ChatRollup, now: float) -> list[OutboxItem]:

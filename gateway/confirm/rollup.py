@@ -88,7 +88,10 @@ class Rollup:
 async def rollup(rt: Runtime, ann_id: str) -> Rollup:
     ann = await announcements.get(rt, ann_id)
     if not ann.confirm:
-        raise InputError(f"{ann.id} does not ask residents to confirm (send with --confirm)")
+        raise InputError(
+            f"{ann.id} does not ask residents to confirm (send with --confirm)",
+            zh=f"{ann.id} 没有要求居民确认（发布时勾选「需要居民确认」才会有）",
+        )
     store = ConfirmStore(rt.redis, rt.keys)
     targets = sorted(
         str(t) for t in await rt.redis.smembers(rt.keys("announcement", ann.id, "targets"))

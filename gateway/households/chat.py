@@ -64,7 +64,7 @@ async def _bind(rt: Runtime, msg: InboundMessage, lang: Lang) -> str:
         name = msg.sender.display_name
         unit = await store.bind(resident_key(msg), words[0], by="self", name=name)
     except InputError as exc:
-        return texts["bad"].format(error=exc.message)
+        return texts["bad"].format(error=exc.say(lang))
     building = texts["building"].format(b=unit.building) if unit.building else ""
     return texts["bound"].format(name=msg.sender.display_name, unit=unit.unit, building=building)
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from gateway.errors import InputError
 from gateway.households.config import DEFAULT_UNIT_PATTERN
+from gateway.safety.inert import visible
 
 # Residents type units on phones: full-width digits and dashes are the same unit.
 _FOLD = str.maketrans("０１２３４５６７８９－—–‐", "0123456789----")
@@ -47,8 +48,13 @@ def parse_unit(text: str, pattern: str = DEFAULT_UNIT_PATTERN) -> str:
     """The unit as stored; ``InputError`` when it does not match ``pattern``."""
     unit = normalise_unit(text)
     if not unit or _compiled(pattern).fullmatch(unit) is None:
-        example = "5-302" if pattern == DEFAULT_UNIT_PATTERN else "the configured format"
-        raise InputError(f"{text.strip()!r} is not a unit (expected building-unit, like {example})")
+        default = pattern == DEFAULT_UNIT_PATTERN
+        example = "5-302" if default else "the configured format"
+        how = "应写成 楼号-房号，如 5-302" if default else "应符合本小区设定的房号格式"
+        raise InputError(
+            f"{text.strip()!r} is not a unit (expected building-unit, like {example})",
+            zh=f"「{visible(text.strip(), one_line=True)}」不是房号（{how}）",
+        )
     return unit
 
 
@@ -70,6 +76,8 @@ def parse_resident(text: str) -> str:
     )
     if not ok:
         raise InputError(
-            f"{text!r} is not a resident (expected telegram:USER_ID or matrix:@user:server)"
+            f"{text!r} is not a resident (expected telegram:USER_ID or matrix:@user:server)",
+            zh=f"「{visible(text, one_line=True)}」不是居民编号"
+            "（应像 telegram:用户ID 或 matrix:@用户:服务器 这样）",
         )
     return f"{platform}:{user}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NewType
 
 from gateway.errors import InputError
+from gateway.safety.inert import visible
 
 PollId = NewType("PollId", str)
 """``P-<n>``."""
@@ -21,22 +22,34 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 10
 def parse_id(raw: str) -> PollId:
     raw = raw.strip().upper()
     if not raw.startswith("P-") or not raw[2:].isdigit():
-        raise InputError(f"{raw!r} is not a poll id (like P-3)")
+        raise InputError(
+            f"{raw!r} is not a poll id (like P-3)",
+            zh=f"「{visible(raw, one_line=True)}」不是投票编号（应像 P-3 这样）",
+        )
     return PollId(raw)
 
 
 def check(question: str, options: list[str]) -> None:
     if not question.strip():
-        raise InputError("the question is empty")
+        raise InputError("the question is empty", zh="问题是空的")
     if len(question) > MAX_QUESTION:
-        raise InputError(f"the question is longer than {MAX_QUESTION} characters")
+        raise InputError(
+            f"the question is longer than {MAX_QUESTION} characters",
+            zh=f"问题超过了 {MAX_QUESTION} 个字符",
+        )
     if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-        raise InputError(f"a poll needs {MIN_OPTIONS} to {MAX_OPTIONS} options")
+        raise InputError(
+            f"a poll needs {MIN_OPTIONS} to {MAX_OPTIONS} options",
+            zh=f"投票需要 {MIN_OPTIONS} 到 {MAX_OPTIONS} 个选项",
+        )
     for o in options:
         if not o.strip() or len(o) > MAX_OPTION:
-            raise InputError(f"option {o!r}: 1 to {MAX_OPTION} characters")
+            raise InputError(
+                f"option {o!r}: 1 to {MAX_OPTION} characters",
+                zh=f"选项「{visible(o, one_line=True)}」应为 1 到 {MAX_OPTION} 个字符",
+            )
     if len({o.strip() for o in options}) != len(options):
-        raise InputError("two options are the same")
+        raise InputError("two options are the same", zh="有两个选项是一样的")
 
 
 @dataclass(frozen=True, slots=True)

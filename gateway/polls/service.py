@@ -75,7 +75,7 @@ async def create(
     check(question, opts)
     now = time.time()
     if closes_at is not None and closes_at <= now:
-        raise InputError("the closing time is in the past")
+        raise InputError("the closing time is in the past", zh="截止时间已经过去了")
     staff = staff_room_ids(rt.config.staff_rooms)
     targets = await audience.resolve(TargetDirectory(rt.redis, rt.keys), to, exclude=staff)
     polls = store_of(rt)
@@ -139,7 +139,7 @@ async def _made_by_other(rt: Runtime, poll_id: str) -> Poll:
 async def get(rt: Runtime, poll_id: str) -> Poll:
     poll = await store_of(rt).get(poll_id)
     if poll is None:
-        raise NotFound(f"no poll {poll_id}")
+        raise NotFound(f"no poll {poll_id}", zh=f"没有投票 {poll_id}")
     return poll
 
 

@@ -16,6 +16,7 @@ from gateway.polls.model import Poll, parse_id
 from gateway.polls.service import store_of
 from gateway.polls.tally import summary
 from gateway.runtime import Runtime
+from gateway.safety.inert import visible
 from gateway.targets import TargetDirectory
 
 
@@ -38,7 +39,10 @@ async def poll_in_scope(
     """The poll, or ``NotFound`` when it does not exist or lies outside ``scope``."""
     poll = await store_of(rt).get(parse_id(raw_id))
     if poll is None or not await _visible(rt, scope, poll, acting=acting):
-        raise NotFound(f"no poll {raw_id} in your scope" if scope else f"no poll {raw_id}")
+        shown = visible(raw_id, one_line=True)
+        if scope is None:
+            raise NotFound(f"no poll {raw_id}", zh=f"没有投票 {shown}")
+        raise NotFound(f"no poll {raw_id} in your scope", zh=f"你负责的范围内没有投票 {shown}")
     return poll
 
 

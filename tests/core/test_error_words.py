@@ -45,6 +45,12 @@ STAFF_REACHABLE = [
     "gateway/targets.py",
     "gateway/admission/gate.py",
     "gateway/work/store.py",
+    "gateway/polls/model.py",
+    "gateway/polls/service.py",
+    "gateway/polls/views.py",
+    "gateway/confirm/rollup.py",
+    "gateway/confirm/remind.py",
+    "gateway/households/units.py",
 ]
 
 

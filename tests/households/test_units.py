@@ -7,9 +7,13 @@ from redis.asyncio import Redis
 
 from gateway.config import GatewayConfig
 from gateway.errors import InputError
-from gateway.households import HouseholdStore, building_of, parse_resident, parse_unit
+from gateway.households import HouseholdStore, building_of, chat, parse_resident, parse_unit
 from gateway.households.config import HouseholdsConfig
 from gateway.keys import Keys
+from gateway.models import Command
+from gateway.outbox import OutboxStore
+from gateway.runtime import Runtime
+from tests.funnel.factory import direct
 
 
 @pytest.mark.parametrize(
@@ -82,3 +86,23 @@ async def test_store_binds_lists_and_rebinds(redis: Redis, keys: Keys) -> None:
     with pytest.raises(InputError):
         await store.bind("telegram:1", "nowhere")
     assert await store.unit_of("telegram:1") == "5-302"  # a bad unit changes nothing
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [
+        ("zh", "房号格式不对：「五-302」不是房号（应写成 楼号-房号，如 5-302）。例如：/房号 5-302"),
+        ("en", "That is not a unit: '五-302' is not a unit (expected building-unit, like 5-302). "
+               "For example: /unit 5-302"),
+    ],
+    ids=["zh", "en"],
+)  # fmt: skip
+async def test_a_wrong_unit_is_answered_wholly_in_the_residents_language(
+    runtime: Runtime, language: str, answer: str
+) -> None:
+    msg = direct("五-302", user="7001", language=language, command=Command.UNIT, message_id="41")
+    assert await chat.on_inbound(runtime, msg)
+    store = OutboxStore(runtime)
+    sent = await store.get("unit:telegram:7001:41")
+    assert sent is not None
+    assert (await store.message(sent)).text == answer
