@@ -70,14 +70,15 @@ def _natural(names: Any) -> list[str]:
     )
 
 
-async def matches(rt: Runtime, scope: Scope | None, expr: str) -> dict[str, Any]:
-    """``{ok, count, platforms: {name: {count, chats}}}`` or ``{ok: false, error}``."""
+async def matches(rt: Runtime, scope: Scope | None, expr: str, lang: str) -> dict[str, Any]:
+    """``{ok, count, platforms: {name: {count, chats}}}`` or ``{ok: false, error}``, the
+    error in the page's language ``lang``."""
     directory = TargetDirectory(rt.redis, rt.keys)
     try:
         ids = await audience.resolve(directory, expr)
         await check_audience(directory, scope, ids)
     except (AudienceError, Forbidden) as exc:
-        return {"ok": False, "error": exc.message}
+        return {"ok": False, "error": exc.say(lang)}
     platforms: dict[str, dict[str, Any]] = {}
     for target in await directory.many(ids):
         p = platforms.setdefault(target.platform, {"count": 0, "chats": []})

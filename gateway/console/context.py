@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.accounts import Principal, Role, Scope
 from gateway.console import i18n
 from gateway.console.sessions import Session
+from gateway.errors import Forbidden, NotFound
 from gateway.runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("console_runtime", Runtime)
@@ -52,6 +53,24 @@ def signed_in(request: web.Request) -> tuple[Ctx, Principal]:
     if c.user is None:  # the middleware redirects before handlers run; this is for mypy
         raise web.HTTPFound("/console/signin")
     return c, c.user
+
+
+ROLE_TOO_LOW = "Your role cannot do this."
+
+
+def role_too_low() -> Forbidden:
+    """The 403 for an action above the account's role (the console's own words)."""
+    return Forbidden(ROLE_TOO_LOW, zh=i18n.ZH[ROLE_TOO_LOW])
+
+
+def require_staff(request: web.Request) -> None:
+    if not ctx(request).can_act:
+        raise role_too_low()
+
+
+def no_action(action: str) -> NotFound:
+    """A POST to an action no form of the console has (a hand-made URL)."""
+    return NotFound(f"no action {action}", zh=f"没有「{action}」这个操作")
 
 
 def page_vars(request: web.Request, **extra: Any) -> dict[str, Any]:

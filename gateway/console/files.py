@@ -32,18 +32,18 @@ async def photo(request: web.Request, detail: dict[str, object]) -> web.StreamRe
         assert isinstance(conversation, list)
         att = conversation[m]["attachments"][a]
     except (ValueError, IndexError, KeyError, TypeError):
-        raise NotFound("no such attachment") from None
+        raise NotFound("no such attachment", zh="没有这个附件") from None
     resident = detail["resident"]
     assert isinstance(resident, dict)
     source: object = runtime(request).adapters.get(str(resident["platform"]))
     if att.get("kind") != "photo" or not isinstance(source, FileSource):
-        raise NotFound("this attachment cannot be shown here")
+        raise NotFound("this attachment cannot be shown here", zh="这个附件无法在这里显示")
     try:
         data, mime = await source.fetch_file(str(att["ref"]), MAX_BYTES)
     except NotPossible as exc:
-        raise NotFound(exc.message) from None
+        raise NotFound(exc.message, zh=f"这个附件无法在这里显示（{exc.say('zh')}）") from None
     if not mime.startswith("image/"):
-        raise NotFound("not an image")
+        raise NotFound("not an image", zh="这不是图片")
     return web.Response(
         body=data, content_type=mime, headers={"Cache-Control": "private, max-age=3600"}
     )

@@ -17,17 +17,19 @@ from gateway.confirm.remind import remind
 from gateway.confirm.rollup import Rollup, rollup
 from gateway.confirm.store import ConfirmStore
 from gateway.console import compose
-from gateway.console.context import ctx, page_vars, runtime, signed_in
+from gateway.console.context import (
+    ctx,
+    no_action,
+    page_vars,
+    require_staff,
+    runtime,
+    signed_in,
+)
 from gateway.console.events import last_id
 from gateway.errors import Conflict, Forbidden, InputError, NotFound
 from gateway.models import OutboundAttachment, Priority
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
-
-
-def _require_staff(request: web.Request) -> None:
-    if not ctx(request).can_act:
-        raise Forbidden(ctx(request).t("Your role cannot do this."))
 
 
 async def composer(request: web.Request) -> web.StreamResponse:
@@ -67,7 +69,8 @@ async def _visible(
 async def audience_matches(request: web.Request) -> web.StreamResponse:
     _, user = signed_in(request)
     expr = request.query.get("to", "")[:2000]
-    return web.json_response(await compose.matches(runtime(request), user.scope, expr))
+    matched = await compose.matches(runtime(request), user.scope, expr, ctx(request).lang)
+    return web.json_response(matched)
 
 
 async def preview(request: web.Request) -> web.StreamResponse:
@@ -82,18 +85,23 @@ def _attachments(form: MultiDictProxy[Any]) -> list[OutboundAttachment]:
         f for f in form.getall("attachments", []) if isinstance(f, web.FileField) and f.filename
     ]
     if len(files) > MAX_ATTACHMENTS:
-        raise InputError(f"at most {MAX_ATTACHMENTS} attachments")
+        raise InputError(
+            f"at most {MAX_ATTACHMENTS} attachments", zh=f"最多只能附 {MAX_ATTACHMENTS} 个附件"
+        )
     out = []
     for f in files:
         data = f.file.read(MAX_ATTACHMENT_BYTES + 1)
         if len(data) > MAX_ATTACHMENT_BYTES:
-            raise InputError(f"{f.filename}: larger than {MAX_ATTACHMENT_BYTES // 1048576} MB")
+            mb = MAX_ATTACHMENT_BYTES // 1048576
+            raise InputError(
+                f"{f.filename}: larger than {mb} MB", zh=f"附件「{f.filename}」超过了 {mb} MB"
+            )
         out.append(make_attachment(f.filename, data, f.content_type or None))
     return out
 
 
 async def send(request: web.Request) -> web.StreamResponse:
-    _require_staff(request)
+    require_staff(request)
     _, user = signed_in(request)
     rt = runtime(request)
     form = await request.post()
@@ -102,7 +110,9 @@ async def send(request: web.Request) -> web.StreamResponse:
     try:
         send_at = compose.parse_local(str(form.get("send_at", "")))
     except ValueError:
-        raise InputError("send at: not a date and time") from None
+        raise InputError(
+            "send at: not a date and time", zh="定时发送：不是有效的日期和时间"
+        ) from None
     ann, _ = await announcements.create(
         rt,
         text=str(form.get("text", "")),
@@ -135,7 +145,7 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     try:
         await check_audience(TargetDirectory(rt.redis, rt.keys), user.scope, targets)
     except Forbidden:
-        raise NotFound(f"no announcement {detail['id']}") from None
+        raise NotFound(f"no announcement {detail['id']}", zh=f"没有通知 {detail['id']}") from None
     titles = {t.id: t.title for t in await TargetDirectory(rt.redis, rt.keys).many(targets)}
     for d in detail["deliveries"]:
         d["title"] = titles.get(d["target"]) or ""
@@ -183,7 +193,7 @@ async def announcement_fragment(request: web.Request) -> web.StreamResponse:
 
 
 async def announcement_action(request: web.Request) -> web.StreamResponse:
-    _require_staff(request)
+    require_staff(request)
     detail = await _detail(request)
     _, user = signed_in(request)
     form = await request.post()
@@ -196,7 +206,7 @@ async def announcement_action(request: web.Request) -> web.StreamResponse:
     elif action == "remind":
         return await _remind(request, detail["id"])
     else:
-        raise NotFound(f"no action {action}")
+        raise no_action(action)
     raise web.HTTPSeeOther(f"/console/announcements/{detail['id']}")
 
 

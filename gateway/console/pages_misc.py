@@ -13,8 +13,7 @@ from gateway.accounts import Role, check_retag
 from gateway.admission.gate import Admission
 from gateway.admission.routes import status_of
 from gateway.console import charts, samples
-from gateway.console.context import page_vars, runtime, signed_in
-from gateway.errors import Forbidden, NotFound
+from gateway.console.context import no_action, page_vars, role_too_low, runtime, signed_in
 from gateway.funnel.stats import queue_stats
 from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
@@ -44,12 +43,12 @@ async def chats_page(request: web.Request) -> web.StreamResponse:
 
 
 async def chat_action(request: web.Request) -> web.StreamResponse:
-    c, user = signed_in(request)
+    _, user = signed_in(request)
     action = request.match_info["action"]
     if action == "tags":
         return await _retag(request)
     if user.role < Role.ADMIN or user.scope is not None:
-        raise Forbidden(c.t("Your role cannot do this."))
+        raise role_too_low()
     target = parse_target_id(request.match_info["id"])
     admission = Admission(runtime(request))
     if action == "approve":
@@ -58,16 +57,16 @@ async def chat_action(request: web.Request) -> web.StreamResponse:
     elif action == "reject":
         await admission.reject(target)
     else:
-        raise NotFound(f"no action {action}")
+        raise no_action(action)
     raise web.HTTPSeeOther("/console/chats")
 
 
 async def _retag(request: web.Request) -> web.StreamResponse:
     """Replace a chat's tags: the API's ``PATCH /targets/{id}`` rules (admin; a scoped
     admin only on a chat inside the scope), and the one tag validator (``set_tags``)."""
-    c, user = signed_in(request)
+    _, user = signed_in(request)
     if user.role < Role.ADMIN:
-        raise Forbidden(c.t("Your role cannot do this."))
+        raise role_too_low()
     rt = runtime(request)
     directory = TargetDirectory(rt.redis, rt.keys)
     target = parse_target_id(request.match_info["id"])

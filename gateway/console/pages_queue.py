@@ -9,10 +9,9 @@ from aiohttp import web
 
 from gateway.accounts.views import ticket_in_scope
 from gateway.console import files, queue
-from gateway.console.context import ctx, page_vars, runtime, signed_in
+from gateway.console.context import no_action, page_vars, require_staff, runtime, signed_in
 from gateway.console.events import last_id
 from gateway.console.ticket_view import sent_to_resident
-from gateway.errors import Forbidden, NotFound
 from gateway.funnel import staff
 from gateway.funnel.ticket_model import parse_ticket_id
 from gateway.funnel.tickets import TicketStore
@@ -78,13 +77,8 @@ async def ticket_photo(request: web.Request) -> web.StreamResponse:
     return await files.photo(request, detail)
 
 
-def _require_staff(request: web.Request) -> None:
-    if not ctx(request).can_act:
-        raise Forbidden(ctx(request).t("Your role cannot do this."))
-
-
 async def ticket_action(request: web.Request) -> web.StreamResponse:
-    _require_staff(request)
+    require_staff(request)
     tid, _ = await _ticket(request)
     _, user = signed_in(request)
     rt = runtime(request)
@@ -97,5 +91,5 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
     elif action == "resolve":
         await staff.resolve(rt, tid, user.name, str(form.get("note", "")) or None)
     else:
-        raise NotFound(f"no action {action}")
+        raise no_action(action)
     raise web.HTTPSeeOther(f"/console/tickets/{tid}")

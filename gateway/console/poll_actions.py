@@ -13,18 +13,13 @@ from aiohttp import web
 
 from gateway.accounts import views as account_views
 from gateway.console import compose
-from gateway.console.context import ctx, runtime, signed_in
-from gateway.errors import Forbidden, InputError
+from gateway.console.context import require_staff, runtime, signed_in
+from gateway.errors import InputError
 from gateway.polls import service, views
 
 
 def new_key() -> str:
     return secrets.token_urlsafe(16)
-
-
-def require_staff(request: web.Request) -> None:
-    if not ctx(request).can_act:
-        raise Forbidden(ctx(request).t("Your role cannot do this."))
 
 
 def _options(raw: str) -> list[str]:
@@ -36,7 +31,9 @@ def _closes(raw: str) -> float | None:
     try:
         return compose.parse_local(raw)
     except ValueError:
-        raise InputError("closes at: not a date and time") from None
+        raise InputError(
+            "closes at: not a date and time", zh="截止时间：不是有效的日期和时间"
+        ) from None
 
 
 async def create(request: web.Request) -> web.StreamResponse:

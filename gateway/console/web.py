@@ -130,13 +130,15 @@ async def _guarded(request: web.Request, handler: Handler, c: Ctx) -> web.Stream
 
 
 def _refuse_error(c: Ctx, request: web.Request, exc: GatewayError) -> web.Response:
+    """A person's refused action, in the page's language (``exc.say``); the code stays
+    the API's. The API itself (gateway.http) keeps answering ``exc.message``."""
     if request.headers.get("Accept", "").startswith("application/json"):
-        body = {"error": {"code": exc.code, "message": exc.message}}
+        body = {"error": {"code": exc.code, "message": exc.say(c.lang)}}
         return web.json_response(body, status=exc.http_status)
     return aiohttp_jinja2.render_template(
         "error.html",
         request,
-        {"t": c.t, "lang": c.lang, "user": c.user, "message": exc.message, "path": request.path,
+        {"t": c.t, "lang": c.lang, "user": c.user, "message": exc.say(c.lang), "path": request.path,
          "csrf": c.session.csrf if c.session else "", "scope": None, "can_act": c.can_act,
          "qs": ""},
         status=exc.http_status,

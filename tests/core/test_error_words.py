@@ -51,6 +51,10 @@ STAFF_REACHABLE = [
     "gateway/confirm/rollup.py",
     "gateway/confirm/remind.py",
     "gateway/households/units.py",
+    "gateway/console/context.py",
+    "gateway/console/pages_announce.py",
+    "gateway/console/poll_actions.py",
+    "gateway/console/files.py",
 ]
 
 
