@@ -73,12 +73,17 @@ async def _load(request: web.Request, rt: Runtime) -> Ctx:
     return Ctx(lang, i18n.translator(lang), session, user, is_secure(request))
 
 
+def _wants_json(request: web.Request) -> bool:
+    """The page's own scripts (JSON, the event stream): they get a JSON refusal, never
+    the sign-in page, so the composer can say why in words."""
+    accept = request.headers.get("Accept", "")
+    return accept.startswith("application/json") or request.path.endswith("/events")
+
+
 def _refuse(c: Ctx, request: web.Request, status: int, text: str) -> web.Response:
-    if request.headers.get("Accept", "").startswith("application/json") or request.path.endswith(
-        "/events"
-    ):
+    if _wants_json(request):
         code = {401: "unauthorized", 403: "forbidden"}.get(status, "bad_request")
-        return web.json_response({"error": {"code": code, "message": text}}, status=status)
+        return web.json_response({"error": {"code": code, "message": c.t(text)}}, status=status)
     return web.Response(status=status, text=c.t(text), content_type="text/plain")
 
 
@@ -106,7 +111,7 @@ async def console_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def _guarded(request: web.Request, handler: Handler, c: Ctx) -> web.StreamResponse:
     static = request.path.startswith(f"{PREFIX}/static/")
     if not static and request.path not in PUBLIC and c.user is None:
-        if request.method in UNSAFE or request.path.endswith("/events"):
+        if request.method in UNSAFE or _wants_json(request):
             return _refuse(c, request, 401, "Your session has expired: please sign in again.")
         raise web.HTTPFound(f"{PREFIX}/signin")
     if request.method in UNSAFE and request.path not in PUBLIC:
@@ -132,7 +137,7 @@ async def _guarded(request: web.Request, handler: Handler, c: Ctx) -> web.Stream
 def _refuse_error(c: Ctx, request: web.Request, exc: GatewayError) -> web.Response:
     """A person's refused action, in the page's language (``exc.say``); the code stays
     the API's. The API itself (gateway.http) keeps answering ``exc.message``."""
-    if request.headers.get("Accept", "").startswith("application/json"):
+    if _wants_json(request):
         body = {"error": {"code": exc.code, "message": exc.say(c.lang)}}
         return web.json_response(body, status=exc.http_status)
     return aiohttp_jinja2.render_template(

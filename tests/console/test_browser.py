@@ -208,6 +208,19 @@ async def test_sign_in_failures_csrf_viewer_and_scope(fake_tg: FakeTelegram, tg_
         await gm.reload()
         await expect(gm.get_by_text("our lift is noisy")).to_be_visible()
         assert await gm.get_by_text("secret of the other compound").count() == 0
+        # Its composer refuses the other compound's chats, in the page's language; once
+        # the session has ended (12 h idle), the live check says so instead of nothing.
+        await gm.goto("/console/lang?to=zh&next=/console/announce")
+        audience, matches = gm.locator("#to"), gm.locator("#matches")
+        await audience.fill("building:9")
+        await expect(matches).to_have_text(
+            f"这些群聊不在你负责的范围（compound:guanmei）内：telegram:{GROUP9}"
+        )
+        await audience.fill("building:5 &")
+        await expect(matches).to_have_text("「&」后面应是一个标签（第 13 个字符处）")
+        await gm.context.clear_cookies(name="palm_session")
+        await audience.fill("building:5")
+        await expect(matches).to_have_text("会话已过期：请重新登录。")
 
 
 async def _matrix_palm(

@@ -108,3 +108,15 @@ async def test_the_api_answers_the_same_refusals_in_english(rt: Runtime, client:
     assert (await r.json())["error"]["message"] == (
         "the audience 'building:7' matches no active target"
     )
+
+
+async def test_an_expired_session_tells_the_composer_why_in_its_language(
+    rt: Runtime, client: Client
+) -> None:
+    await client.get("/console/lang?to=zh&next=/console/")
+    r = await client.get("/console/announce/audience?to=building:5", headers=JSON)
+    assert r.status == 401  # not the sign-in page: the composer shows the words
+    assert await r.json() == {
+        "error": {"code": "unauthorized", "message": "会话已过期：请重新登录。"}
+    }
+    assert (await client.get("/console/", allow_redirects=False)).status == 302

@@ -128,8 +128,14 @@
     };
     const check = debounce(function () {
       if (!to.value.trim()) { matches.textContent = ""; return; }
-      fetch("/console/announce/audience?to=" + encodeURIComponent(to.value), { credentials: "same-origin" })
-        .then(function (r) { return r.json(); }).then(show);
+      fetch("/console/announce/audience?to=" + encodeURIComponent(to.value), {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        // A refused request (e.g. the session expired) answers the console's error body,
+        // {error: {code, message}}, already in the page's language: shown like a bad audience.
+        if (data.error && typeof data.error === "object") data = { ok: false, error: data.error.message };
+        show(data);
+      });
     }, 200);
     to.addEventListener("input", check);
     if (to.value) check();
