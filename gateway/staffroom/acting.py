@@ -115,8 +115,8 @@ async def _refusal(rt: Runtime, tid: TicketId, exc: GatewayError) -> str:
         if ticket.assignee:
             return say(lang, "already_claimed", tid=tid, who=ticket.assignee)
     if isinstance(exc, InputError):
-        return say(lang, "refused", tid=tid, why=exc.message)
-    return say(lang, "not_now", tid=tid, why=exc.message)
+        return say(lang, "refused", tid=tid, why=exc.say(lang))
+    return say(lang, "not_now", tid=tid, why=exc.say(lang))
 
 
 # --- buttons ------------------------------------------------------------------

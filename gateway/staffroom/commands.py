@@ -110,7 +110,7 @@ def split_announce(raw: str) -> tuple[str, str]:
             continue
         if text:
             return expr, text
-    raise InputError("usage: /announce EXPR | TEXT, for example /announce building:5 | Water off")
+    raise InputError(say("en", "announce_usage"), zh=say("zh", "announce_usage"))
 
 
 async def _audience(rt: Runtime, room: StaffRoomConfig, expr: str) -> list[str]:
@@ -140,13 +140,14 @@ def _pending_key(rt: Runtime, room: str, message_id: str) -> str:
 
 
 async def preview(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> None:
+    lang = rt.config.locale
     try:
         expr, text = split_announce(msg.text)
         chosen = await _audience(rt, room, expr)
     except GatewayError as exc:
-        await notice(rt, room.target, msg.message_id, f"/announce: {exc.message}", msg.message_id)
+        why = say(lang, "announce_refused", why=exc.say(lang))
+        await notice(rt, room.target, msg.message_id, why, msg.message_id)
         return
-    lang = rt.config.locale
     per = Counter(split_target_id(t)[0] for t in chosen)
     matched = ("，" if lang == "zh" else ", ").join(f"{p} {n}" for p, n in sorted(per.items()))
     chats = await _chat_lines(rt, chosen, lang)
@@ -201,5 +202,5 @@ async def _confirm(rt: Runtime, room: StaffRoomConfig, preview_id: str | None, a
             idempotency_key=f"staffroom:{room.target}:{source}",
         )
     except GatewayError as exc:
-        return say(lang, "not_sent", why=exc.message)
+        return say(lang, "not_sent", why=exc.say(lang))
     return say(lang, "sending", ann=ann.id, n=ann.target_count, who=actor)

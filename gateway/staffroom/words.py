@@ -1,8 +1,9 @@
 """Every text palm posts in a staff room, in the room's language (``config.locale``):
 the cards (``gateway.staffroom.cards``) and the bot's answers to commands and buttons.
 
-Staff read them in their own chat app, so they are words, never palm's codes; a
-platform's or the core's own error message (``{why}``) is quoted as it is.
+Staff read them in their own chat app, so they are words, never palm's codes. A core
+error (``{why}``) is quoted in the room's language (``GatewayError.say``); a platform's
+own message, which has no Chinese, as it is.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "and_more": " and {n} more",
         "expired": "This preview has expired (10 minutes): send /announce again.",
         "confirm_how": "/confirm works as a reply to an announcement preview.",
+        "announce_usage": "usage: /announce EXPR | TEXT, for example /announce building:5 | "
+        "Water off",
+        "announce_refused": "/announce: {why}",
         "not_sent": "Not sent: {why}",
         "sending": "{ann}: sending to {n} chats (confirmed by {who})",
         "already_resolved": "{tid}: already resolved",
@@ -72,6 +76,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "and_more": " 等 {n} 个",
         "expired": "此预览已过期（10 分钟）：请重新发送 /announce。",
         "confirm_how": "/confirm 要作为对通知预览的回复发送。",
+        "announce_usage": "请按「/announce 受众 | 内容」的格式发送，"
+        "例如 /announce building:5 | 明天 9:00 至 12:00 停水",
+        "announce_refused": "无法发布通知：{why}",
         "not_sent": "未发送：{why}",
         "sending": "{ann}：正在发往 {n} 个会话（{who} 确认）",
         "already_resolved": "{tid}：已解决",

@@ -55,6 +55,7 @@ STAFF_REACHABLE = [
     "gateway/console/pages_announce.py",
     "gateway/console/poll_actions.py",
     "gateway/console/files.py",
+    "gateway/staffroom/commands.py",
 ]
 
 

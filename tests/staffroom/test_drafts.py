@@ -12,6 +12,7 @@ from gateway.models import (
     TargetId,
     UserId,
 )
+from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
 from gateway.staffroom import commands
 from gateway.staffroom.config import StaffRoomConfig
@@ -67,12 +68,43 @@ async def test_confirm_once_and_only_within_ten_minutes(runtime: Runtime) -> Non
     )
 
 
+async def _answer(rt: Runtime, mid: str) -> str:
+    """What palm answered in the room to the member's message ``mid`` (still queued)."""
+    store = OutboxStore(rt)
+    sent = await store.get(f"sr:{ROOM.target}:{mid}")
+    assert sent is not None, "no answer in the room"
+    assert sent.state == "queued"
+    return (await store.message(sent)).text
+
+
 async def test_a_scoped_room_cannot_announce_outside_its_scope(runtime: Runtime) -> None:
     await _chats(runtime)
     await commands.preview(runtime, ROOM, _msg("building:1 | x | Hello", "8"))
     assert not await runtime.redis.exists(runtime.keys("staffroom", "draft", ROOM.target, "8"))
-    notice = await runtime.redis.hget(runtime.keys("outbox", "d", f"sr:{ROOM.target}:8"), "state")
-    assert notice == "queued"  # the refusal goes back to the room, naming the chat:
-    body = await runtime.redis.hget(runtime.keys("outbox", "d", f"sr:{ROOM.target}:8"), "body")
-    text = await runtime.redis.get(runtime.keys("outbox", "body", str(body)))
-    assert "outside your scope 'compound:a': telegram:-2" in str(text)
+    # The refusal goes back to the room, naming the chat, in the room's language (zh):
+    assert await _answer(runtime, "8") == (
+        "无法发布通知：这些群聊不在你负责的范围（compound:a）内：telegram:-2"
+    )
+
+
+async def test_announce_refusals_read_in_the_rooms_language(runtime: Runtime) -> None:
+    await _chats(runtime)
+    await commands.preview(runtime, ROOM, _msg("building:9 | 停水", "20"))
+    assert await _answer(runtime, "20") == (
+        "无法发布通知：受众「building:9」没有匹配到任何可用的群聊"
+    )
+    await commands.preview(runtime, ROOM, _msg("building:1", "21"))  # no text
+    assert await _answer(runtime, "21") == (
+        "无法发布通知：请按「/announce 受众 | 内容」的格式发送，"
+        "例如 /announce building:5 | 明天 9:00 至 12:00 停水"
+    )
+    en = runtime.config.model_copy(update={"locale": "en"})
+    english = Runtime(en, runtime.redis, runtime.redis, runtime.keys, runtime.instance)
+    await commands.preview(english, ROOM, _msg("building:9 | Water off", "22"))
+    assert await _answer(runtime, "22") == (
+        "/announce: the audience 'building:9' matches no active target"
+    )
+    await commands.preview(english, ROOM, _msg("building:1", "23"))
+    assert await _answer(runtime, "23") == (
+        "/announce: usage: /announce EXPR | TEXT, for example /announce building:5 | Water off"
+    )
