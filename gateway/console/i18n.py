@@ -217,6 +217,37 @@ ZH: dict[str, str] = {
     "Pick:": "快速选择：",
     "All groups": "所有群聊",
     "My whole scope": "我负责的全部",
+    # why a delivery failed (gateway/console/reasons.py)
+    "Replaced by a later edit.": "已被之后的修改取代。",
+    "Given up: palm stopped while sending it, several times.": "已放弃：palm 多次在发送途中中断。",
+    "No answer after sending: it may have arrived.": "发出后没有回应：可能已经送达。",
+    "An internal error: the operator finds it in palm's log.": (
+        "内部错误：运维人员可在 palm 日志中查到。"
+    ),
+    "The group was upgraded twice while sending.": "发送途中该群升级了两次。",
+    "Rejected, but the bot could not leave the chat.": "已拒绝，但机器人无法退出该会话。",
+    "The resident has blocked the bot.": "居民已屏蔽机器人。",
+    "The resident's account was deleted.": "居民的账号已注销。",
+    "The bot was removed from this chat.": "机器人已被移出此会话。",
+    "The bot left this room.": "机器人已退出此房间。",
+    "This chat no longer exists.": "此会话已不存在。",
+    "The bot may not post in this chat.": "机器人在此会话中没有发言权限。",
+    "The message is too long for the platform.": "消息超出了平台的长度限制。",
+    "Too old to recall: Telegram lets a bot recall its messages for 48 hours.": (
+        "消息太久，无法撤回：Telegram 只允许机器人撤回 48 小时内的消息。"
+    ),
+    "This message can no longer be changed on the platform.": "此消息在平台上已无法修改。",
+    "The room did not let the bot remove the message.": "房间不允许机器人删除这条消息。",
+    "An encrypted room, and palm's encryption is switched off.": (
+        "这是加密房间，而 palm 的端到端加密未开启。"
+    ),
+    "The room has devices nobody has verified (trust: verified).": (
+        "房间里有未经验证的设备（trust: verified）。"
+    ),
+    "The platform asked palm to slow down.": "平台要求放慢发送速度。",
+    "The platform could not be reached.": "无法连接到平台。",
+    "Not sent after {n} tries.": "尝试 {n} 次仍未发出。",
+    "The chat is no longer active.": "此会话已停用。",
 }
 
 

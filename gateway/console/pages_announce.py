@@ -137,6 +137,9 @@ async def _resolve(rt: Runtime, to: str) -> list[str]:
     return await audience.resolve(TargetDirectory(rt.redis, rt.keys), to)
 
 
+_STATE_ORDER = {"failed": 0, "queued": 1}
+
+
 async def _detail(request: web.Request) -> dict[str, Any]:
     _, user = signed_in(request)
     rt = runtime(request)
@@ -149,6 +152,8 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     titles = {t.id: t.title for t in await TargetDirectory(rt.redis, rt.keys).many(targets)}
     for d in detail["deliveries"]:
         d["title"] = titles.get(d["target"]) or ""
+    # What failed first, then what is still on its way: the list staff must act on.
+    detail["deliveries"].sort(key=lambda d: _STATE_ORDER.get(d.get("state"), 2))
     detail["titles"] = titles
     detail["work"] = await work.WorkStore(rt).of_announcement(detail["id"])
     detail["total_by_platform"] = {p: sum(c.values()) for p, c in detail["by_platform"].items()}

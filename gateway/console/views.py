@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from gateway.console.reasons import explain
+
 
 def local_time(ts: float | None) -> str:
     """A time in palm's local time zone, as the composer's schedule field uses it."""
@@ -89,8 +91,14 @@ def size(n: int | None) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
+@pass_context
+def _why_filter(ctx: Context, reason: str | None) -> str | None:
+    return explain(reason, str(ctx.get("lang") or "en"))
+
+
 def fmt_filters() -> dict[str, Callable[..., Any]]:
     return {
+        "why": _why_filter,
         "local_time": local_time,
         "ago": _ago_filter,
         "duration": _duration_filter,
