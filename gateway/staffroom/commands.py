@@ -29,7 +29,7 @@ from gateway.models import (
 from gateway.outbox import OutboxItem, enqueue, lookup_msgref
 from gateway.rules import category_words
 from gateway.runtime import Runtime
-from gateway.staffroom import cards
+from gateway.staffroom import cards, report
 from gateway.staffroom.config import StaffRoomConfig, staff_room_ids
 from gateway.staffroom.notice import notice
 from gateway.staffroom.scope import permits, room_scope
@@ -203,4 +203,6 @@ async def _confirm(rt: Runtime, room: StaffRoomConfig, preview_id: str | None, a
         )
     except GatewayError as exc:
         return say(lang, "not_sent", why=exc.say(lang))
-    return say(lang, "sending", ann=ann.id, n=ann.target_count, who=actor)
+    await report.watch(rt, ann.id, room.target, source)  # "sent to all 12 chats", later
+    key = "sending_one" if ann.target_count == 1 else "sending"
+    return say(lang, key, ann=ann.id, n=ann.target_count, who=actor)

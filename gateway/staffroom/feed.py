@@ -43,6 +43,7 @@ from gateway.outbox.model import Anchor
 from gateway.runtime import Runtime
 from gateway.staffroom import cards, forward
 from gateway.staffroom.config import StaffRoomConfig, staff_room_ids
+from gateway.staffroom.report import run_reports
 from gateway.staffroom.scope import rooms_for
 from gateway.targets import TargetDirectory
 from gateway.templates import pick_language, templates_for
@@ -290,5 +291,8 @@ class Feed:
 
 
 async def run_feed(rt: Runtime) -> None:
-    """The ``palm run`` component."""
-    await Feed(rt).run()
+    """The ``palm run`` component: the cards, and the reports on announcements sent from
+    a room (``gateway.staffroom.report``)."""
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(Feed(rt).run())
+        tg.create_task(run_reports(rt))

@@ -64,7 +64,7 @@ async def test_confirm_once_and_only_within_ten_minutes(runtime: Runtime) -> Non
     en = runtime.config.model_copy(update={"locale": "en"})
     english = Runtime(en, runtime.redis, runtime.redis, runtime.keys, runtime.instance)
     assert await commands.confirm(english, ROOM, "50", "Zhao", None) == (
-        "A-1: sending to 1 chats (confirmed by Zhao)"
+        "A-1: sending to 1 chat (confirmed by Zhao)"
     )
 
 
