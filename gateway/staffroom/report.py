@@ -27,6 +27,7 @@ from gateway import announcements
 from gateway.aio import checkpoint
 from gateway.console.reasons import explain
 from gateway.errors import NotFound, RetryableError
+from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
 from gateway.staffroom.notice import notice
 from gateway.staffroom.words import say
@@ -57,20 +58,27 @@ async def report_once(rt: Runtime) -> int:
     for ann_id, raw in sorted(watched.items()):
         where = json.loads(raw)
         try:
-            detail = await announcements.detail(rt, ann_id)
+            # The status and the counts first (two reads): the whole detail reads every
+            # delivery, which a large announcement still going out must not cost each tick.
+            ann = await announcements.get(rt, ann_id)
         except NotFound:
             await rt.redis.hdel(_key(rt), ann_id)
             continue
-        if detail["status"] == announcements.RECALLED:
+        if ann.status == announcements.RECALLED:
             await rt.redis.hdel(_key(rt), ann_id)
             continue
-        if detail["status"] not in _FINISHED or detail["counts"].get("queued", 0):
+        if ann.status not in _FINISHED or await _queued(rt, ann_id):
             continue
-        text = await summary(rt, detail, rt.config.locale)
+        text = await summary(rt, await announcements.detail(rt, ann_id), rt.config.locale)
         await notice(rt, where["room"], where["reply_to"], text, f"report:{ann_id}")
         await rt.redis.hdel(_key(rt), ann_id)
         posted += 1
     return posted
+
+
+async def _queued(rt: Runtime, ann_id: str) -> int:
+    counts = await OutboxStore(rt).counts(announcements.ORIGIN, ann_id)
+    return sum(c.get("queued", 0) for c in counts.values())
 
 
 async def summary(rt: Runtime, detail: dict[str, Any], lang: str) -> str:
