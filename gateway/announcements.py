@@ -78,6 +78,8 @@ class Announcement:
     created_by: str | None
     confirm: bool = False
     """Residents are asked to confirm they have read it (``gateway.confirm``)."""
+    pruned_at: float | None = None
+    """Its per-chat delivery records were removed then (``gateway.announce_prune``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +95,7 @@ class Announcement:
             "attachments": list(self.attachments),
             "created_by": self.created_by,
             "confirm": self.confirm,
+            "pruned_at": self.pruned_at,
         }
 
 
@@ -262,6 +265,7 @@ async def get(rt: Runtime, ann_id: str) -> Announcement:
         attachments=tuple(json.loads(h.get("attachments") or "[]")),
         created_by=h.get("created_by") or None,
         confirm=h.get("confirm") == "1",
+        pruned_at=float(h["pruned_at"]) if h.get("pruned_at") else None,
     )
 
 
@@ -301,7 +305,25 @@ async def check_edit(rt: Runtime, ann_id: str, text: str) -> Announcement:
         raise Conflict(
             f"{ann.id} was recalled; it cannot be edited", zh=f"{ann.id} 已撤回，不能再修改"
         )
+    _check_kept(ann)
     return ann
+
+
+async def check_recall(rt: Runtime, ann_id: str) -> Announcement:
+    """What ``recall`` refuses, checked without doing anything."""
+    ann = await get(rt, ann_id)
+    _check_kept(ann)
+    return ann
+
+
+def _check_kept(ann: Announcement) -> None:
+    """Edit and recall need each chat's message ids, which pruning removed."""
+    if ann.pruned_at is not None:
+        raise Conflict(
+            f"{ann.id} is too old to edit or recall: its per-chat records were removed "
+            "(outbox.keep_days)",
+            zh=f"{ann.id} 发出太久了，已无法修改或撤回：各会话的发送记录已按保留期清理",
+        )
 
 
 async def edit(
@@ -338,7 +360,7 @@ async def edit(
 
 
 async def recall(rt: Runtime, ann_id: str, on_result: OnResult | None = None) -> list[ActionResult]:
-    ann = await get(rt, ann_id)
+    ann = await check_recall(rt, ann_id)
     # First: a chunked enqueue still running writes no chunk after this (bulk.py), so
     # the deliveries read below are all there will be.
     await rt.redis.hset(_key(rt, ann.id), "status", RECALLED)

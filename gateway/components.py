@@ -28,6 +28,7 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 
 def components() -> list[tuple[str, Component]]:
     from gateway.admission.leave import run_leaver
+    from gateway.announce_prune import run_prune
     from gateway.announcements import run_scheduler
     from gateway.confirm.inbound import on_inbound as confirm_hook
     from gateway.console.samples import run_sampler
@@ -54,6 +55,7 @@ def components() -> list[tuple[str, Component]]:
         ("command-menu", run_command_menu),
         ("work", run_work),
         ("console.samples", run_sampler),
+        ("retention", run_prune),  # outbox.keep_days; idle when 0
     ]
 
 

@@ -310,6 +310,10 @@ class OutboxConfig(_Strict):
     dead-letter it."""
     claim_idle_seconds: Annotated[float, Field(gt=0)] = 30.0
     """A delivery in flight this long without its worker is taken over by another."""
+    keep_days: Annotated[float, Field(ge=0)] = 0.0
+    """An announcement older than this many days, once out, loses its per-chat delivery
+    records (about 0.7 KB of Redis each; its counts, audience and replies stay, and it
+    can no longer be edited or recalled). 0 keeps them for ever."""
 
 
 class GatewayConfig(_Strict):

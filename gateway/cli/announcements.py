@@ -83,6 +83,12 @@ async def _show(args: argparse.Namespace, cli: CliContext) -> int:
     cli.out.print(f"deliveries: {counts}; replies: {data['replies']}")
     if data["send_at"]:
         cli.out.print(f"send at: {when(data['send_at'])}")
+    if data.get("pruned_at"):
+        cli.out.print(
+            f"per-chat records removed {when(data['pruned_at'])} (outbox.keep_days); "
+            "the counts above stay"
+        )
+        return 0
     table = Table("target", "state", "attempts", "message ids", "sent", "reason")
     for d in data["deliveries"]:
         table.add_row(

@@ -145,6 +145,10 @@ async def _detail(request: web.Request) -> dict[str, Any]:
     rt = runtime(request)
     detail = await announcements.detail(rt, request.match_info["id"])
     targets = [d["target"] for d in detail["deliveries"]]
+    if detail.get("pruned_at"):
+        # Its deliveries were pruned (outbox.keep_days); the chats it reached are kept.
+        raw = await rt.redis.smembers(rt.keys("announcement", detail["id"], "targets"))
+        targets = sorted(str(t) for t in raw)
     try:
         await check_audience(TargetDirectory(rt.redis, rt.keys), user.scope, targets)
     except Forbidden:

@@ -52,7 +52,8 @@ DELIVERY = obj(
 ANNOUNCEMENT = obj(
     {"id": STR, "text": STR, "title": NSTR, "priority": {"enum": ["normal", "urgent"]},
      "to": STR, "status": STR, "created_at": NUM, "send_at": NNUM, "targets": INT,
-     "attachments": {"type": "array"}, "created_by": NSTR}
+     "attachments": {"type": "array"}, "created_by": NSTR, "pruned_at": NNUM},
+    "pruned_at",
 )  # fmt: skip
 ANNOUNCEMENT_DETAIL = extend(
     ANNOUNCEMENT,

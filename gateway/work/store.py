@@ -106,7 +106,7 @@ async def submit(
             raise InputError("text: required for an edit", zh="修改通知需要填写新的内容")
         ann = await announcements.check_edit(rt, ann_id, text)
     else:
-        ann = await announcements.get(rt, ann_id)
+        ann = await announcements.check_recall(rt, ann_id)
     store = WorkStore(rt)
     work_id = f"W-{await rt.redis.incr(rt.keys('work', 'seq'))}"
     pipe = rt.redis.pipeline(transaction=True)
