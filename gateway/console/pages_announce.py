@@ -222,9 +222,12 @@ async def announcement_action(request: web.Request) -> web.StreamResponse:
 async def _remind(request: web.Request, ann_id: str) -> web.StreamResponse:
     """Remind the pending residents. Once an hour per chat: the page then says when the
     next reminder may go (it reads that itself, so a reload shows the same)."""
+    rt = runtime(request)
     try:
-        done = await remind(runtime(request), ann_id)
+        done = await remind(rt, ann_id)
     except Conflict:
+        if (await announcements.get(rt, ann_id)).status == announcements.RECALLED:
+            raise  # recalled meanwhile: the error page says so (the button is gone now)
         raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?reminded=refused") from None
     sent = sum(1 for r in done if r.result == "sent")
     raise web.HTTPSeeOther(f"/console/announcements/{ann_id}?reminded={sent}")

@@ -118,3 +118,16 @@ async def test_viewer_sees_the_rollup_but_cannot_remind(rt: Runtime, client: Cli
     assert ">Remind<" not in page
     r = await client.post(f"/console/announcements/{ann}/remind", data={"csrf": csrf_of(page)})
     assert r.status == 403
+
+
+async def test_remind_after_someone_recalled_it_says_so(rt: Runtime, client: Client) -> None:
+    # The page was open when a colleague recalled the notice: Remind answered nothing.
+    ann = await _sent_notice(rt)
+    await ConfirmStore(rt.redis, rt.keys).seen(TG, "telegram:71", "Wang")
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    page = await (await client.get(f"/console/announcements/{ann}")).text()
+    await rt.redis.hset(rt.keys("announcement", ann), "status", announcements.RECALLED)
+    r = await client.post(f"/console/announcements/{ann}/remind", data={"csrf": csrf_of(page)})
+    assert r.status == 409
+    assert "was recalled: nothing to confirm any more" in await r.text()
