@@ -381,6 +381,16 @@ async def test_confirmations_and_polls_in_the_browser(
         await page.get_by_role("button", name="Remind").click()
         await expect(page.get_by_role("alert")).to_contain_text("within the last hour")
         await shoot(page, "confirmations")
+        # A chat that removed the bot: the page lists it first, why in words.
+        fake_tg.fail("kicked", chat_id=GROUP9)
+        done = await palm.cli("announce", "Lift maintenance Thu", "--to", "*", "--no-wait")
+        assert done.returncode == 0, done.stderr
+        await page.get_by_role("link", name="Announce").click()
+        await page.get_by_role("link", name="A-2").click()
+        row = page.locator("table.deliveries tbody tr").first
+        await expect(row).to_contain_text("The bot was removed from this chat.", timeout=30_000)
+        await expect(row).to_contain_text("Building 9 group")
+        await shoot(page, "announcement-failed")
         made = await palm.cli("poll", "create", "Which day for the tank cleaning?", "--option",
                               "Saturday", "--option", "Sunday", "--to", "building:5")  # fmt: skip
         assert made.returncode == 0, made.stderr
