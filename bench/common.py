@@ -115,3 +115,10 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     doc = {"benchmark": name, "machine": asdict(machine()), **payload}
     path.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
     return path
+
+
+async def delete_prefix(redis: Any, prefix: str) -> None:
+    """Remove every key under ``prefix`` (a benchmark's own keys on a shared Redis)."""
+    batch = [k async for k in redis.scan_iter(match=prefix + "*", count=5000)]
+    for i in range(0, len(batch), 1000):
+        await redis.delete(*batch[i : i + 1000])

@@ -19,6 +19,7 @@ import uuid
 
 from redis.asyncio import Redis
 
+from bench.common import delete_prefix
 from bench.tickets import apply_open_tickets
 from gateway.config import GatewayConfig, RedisConfig
 from gateway.funnel.consumer import ConsumerSettings, FunnelConsumer
@@ -29,12 +30,6 @@ from gateway.keys import Keys
 from gateway.models import Command
 from gateway.runtime import Runtime, instance_name
 from tests.funnel.factory import direct, message
-
-
-async def _cleanup(redis: Redis, prefix: str) -> None:
-    batch = [k async for k in redis.scan_iter(match=prefix + "*", count=5000)]
-    for i in range(0, len(batch), 1000):
-        await redis.delete(*batch[i : i + 1000])
 
 
 async def flood(rt: Runtime, n: int) -> None:
@@ -85,10 +80,10 @@ async def main(url: str, n_flood: int, n_open: int) -> None:
     rt = Runtime(config, redis, binary, keys, instance_name())
     try:
         await flood(rt, n_flood)
-        await _cleanup(redis, keys.prefix)
+        await delete_prefix(redis, keys.prefix)
         await listing(rt, n_open)
     finally:
-        await _cleanup(redis, keys.prefix)
+        await delete_prefix(redis, keys.prefix)
         await redis.aclose()
         await binary.aclose()
 

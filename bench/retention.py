@@ -21,7 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bench.common import write_result
+from bench.common import delete_prefix, write_result
 from gateway import announce_prune, announcements
 from gateway.config import GatewayConfig, OutboxConfig, RedisConfig
 from gateway.keys import Keys
@@ -35,12 +35,6 @@ from tests.fakes.memory_adapter import MemoryAdapter
 async def _used(redis: Redis) -> int:
     info: Any = await redis.info("memory")
     return int(info["used_memory"])
-
-
-async def _cleanup(redis: Redis, prefix: str) -> None:
-    batch = [k async for k in redis.scan_iter(match=prefix + "*", count=5000)]
-    for i in range(0, len(batch), 1000):
-        await redis.delete(*batch[i : i + 1000])
 
 
 async def _seed(rt: Runtime, n: int) -> None:
@@ -83,7 +77,7 @@ async def main(n: int, url: str) -> None:
         prune_s = time.perf_counter() - started
         after = await _used(redis)
     finally:
-        await _cleanup(redis, keys.prefix)
+        await delete_prefix(redis, keys.prefix)
         await redis.aclose()
         await binary.aclose()
     kept, left = (out - before) / n, (after - before) / n
