@@ -22,10 +22,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench.common import delete_prefix, write_result
-from gateway import announce_prune, announcements
+from gateway import announcements
 from gateway.config import GatewayConfig, OutboxConfig, RedisConfig
 from gateway.keys import Keys
 from gateway.models import ChatKind, Platform, TargetId
+from gateway.ops import retention
 from gateway.outbox import run_workers
 from gateway.runtime import Runtime, instance_name
 from gateway.targets import TargetDirectory
@@ -73,7 +74,7 @@ async def main(n: int, url: str) -> None:
         ann_id, took = await _deliver(rt)
         out = await _used(redis)
         started = time.perf_counter()
-        pruned = await announce_prune.prune_once(rt, time.time() + 2 * 86400)
+        pruned = await retention.prune_once(rt, time.time() + 2 * 86400)
         prune_s = time.perf_counter() - started
         after = await _used(redis)
     finally:

@@ -79,7 +79,7 @@ class Announcement:
     confirm: bool = False
     """Residents are asked to confirm they have read it (``gateway.confirm``)."""
     pruned_at: float | None = None
-    """Its per-chat delivery records were removed then (``gateway.announce_prune``)."""
+    """Its per-chat delivery records were removed then (``gateway.ops.retention``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -28,13 +28,13 @@ def delivery_hooks() -> dict[str, DeliveryHook]:
 
 def components() -> list[tuple[str, Component]]:
     from gateway.admission.leave import run_leaver
-    from gateway.announce_prune import run_prune
     from gateway.announcements import run_scheduler
     from gateway.confirm.inbound import on_inbound as confirm_hook
     from gateway.console.samples import run_sampler
     from gateway.funnel.consumer import run_funnel
     from gateway.households.chat import on_inbound as households_hook
     from gateway.ops.menu import run_command_menu
+    from gateway.ops.retention import run_prune
     from gateway.outbox import run_workers
     from gateway.polls.inbound import on_inbound as polls_hook
     from gateway.polls.service import run_closer

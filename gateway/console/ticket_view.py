@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.outbox.model import SUPERSEDED
+
 ACK = "acknowledgement"
 STATUS_EDITS = {
     "claimed": "acknowledgement updated: being handled",
@@ -34,7 +36,6 @@ NOT_MADE = {
 }
 NOT_MADE_OTHER = "update not made: a later one replaced it"
 UNKNOWN = "message from palm"
-SUPERSEDED = "superseded"
 # After a tie on time: the acknowledgement first, its "being handled" edit before the
 # reply that claimed the ticket, the resolution before its "resolved" edit.
 _RANK = {"ack": 0, "status:claimed": 1, "reply": 2, "resolved": 3, "status:resolved": 4}

@@ -47,6 +47,14 @@ async def _press(rt: Runtime, ann_id: str, uid: str, name: str) -> None:
     assert await on_inbound(rt, press)
 
 
+async def _staff_on_the_page(rt: Runtime, client: Client, ann: str) -> str:
+    """Wang has seen the notice and not confirmed; staff member li has its page open."""
+    await ConfirmStore(rt.redis, rt.keys).seen(TG, "telegram:71", "Wang")
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    return str(await (await client.get(f"/console/announcements/{ann}")).text())
+
+
 async def test_rollup_by_chat_and_building_follows_a_confirmation(
     rt: Runtime, client: Client
 ) -> None:
@@ -82,10 +90,7 @@ async def test_rollup_by_chat_and_building_follows_a_confirmation(
 
 async def test_remind_once_an_hour_says_when_the_next_may_go(rt: Runtime, client: Client) -> None:
     ann = await _sent_notice(rt)
-    await ConfirmStore(rt.redis, rt.keys).seen(TG, "telegram:71", "Wang")
-    await make_user(rt, "li", Role.STAFF)
-    await sign_in(client, "li")
-    page = await (await client.get(f"/console/announcements/{ann}")).text()
+    page = await _staff_on_the_page(rt, client, ann)
     form = {"csrf": csrf_of(page)}
     first = await client.post(f"/console/announcements/{ann}/remind", data=form)
     assert first.status == 200
@@ -123,10 +128,7 @@ async def test_viewer_sees_the_rollup_but_cannot_remind(rt: Runtime, client: Cli
 async def test_remind_after_someone_recalled_it_says_so(rt: Runtime, client: Client) -> None:
     # The page was open when a colleague recalled the notice: Remind answered nothing.
     ann = await _sent_notice(rt)
-    await ConfirmStore(rt.redis, rt.keys).seen(TG, "telegram:71", "Wang")
-    await make_user(rt, "li", Role.STAFF)
-    await sign_in(client, "li")
-    page = await (await client.get(f"/console/announcements/{ann}")).text()
+    page = await _staff_on_the_page(rt, client, ann)
     await rt.redis.hset(rt.keys("announcement", ann), "status", announcements.RECALLED)
     r = await client.post(f"/console/announcements/{ann}/remind", data={"csrf": csrf_of(page)})
     assert r.status == 409

@@ -1,5 +1,5 @@
 """outbox.keep_days: an old announcement that is out loses its per-chat delivery records
-(gateway/announce_prune.py); its counts, audience and replies stay, and edit and recall
+(gateway/ops/retention.py); its counts, audience and replies stay, and edit and recall
 refuse it in words. Uses the console's runtime: two platforms, three seeded chats."""
 
 from __future__ import annotations
@@ -10,24 +10,17 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway import announce_prune, announcements
+from gateway import announcements
 from gateway.accounts import Role
-from gateway.config import OutboxConfig
 from gateway.errors import Conflict
+from gateway.ops import retention
 from gateway.runtime import Runtime
 from gateway.work import store as work_store
 from tests.console.helpers import make_user, sign_in
-from tests.outbox.helpers import wait_for, workers
+from tests.outbox.helpers import wait_for, with_outbox, workers
 
 Client = TestClient[Any, Any]
 DAY = 86400.0
-
-
-def _keeping(rt: Runtime, days: float) -> Runtime:
-    outbox = rt.config.outbox.model_dump()
-    outbox["keep_days"] = days
-    cfg = rt.config.model_copy(update={"outbox": OutboxConfig.model_validate(outbox)})
-    return Runtime(cfg, rt.redis, rt.redis_bytes, rt.keys, rt.instance, rt.adapters)
 
 
 async def _out(rt: Runtime, text: str, to: str = "building:5") -> str:
@@ -56,11 +49,11 @@ async def test_old_announcements_lose_their_delivery_records_and_keep_the_rest(
     counts = await announcements.detail(rt, old)
     later = time.time() + 10 * DAY  # both 10 days old then; only a 5-day keep removes them
 
-    assert await announce_prune.prune_once(rt, later) == 0  # keep_days 0: kept for ever
-    assert await announce_prune.prune_once(_keeping(rt, 30), later) == 0  # not that old
+    assert await retention.prune_once(rt, later) == 0  # keep_days 0: kept for ever
+    assert await retention.prune_once(with_outbox(rt, keep_days=30), later) == 0  # not that old
     assert await _hashes(rt, old) == 2
 
-    assert await announce_prune.prune_once(_keeping(rt, 5), later) == 2
+    assert await retention.prune_once(with_outbox(rt, keep_days=5), later) == 2
     assert await _hashes(rt, old) == 0
     assert await _hashes(rt, young) == 0
     assert not await rt.redis.exists(origin)
@@ -70,13 +63,13 @@ async def test_old_announcements_lose_their_delivery_records_and_keep_the_rest(
     assert after["counts"] == counts["counts"]  # the counts stay
     assert after["by_platform"] == counts["by_platform"]
     assert await rt.redis.scard(rt.keys("announcement", old, "targets")) == 2
-    assert await announce_prune.prune_once(_keeping(rt, 5), later) == 0  # once
+    assert await retention.prune_once(with_outbox(rt, keep_days=5), later) == 0  # once
 
 
 async def test_one_still_going_out_is_left_alone(rt: Runtime) -> None:
     ann, _ = await announcements.create(rt, text="Tank Tue", to="building:5")  # no workers
     later = time.time() + 10 * DAY
-    assert await announce_prune.prune_once(_keeping(rt, 5), later) == 0
+    assert await retention.prune_once(with_outbox(rt, keep_days=5), later) == 0
     assert await _hashes(rt, ann.id) == 2
 
 
@@ -84,8 +77,8 @@ async def test_a_pruned_announcement_cannot_be_edited_or_recalled_and_says_why(
     rt: Runtime, client: Client
 ) -> None:
     ann = await _out(rt, "Tank Tue")
-    kept = _keeping(rt, 5)
-    assert await announce_prune.prune_once(kept, time.time() + 10 * DAY) == 1
+    kept = with_outbox(rt, keep_days=5)
+    assert await retention.prune_once(kept, time.time() + 10 * DAY) == 1
     with pytest.raises(Conflict, match="too old to edit or recall") as edit:
         await work_store.submit(rt, ann, "edit", text="Tank Wed")
     assert "已无法修改或撤回" in edit.value.say("zh")
@@ -105,7 +98,7 @@ async def test_a_scoped_account_still_cannot_open_a_pruned_one_outside_its_scope
 ) -> None:
     # The scope check read the deliveries' chats: pruned, it reads the chats kept.
     ann = await _out(rt, "Tank Tue")
-    assert await announce_prune.prune_once(_keeping(rt, 5), time.time() + 10 * DAY) == 1
+    assert await retention.prune_once(with_outbox(rt, keep_days=5), time.time() + 10 * DAY) == 1
     await make_user(rt, "wu", Role.VIEWER, scope="compound:other")
     await sign_in(client, "wu")
     assert (await client.get(f"/console/announcements/{ann}")).status == 404
