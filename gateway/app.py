@@ -33,6 +33,7 @@ from gateway.config import GatewayConfig
 from gateway.errors import ConfigError, StoreUnavailable
 from gateway.http.server import build_app
 from gateway.inbound import RedisInboundSink
+from gateway.ops import dump
 from gateway.runtime import Runtime, open_runtime
 
 log = logging.getLogger("palm.app")
@@ -134,6 +135,7 @@ def _install_signals(rt: Runtime, stop: asyncio.Event) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_stop, sig.name)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(rt)))
+    dump.install(loop)
 
 
 async def _reload(rt: Runtime) -> None:

@@ -74,6 +74,14 @@ class Palm:
     def tail(self, n: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
+    async def dump_tasks(self) -> str:
+        """The log's tail after ``SIGUSR1`` made palm write what its tasks wait on."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.tail()
+        self.proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(1.0)
+        return self.tail(400)
+
     async def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run `palm -c CONFIG ARGS...` without blocking the fake server's loop."""
         proc = await asyncio.create_subprocess_exec(

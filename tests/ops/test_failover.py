@@ -200,7 +200,10 @@ async def test_broadcast_to_120_chats_across_a_failover(
         shown = json.loads(got.stdout)
         return shown["status"] == "done"
 
-    await eventually(finished, limit=120, what="the broadcast to finish")
+    try:
+        await eventually(finished, limit=120, what="the broadcast to finish")
+    except AssertionError:
+        raise AssertionError(await palm.dump_tasks()) from None
     # What every chat received, against the whole audience (tests/faults/audit.py).
     ledger = audit(shown, tg_audience(chats), telegram_received(fake_tg, text))
     print(
