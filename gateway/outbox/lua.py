@@ -165,7 +165,12 @@ return 'ok'
 """
 
 # An entry done with: acked and deleted at once (the stream never needs trimming).
+# KEYS: the stream, the delivery's hash. An entry whose delivery is still queued *on this
+# server* is not acked (returns -1): its settle was lost, as when a Redis failover put
+# the settle on a demoted primary and this ack on the new one. Left pending, it is taken
+# over and sent; acked, nobody would ever send it and its announcement would never end.
 ACK_LUA = """
+if redis.call('HGET', KEYS[2], 'state') == 'queued' then return -1 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
 """

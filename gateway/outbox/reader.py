@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -83,8 +84,8 @@ class StreamReader:
         """Read, not yet handled: (stream, entry id, delivery id), urgent first."""
         self._held: dict[str, str] = {}
         """Entry id -> stream of every entry this worker holds (leased)."""
-        self._acks: list[tuple[str, str]] = []
-        """(stream, entry id) of entries done and owed an ack (``_Worker._handle``)."""
+        self._acks: list[tuple[str, str, str]] = []
+        """(stream, entry id, delivery id) of entries done and owed an ack (``_Worker._handle``)."""
         # Spread the reclaim scans of many workers over time.
         self._next_claim = time.monotonic() + random.uniform(0, self.cfg.claim_idle_seconds / 2)
         self._next_dead_check = 0.0  # at once: a restart finds its predecessor's work
@@ -155,7 +156,11 @@ class StreamReader:
 
     def _queue_acks(self) -> list[asyncio.Future[object]]:
         """The acks owed, queued in the next batch (their answers awaited by the caller)."""
-        acks = [self.store.ack_soon(stream, entry_id) for stream, entry_id in self._acks]
+        acks = []
+        for stream, entry_id, delivery_id in self._acks:
+            ack = self.store.ack_soon(stream, entry_id, delivery_id)
+            ack.add_done_callback(functools.partial(_refused, delivery_id))
+            acks.append(ack)
         self._acks.clear()
         return acks
 
@@ -183,6 +188,15 @@ async def all_done(futures: list[asyncio.Future[object]]) -> None:
             first = first or exc
     if first is not None:
         raise first
+
+
+def _refused(delivery_id: str, ack: asyncio.Future[object]) -> None:
+    if not ack.cancelled() and ack.exception() is None and ack.result() == -1:
+        log.warning(
+            "delivery done but still queued in Redis (a failover lost its record?): "
+            "left for a take-over",
+            extra={"delivery": delivery_id},
+        )
 
 
 def entries(resp: Any) -> list[tuple[str, str, str]]:

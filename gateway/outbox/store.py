@@ -287,13 +287,12 @@ class OutboxStore:
         h = _pairs(res[1])
         return bool(res[0]), Delivery.from_hash(delivery_id, h) if h else None
 
-    async def ack(self, stream: str, entry_id: str) -> None:
-        """Ack and delete a stream entry (one script: atomic, and batched)."""
-        await self._batch.script(self._ack, [stream], [GROUP, entry_id])
-
-    def ack_soon(self, stream: str, entry_id: str) -> asyncio.Future[Any]:
-        """``ack`` queued in the next batch; await the future later (with other calls)."""
-        return self._batch.submit_script(self._ack, [stream], [GROUP, entry_id])
+    def ack_soon(self, stream: str, entry_id: str, delivery_id: str) -> asyncio.Future[Any]:
+        """Ack and delete a stream entry, queued in the next batch (one script: atomic);
+        await the future later, with other calls. Its answer is -1 when the delivery is
+        still queued here and the entry was left pending (``lua.ACK_LUA``)."""
+        keys = [stream, self.delivery_key(delivery_id)]
+        return self._batch.submit_script(self._ack, keys, [GROUP, entry_id])
 
     async def requeue(self, entries: Sequence[tuple[str, str, str]]) -> None:
         """Hand read but not yet taken ``(stream, entry id, delivery id)`` entries back:

@@ -126,7 +126,7 @@ class _Worker(Attempts):
                 # Sent with the next take (one round trip for both) or before the next
                 # read. Lost in a crash, it is done again when the entry is taken over
                 # and found final (the hook runs again: it is idempotent).
-                self._acks.append((stream, entry_id))
+                self._acks.append((stream, entry_id, delivery_id))
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(delivery_id))
