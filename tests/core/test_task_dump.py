@@ -1,0 +1,44 @@
+"""``kill -USR1``: every task and the line it waits on (gateway/ops/dump.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import pytest
+
+from gateway.ops import dump
+
+
+async def _stuck_on(event: asyncio.Event) -> None:
+    await event.wait()  # the line the dump must show
+
+
+async def test_the_dump_names_each_task_and_the_line_it_waits_on() -> None:
+    event = asyncio.Event()
+    task = asyncio.create_task(_stuck_on(event), name="outbox-worker-3")
+    await asyncio.sleep(0)
+    text = dump.describe_tasks()
+    event.set()
+    await task
+    assert "--- outbox-worker-3 ('_stuck_on')" in text
+    assert "await event.wait()  # the line the dump must show" in text
+    assert "test_task_dump.py" in text
+
+
+async def test_sigusr1_logs_the_dump(caplog: pytest.LogCaptureFixture) -> None:
+    loop = asyncio.get_running_loop()
+    dump.install(loop)
+    try:
+        with caplog.at_level(logging.WARNING, logger="palm.dump"):
+            os.kill(os.getpid(), signal.SIGUSR1)
+            for _ in range(50):
+                if caplog.records:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+    assert caplog.records, "no dump logged"
+    assert "test_sigusr1_logs_the_dump" in caplog.records[0].getMessage()
