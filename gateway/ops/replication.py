@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -24,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.errors import StoreUnavailable
 from gateway.keys import Keys
 from gateway.ops.config import SentinelConfig
+from gateway.ops.sentinel import EpochSentinel
 from gateway.redis_packing import use_hiredis_packing
 
 log = logging.getLogger("palm.redis")
@@ -72,12 +72,13 @@ def sentinel_clients(
     """A text and a binary client on the primary of ``config.service``.
 
     redis-py's Sentinel pool asks the sentinels for the primary at every new connection
-    and drops connections to a primary that was demoted, so both follow a failover.
+    (``EpochSentinel``: the newest configuration among most of them) and drops
+    connections to a primary that was demoted, so both follow a failover.
     ``password`` is ``redis.password`` (the servers'); ``sentinel.password_env`` wins.
     """
     secret = config.password or password
     password_text = secret.get_secret_value() if secret else None
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = EpochSentinel(  # type: ignore[no-untyped-call]
         config.addresses(), socket_timeout=2.0, socket_connect_timeout=2.0
     )
     text = sentinel.master_for(config.service, password=password_text, **_options(True))
