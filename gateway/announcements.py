@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from gateway import announce_enqueue, audience
 from gateway.aio import checkpoint
 from gateway.announce_enqueue import ENQUEUE_GRACE, enqueue_chunked, fail_unconfigured, items
@@ -236,6 +238,9 @@ async def run_scheduler(rt: Runtime) -> None:
         checkpoint()
         try:
             await dispatch_due(rt)
+        except (RedisError, OSError) as exc:
+            # Redis away (a restart, a failover): expected, and said like the others do.
+            log.warning("scheduler: redis trouble, retrying", extra={"error": str(exc)})
         except Exception:
             log.exception("scheduler tick failed; trying again")
         await asyncio.sleep(SCHEDULER_TICK)
