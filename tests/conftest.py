@@ -25,6 +25,8 @@ from gateway.config import GatewayConfig, HttpConfig, RedisConfig
 from gateway.keys import Keys
 from gateway.runtime import Runtime, instance_name
 
+pytest_plugins = ["tests.watchdog"]
+
 
 def _answers(host: str, port: int) -> bool:
     try:
