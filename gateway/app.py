@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from adapters.registry import build_adapters
 from gateway.adapter import Adapter, AdapterContext
+from gateway.aio import checkpoint
 from gateway.components import Component, components, on_reload, on_startup
 from gateway.config import GatewayConfig
 from gateway.errors import ConfigError, StoreUnavailable
@@ -63,6 +64,7 @@ class _Stop(Exception):
 async def _component(name: str, work: Callable[[], Awaitable[None]]) -> None:
     delay = 1.0
     while True:
+        checkpoint()
         try:
             await work()
         except asyncio.CancelledError:

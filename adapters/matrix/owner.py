@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.aio import checkpoint
 from gateway.errors import StoreUnavailable
 from gateway.ops.liveness import holder_is_dead
 
@@ -139,6 +140,7 @@ class Ownership:
         """Until cancelled: take the lease when free, then own until it is lost."""
         try:
             while True:
+                checkpoint()
                 if await self._take():
                     log.info("matrix: this process owns the device (lease %s)", self.lease.value)
                     try:
@@ -165,6 +167,10 @@ class Ownership:
     async def _renewer(self) -> None:
         every = self.lease.ttl / 4
         while True:
+            # A cancel that redis-py swallowed in try_take must still end the renewer:
+            # else its TaskGroup, aborting, waits for it for ever (a stuck test showed
+            # it: the device's sync gone, the renewer renewing, palm's stop hanging).
+            checkpoint()
             await asyncio.sleep(max(0.05, min(every, self.lease.remaining() - self._margin)))
             try:
                 if not await self.lease.try_take():

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.aio import checkpoint
 from gateway.errors import NotPossible, PermanentError, RetryableError, StoreUnavailable
 from gateway.keys import Keys
 from gateway.models import OutboundMessage, PlatformMessageId, TargetId
@@ -86,6 +87,7 @@ class OwnerRelay:
     async def serve(self, edit: EditFn) -> None:
         """On the owner, until cancelled: run the edits other processes ask for."""
         while True:
+            checkpoint()
             try:
                 got = await self._redis.blpop([self._queue], timeout=POLL)
             except (RedisError, OSError) as exc:

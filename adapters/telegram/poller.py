@@ -123,6 +123,7 @@ class Poller:
 
     async def _renew_loop(self) -> None:
         while True:
+            checkpoint()
             await asyncio.sleep(self._lease.ttl / 4)
             try:
                 if not await self._lease.try_take():

@@ -24,6 +24,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from gateway.accounts import Scope
+from gateway.aio import checkpoint
 from gateway.console import queue
 from gateway.console.context import page_vars, runtime, signed_in
 from gateway.console.events import ConsoleEvent, last_id, read_after, valid_event_id
@@ -129,6 +130,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     quiet_since = time.monotonic()
     try:
         while True:
+            checkpoint()
             batch = await read_after(rt.redis, rt.keys, after, block_ms=BLOCK_MS)
             for ev in batch:
                 await _deliver(request, resp, topic, ev, scoped)

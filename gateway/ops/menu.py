@@ -18,6 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from redis.exceptions import RedisError
 
+from gateway.aio import checkpoint
 from gateway.errors import GatewayError
 from gateway.runtime import Runtime
 from gateway.templates import Templates, templates_for
@@ -75,6 +76,7 @@ async def run_command_menu(rt: Runtime) -> None:
     """The ``palm run`` component: register the menu at start and whenever it changes."""
     registered: dict[str, str] = {}
     while True:
+        checkpoint()
         menu = build_menu(templates_for(rt.config.templates_file), rt.config.locale)
         digest = menu.digest()
         wait = CHECK_EVERY

@@ -23,6 +23,7 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.adapter import Adapter, OwnerRouted
+from gateway.aio import checkpoint
 from gateway.ops.takeover import claim_from_dead
 from gateway.outbox.model import DeliveryHook
 from gateway.outbox.store import GROUP, PRIORITIES, OutboxStore
@@ -146,6 +147,7 @@ class StreamReader:
         """Keep the idle time of every held entry low while this worker is alive."""
         every = max(0.05, self.cfg.claim_idle_seconds / 3)
         while True:
+            checkpoint()  # a cancel swallowed by redis-py in xclaim must end it too
             await asyncio.sleep(every)
             by_stream: dict[str, list[int | bytes | str | memoryview[int]]] = {}
             for entry_id, stream in list(self._held.items()):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 
 from gateway import audience
+from gateway.aio import checkpoint
 from gateway.errors import InputError, NotFound, RetryableError
 from gateway.models import DeliveryId, OutboundMessage, PollSpec, TargetId
 from gateway.outbox import OutboxItem, OutboxStore
@@ -189,6 +190,7 @@ async def close_due(rt: Runtime, now: float | None = None) -> list[str]:
 async def run_closer(rt: Runtime) -> None:
     """The ``palm run`` component that closes polls at their ``--closes`` time."""
     while True:
+        checkpoint()
         try:
             await close_due(rt)
         except RetryableError as exc:

@@ -66,6 +66,7 @@ async def _handle(store: WorkStore, entry_id: str, work_id: str, gate: asyncio.S
 
 async def _renew(store: WorkStore, me: str, running: dict[str, str]) -> None:
     while True:
+        checkpoint()
         await asyncio.sleep(RENEW_SECONDS)
         if running:
             await store.rt.redis.xclaim(store.stream, GROUP, me, 0, list(running), justid=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -78,3 +79,44 @@ async def _until(check, within: float = 5.0) -> None:  # type: ignore[no-untyped
     while not check():
         assert loop.time() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+class _SwallowingLease(DeviceLease):
+    """A renewal that answers normally although its task was cancelled meanwhile, as
+    redis-py can do when a cancel lands in the middle of a command."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.calls = 0
+        self.renewing = asyncio.Event()
+        self.swallowed = 0
+
+    async def try_take(self) -> bool:
+        self.calls += 1
+        if self.calls > 1:  # the first is the take; the renewer's come after
+            self.renewing.set()
+            try:
+                await asyncio.sleep(0.2)  # the command on its way
+            except asyncio.CancelledError:
+                self.swallowed += 1  # no uncancel(): the task still counts the cancel
+        return await super().try_take()
+
+
+async def test_a_cancel_swallowed_in_a_renewal_still_stops_the_ownership(
+    redis: Redis, keys: Keys
+) -> None:
+    """Before: the TaskGroup cancelled the work and the renewer; the renewer's cancel
+    was lost in its renewal, so the group (aborting, deaf to more cancels) waited for it
+    for ever, and `palm run` could not stop (a Matrix e2e test hung so in CI)."""
+    lease = _SwallowingLease(redis, keys("matrix", "@bot:x", "device-lease"), "h:1:a", ttl=2.0)
+    ownership = Ownership(lease, margin=0.05)
+
+    async def work() -> None:
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(ownership.run(work))
+    await asyncio.wait_for(lease.renewing.wait(), 5)
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)  # no wait_for: it would wait for ever too
+    assert lease.swallowed == 1
+    assert task.done(), "the ownership did not stop"
