@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -38,16 +38,6 @@ from tests.ops.sentinel import SERVICE, SentinelSetup
 __all__ = ["fake_tg"]
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ha(tmp_path: Path) -> AsyncIterator[SentinelSetup]:
-    setup = SentinelSetup(tmp_path / "ha")
-    setup.start()
-    try:
-        yield setup  # type: ignore[misc]
-    finally:
-        setup.stop()
 
 
 _STARTED: list[Palm] = []

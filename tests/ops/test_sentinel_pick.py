@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,16 +43,6 @@ def test_down_and_demoted_primaries_are_not_followed() -> None:
 def test_a_tie_goes_to_what_most_sentinels_say() -> None:
     views = [view(6379, 1), view(6380, 1), view(6380, 1)]
     assert newest_primary(views) == ("10.0.0.1", 6380)
-
-
-@pytest.fixture
-def ha(tmp_path: Path) -> Iterator[SentinelSetup]:
-    setup = SentinelSetup(tmp_path / "ha")
-    setup.start()
-    try:
-        yield setup
-    finally:
-        setup.stop()
 
 
 @pytest.mark.slow
