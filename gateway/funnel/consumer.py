@@ -27,9 +27,11 @@ from gateway.aio import checkpoint
 from gateway.codec import decode_event
 from gateway.console.events import ticket_event
 from gateway.errors import RetryableError
+from gateway.funnel import lua
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
 from gateway.funnel.routing import Action, Decision, RoutingState, route
-from gateway.funnel.tickets import TicketStore
+from gateway.funnel.ticket_model import Applied
+from gateway.funnel.tickets import TicketStore, message_field
 from gateway.inbound import inbound_stream
 from gateway.metrics import INBOUND
 from gateway.models import (
@@ -101,6 +103,7 @@ class FunnelConsumer:
         self.targets = TargetDirectory(rt.redis, rt.keys)
         self.admission = Admission(rt)
         self.flood = FloodGate(rt)
+        self._settle_script = rt.redis.register_script(lua.SETTLE_ENTRY)
         self._own_pending = True  # re-read our own pending entries first (after errors)
         self._last_reclaim = 0.0
 
@@ -210,20 +213,31 @@ class FunnelConsumer:
             await self._dead_letter(entry_id, fields, str(exc))
             return
         try:
-            await self._apply(event)
+            proof = await self._apply(event)
         except (RetryableError, RedisError, OSError):
             raise  # not the entry's fault: leave it pending and retry
         except Exception as exc:  # a bug must not block the stream: park the entry
             log.exception("funnel: entry failed", extra={"entry": entry_id})
             await self._dead_letter(entry_id, fields, f"{type(exc).__name__}: {exc}")
             return
-        await self._settle(entry_id)
+        if not await self._settle(entry_id, proof):
+            # The message's ticket write is not on the server this ack reached: a Redis
+            # failover put the write on a demoted primary. Handle the entry again now.
+            log.warning(
+                "funnel: the ticket write is not on this redis server (a failover?); "
+                "handling the entry again",
+                extra={"entry": entry_id},
+            )
+            self._own_pending = True
 
-    async def _settle(self, entry_id: str) -> None:
-        pipe = self.rt.redis.pipeline(transaction=True)
-        pipe.xack(self.stream, GROUP, entry_id)
-        pipe.xdel(self.stream, entry_id)
-        await pipe.execute()
+    async def _settle(self, entry_id: str, proof: str | None) -> bool:
+        """Ack and delete the entry, unless its message's ticket write (``proof``, its
+        ``ticket:bymsg`` field) is missing on this server (``lua.SETTLE_ENTRY``)."""
+        done = await self._settle_script(
+            keys=[self.stream, self.rt.keys("ticket", "bymsg")],
+            args=[GROUP, entry_id, proof or ""],
+        )
+        return int(done) >= 0
 
     async def _dead_letter(self, entry_id: str, fields: dict[str, Any], error: str) -> None:
         log.error("funnel: entry dead-lettered", extra={"entry": entry_id, "error": error})
@@ -235,10 +249,12 @@ class FunnelConsumer:
         await pipe.execute()
 
     # --- one event ------------------------------------------------------------
-    async def _apply(self, event: InboundEvent) -> None:
+    async def _apply(self, event: InboundEvent) -> str | None:
+        """Act on one event. Returns the ``ticket:bymsg`` field that proves its message
+        was stored, when it was (checked again when the entry is acked)."""
         for hook in self.hooks:
             if await hook(self.rt, event):
-                return
+                return None
         if isinstance(event, TargetSeen):
             await self.admission.seen(event)
         elif isinstance(event, TargetGone):
@@ -247,7 +263,8 @@ class FunnelConsumer:
             await self.admission.migrated(event)
         elif isinstance(event, InboundMessage) and event.target not in self.staff_rooms:
             # A staff room's messages never open tickets (its hook acts on them).
-            await self._message(event)
+            return await self._message(event)
+        return None
 
     async def snapshot(self, msg: InboundMessage) -> RoutingState:
         announcement = None
@@ -268,14 +285,14 @@ class FunnelConsumer:
             edited = await self.store.edited_ticket(msg.target, msg.edit_of)
         return RoutingState(announcement, ticket_ref, open_ticket, edited)
 
-    async def _message(self, msg: InboundMessage) -> None:
+    async def _message(self, msg: InboundMessage) -> str | None:
         if not await self.admission.admits(msg):
             INBOUND.labels(platform=msg.platform, kind="not_admitted").inc()
-            return  # a pending or rejected chat: not stored, not logged
+            return None  # a pending or rejected chat: not stored, not logged
         decision = route(msg, await self.snapshot(msg))
         if decision.action is Action.IGNORE:
             INBOUND.labels(platform=msg.platform, kind="ignored").inc()
-            return  # chatter: not stored, not logged
+            return None  # chatter: not stored, not logged
         if msg.chat_kind is ChatKind.DIRECT and not msg.sender.is_bot:
             # A resident writing to the bot registers (or revives) the direct target.
             await self.targets.upsert(msg.target, ChatKind.DIRECT, msg.sender.display_name)
@@ -285,17 +302,26 @@ class FunnelConsumer:
             INBOUND.labels(platform=msg.platform, kind="help").inc()
             if not await self.flood.help(msg):
                 count_limited(msg, HELP)
-                return
+                return None
             await send_help(self.rt, msg.target, msg.message_id, templates.help(lang))
-            return
+            return None
         limited = await self._flood_limit(msg, decision)
         if limited is None:
-            return  # over a limit with no open ticket to keep it on
+            return None  # over a limit with no open ticket to keep it on
         decision, attach = limited
         rules = rulebook(self.rt.config.rules_file).rules
         applied = await self.store.apply(
             msg, decision, rules.classify(msg.text), lang, attach=attach
         )
+        await self._stored(msg, decision, applied, templates.ack(lang, applied.ticket or ""))
+        if applied.outcome in ("created", "appended", "duplicate"):
+            return message_field(msg.target, msg.message_id)
+        return None
+
+    async def _stored(
+        self, msg: InboundMessage, decision: Decision, applied: Applied, ack_text: str
+    ) -> None:
+        """What follows a stored message: its metric, the console event, the ack."""
         kind = decision.kind.value if decision.kind else decision.action.value
         if applied.outcome != "duplicate":
             INBOUND.labels(platform=msg.platform, kind=kind).inc()
@@ -312,7 +338,7 @@ class FunnelConsumer:
                 applied.ticket,
                 f"{applied.ticket}:ack",
                 msg.target,
-                templates.ack(lang, applied.ticket),
+                ack_text,
                 msg.message_id,
             )
 

@@ -29,12 +29,13 @@ from gateway.rules import Classification
 from gateway.safety.inert import visible
 
 
-def _field(target: str, message_id: str) -> str:
+def message_field(target: str, message_id: str) -> str:
+    """The ``ticket:bymsg`` field of one platform message (``<target>|<message id>``)."""
     return f"{target}|{message_id}"
 
 
 def _open_field(msg: InboundMessage) -> str:
-    return _field(msg.target, msg.sender.user_id) if msg.chat_kind is ChatKind.DIRECT else ""
+    return message_field(msg.target, msg.sender.user_id) if msg.chat_kind is ChatKind.DIRECT else ""
 
 
 def _encode_cursor(score: float, member: str) -> str:
@@ -113,12 +114,12 @@ class TicketStore:
             self._apply,
             action,
             decision.ticket or "",
-            _field(msg.target, msg.message_id),
+            message_field(msg.target, msg.message_id),
             _open_field(msg),
             message_json(msg, now),
             json.dumps(fields, ensure_ascii=False),
             repr(now),
-            _field(msg.target, msg.edit_of or ""),
+            message_field(msg.target, msg.edit_of or ""),
             msg.text,
         )
         tid = TicketId(out[0]) if out[0] else None
@@ -126,7 +127,7 @@ class TicketStore:
 
     async def ref_for_message(self, target: str, message_id: str) -> TicketRef | None:
         """The ticket a message in ``target`` belongs to: palm's own send or a stored one."""
-        f = _field(target, message_id)
+        f = message_field(target, message_id)
         try:
             tid: Any = await self._r.hget(self._k("ticket", "botmsg"), f)
             if tid is None:
@@ -147,13 +148,15 @@ class TicketStore:
         return TicketRef(tid, UserId(resident), status == Status.RESOLVED)
 
     async def open_direct(self, target: str, user_id: str) -> TicketId | None:
-        tid: Any = await self._r.hget(self._k("ticket", "open"), _field(target, user_id))
+        tid: Any = await self._r.hget(self._k("ticket", "open"), message_field(target, user_id))
         return TicketId(tid) if tid else None
 
     async def latest_open(self, target: str, user_id: str) -> TicketId | None:
         """The resident's newest ticket in this chat, if it is still open."""
         try:
-            tid: Any = await self._r.hget(self._k("ticket", "latest"), _field(target, user_id))
+            tid: Any = await self._r.hget(
+                self._k("ticket", "latest"), message_field(target, user_id)
+            )
             if tid is None:
                 return None
             status: Any = await self._r.hget(self._k("ticket", tid), "status")
@@ -162,7 +165,7 @@ class TicketStore:
         return TicketId(tid) if status in OPEN_STATUSES else None
 
     async def edited_ticket(self, target: str, edit_of: str) -> TicketId | None:
-        where: Any = await self._r.hget(self._k("ticket", "bymsg"), _field(target, edit_of))
+        where: Any = await self._r.hget(self._k("ticket", "bymsg"), message_field(target, edit_of))
         return TicketId(where.rsplit("#", 1)[0]) if where else None
 
     async def remember_bot_messages(
@@ -172,7 +175,7 @@ class TicketStore:
         if message_ids:
             await self._r.hset(
                 self._k("ticket", "botmsg"),
-                mapping={_field(target, m): tid for m in message_ids},
+                mapping={message_field(target, m): tid for m in message_ids},
             )
 
     # --- staff -----------------------------------------------------------------
