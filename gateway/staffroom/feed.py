@@ -62,6 +62,18 @@ if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', 259200
 return 1
 """
 
+# An entry done with: acked and deleted at once. KEYS: the events stream, then the
+# outbox hash of every delivery the entry enqueued. Returns -1, and acks nothing, when
+# one of them is missing *on this server*: a Redis failover put the enqueue on a
+# demoted primary and this ack on the new one. Acked, that card would never be posted.
+_SETTLE_LUA = """
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return -1 end
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""
+
 
 def card_id(ticket: str, room: str) -> DeliveryId:
     return DeliveryId(f"card:{ticket}:{room}")
@@ -82,6 +94,7 @@ class Feed:
         self.staff = staff_room_ids(self.rooms)
         self.lang = rt.config.locale
         self._max = rt.redis.register_script(_MAX_LUA)
+        self._settle_script = rt.redis.register_script(_SETTLE_LUA)
         self._own_pending = True
 
     async def start(self) -> None:
@@ -105,13 +118,21 @@ class Feed:
         if not entries:
             entries = await self._reclaim() or await self._read(">", block_ms)
         for entry_id, fields in entries:
-            if fields:
-                await self._handle_safely(entry_id, fields)
-            pipe = self.rt.redis.pipeline(transaction=True)
-            pipe.xack(self.stream, GROUP, entry_id)
-            pipe.xdel(self.stream, entry_id)
-            await pipe.execute()
+            enqueued = await self._handle_safely(entry_id, fields) if fields else []
+            if not await self._settle(entry_id, enqueued):
+                log.warning(
+                    "staff-room feed: an enqueued card is not on this redis server "
+                    "(a failover?); handling the entry again",
+                    extra={"entry": entry_id},
+                )
+                self._own_pending = True
         return len(entries)
+
+    async def _settle(self, entry_id: str, enqueued: list[DeliveryId]) -> bool:
+        """Ack and delete the entry, unless a delivery it enqueued is missing here."""
+        keys = [self.stream, *(self.rt.keys("outbox", "d", d) for d in enqueued)]
+        done = await self._settle_script(keys=keys, args=[GROUP, entry_id])
+        return int(done) >= 0
 
     async def _read(self, start: str, block: int | None) -> list[tuple[str, dict[str, str]]]:
         reply: Any = await self.rt.redis.xreadgroup(
@@ -126,22 +147,24 @@ class Feed:
         )
         return [(e, f) for e, f in res[1] if f]
 
-    async def _handle_safely(self, entry_id: str, fields: dict[str, str]) -> None:
+    async def _handle_safely(self, entry_id: str, fields: dict[str, str]) -> list[DeliveryId]:
         try:
-            await self.handle(entry_id, fields)
+            return await self.handle(entry_id, fields)
         except (RetryableError, RedisError, OSError):
             raise  # not the entry's fault: it stays pending and is read again
         except Exception:
             # A bug must neither stop palm nor block every later card: log and move on
             # (the ticket itself is safe in the queue; only its card update is lost).
             log.exception("staff-room feed: entry failed", extra={"entry": entry_id})
+            return []
 
     # --- one event ------------------------------------------------------------
-    async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+    async def handle(self, entry_id: str, fields: dict[str, str]) -> list[DeliveryId]:
+        """Enqueue what one ticket event means for the staff rooms; returns the ids."""
         tid, event = fields.get("ticket", ""), fields.get("event", "")
         h: Any = await self.rt.redis.hgetall(self.rt.keys("ticket", tid))
         if not h:
-            return
+            return []
         if event == "replied":
             await self.rt.redis.hset(
                 self.rt.keys("staffroom", "answered"), tid, fields.get("actor", "")
@@ -165,6 +188,7 @@ class Feed:
             if event != "replied" and h.get("chat_kind") == ChatKind.GROUP.value:
                 items += await self._group_status(view, h, event, version, entry_id)
         await enqueue(self.rt, items)
+        return [item.delivery_id for item in items]
 
     async def _has_card(self, tid: str, room: str) -> bool:
         return bool(await self.rt.redis.exists(self.rt.keys("outbox", "d", card_id(tid, room))))
