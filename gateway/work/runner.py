@@ -26,6 +26,18 @@ from gateway.work.store import DONE, GROUP, RUNNING, Work, WorkStore
 log = logging.getLogger("palm.work")
 
 CLAIM_IDLE_MS = 60_000
+
+# A piece of work done with: acked and deleted at once. KEYS: the work stream, the work's
+# hash. ARGV: group, entry id. Returns -1, and acks nothing, when the work is not `done`
+# *on this server*: a Redis failover put its last writes on a demoted primary and this
+# ack on the new one. Left pending, it is taken over and run again (idempotent); acked,
+# the staff would see it "running" for ever. A work gone (expired) is simply acked.
+_ACK_LUA = """
+local status = redis.call('HGET', KEYS[2], 'status')
+if status and status ~= 'done' then return -1 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""
 RENEW_SECONDS = 15.0
 PARALLEL = 8
 
@@ -60,8 +72,17 @@ async def _handle(store: WorkStore, entry_id: str, work_id: str, gate: asyncio.S
             if w is not None:
                 await store.set_status(w, DONE)
         with contextlib.suppress(RedisError, OSError):  # unacked: taken over and run again
-            await store.rt.redis.xack(store.stream, GROUP, entry_id)
-            await store.rt.redis.xdel(store.stream, entry_id)
+            await _ack(store, entry_id, work_id)
+
+
+async def _ack(store: WorkStore, entry_id: str, work_id: str) -> None:
+    ack = store.rt.redis.register_script(_ACK_LUA)
+    done = await ack(keys=[store.stream, store.key(work_id)], args=[GROUP, entry_id])
+    if int(done) < 0:
+        log.warning(
+            "work: not done on this redis server (a failover?); left to be taken over",
+            extra={"work": work_id},
+        )
 
 
 async def _renew(store: WorkStore, me: str, running: dict[str, str]) -> None:
