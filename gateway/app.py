@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from adapters.registry import build_adapters
 from gateway.adapter import Adapter, AdapterContext
-from gateway.aio import checkpoint
+from gateway.aio import TaskGroup, checkpoint
 from gateway.components import Component, components, on_reload, on_startup
 from gateway.config import GatewayConfig
 from gateway.errors import ConfigError, StoreUnavailable
@@ -183,7 +183,7 @@ async def run_gateway(
             if ready is not None:
                 ready.set()
             builtin = components() if role is not Role.INGEST else []
-            async with asyncio.TaskGroup() as tg:
+            async with TaskGroup() as tg:
                 tg.create_task(_until(stop))
                 for adapter in adapters if role is not Role.INGEST else ():
                     tg.create_task(_component(f"{adapter.platform}.receive", adapter.run))

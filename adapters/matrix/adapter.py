@@ -35,6 +35,7 @@ from adapters.matrix.send import MatrixSender, room_of
 from adapters.matrix.sync import Backoff, SyncLoop, SyncState
 from gateway import metrics
 from gateway.adapter import AdapterContext, Route
+from gateway.aio import TaskGroup
 from gateway.config import GatewayConfig, MatrixConfig
 from gateway.errors import GatewayError, NotPossible, RetryableError
 from gateway.models import (
@@ -210,7 +211,7 @@ class MatrixAdapter:
         sender.crypto = crypto
         sync = self._sync_loop(crypto.client, Decryptor(crypto, pending, self._config.user_id))
         try:
-            async with asyncio.TaskGroup() as tg:
+            async with TaskGroup() as tg:
                 if self._relay is not None:
                     tg.create_task(self._relay.serve(sender.edit))
                 await sync.run()

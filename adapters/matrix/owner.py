@@ -23,7 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.aio import checkpoint
+from gateway.aio import TaskGroup, checkpoint
 from gateway.errors import StoreUnavailable
 from gateway.ops.liveness import holder_is_dead
 
@@ -144,7 +144,7 @@ class Ownership:
                 if await self._take():
                     log.info("matrix: this process owns the device (lease %s)", self.lease.value)
                     try:
-                        async with asyncio.TaskGroup() as tg:
+                        async with TaskGroup() as tg:
                             tg.create_task(self._renewer())
                             tg.create_task(work())
                     except* LeaseLost:

@@ -73,6 +73,32 @@ async def test_ownership_runs_the_work_only_while_the_lease_is_held(
             await t
 
 
+async def test_an_owner_that_lost_the_lease_takes_it_again(redis: Redis, keys: Keys) -> None:
+    # Alone, the owner must own again once the intruder's lease lapses. On Python 3.11
+    # a plain asyncio.TaskGroup left the owner's task "cancelling" after the lost
+    # lease, and its loop's next checkpoint() ended it: the device had no owner for good.
+    key = keys("matrix", "@bot:x", "device-lease")
+    owner = Ownership(DeviceLease(redis, key, "host:1:a", ttl=1.0), margin=0.2)
+    running: list[int] = []
+
+    async def work() -> None:
+        running.append(1)
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(owner.run(work))
+    try:
+        await _until(lambda: running == [1])
+        await redis.set(key, "99:intruder", px=1500)
+        await _until(lambda: not owner.owned())
+        await _until(lambda: len(running) == 2, within=10)
+        assert owner.owned()
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _until(check, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
