@@ -18,7 +18,8 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from gateway import announcements
-from gateway.aio import checkpoint
+from gateway.aio import TaskGroup, checkpoint
+from gateway.errors import RetryableError
 from gateway.outbox.actions import ActionResult
 from gateway.runtime import Runtime
 from gateway.work.store import DONE, GROUP, RUNNING, Work, WorkStore
@@ -63,16 +64,33 @@ async def _run_one(store: WorkStore, w: Work) -> None:
 
 async def _handle(store: WorkStore, entry_id: str, work_id: str, gate: asyncio.Semaphore) -> None:
     async with gate:
-        w = await store.get(work_id)
         try:
-            if w is not None and w.status != DONE:
-                await _run_one(store, w)
-        except Exception:
-            log.exception("work failed", extra={"work": work_id})
-            if w is not None:
-                await store.set_status(w, DONE)
+            await _run(store, work_id)
+        except (RetryableError, RedisError, OSError) as exc:
+            # Redis (or the platform, for good) is away mid-way: the work is not done.
+            # Unacked and no longer renewed, it is taken over after CLAIM_IDLE_MS and
+            # run again (idempotent). Marked done, a recall cut short by a failover
+            # would leave chats with the message for good.
+            log.warning(
+                "work: interrupted; left to be taken over",
+                extra={"work": work_id, "error": str(exc)[:200]},
+            )
+            return
         with contextlib.suppress(RedisError, OSError):  # unacked: taken over and run again
             await _ack(store, entry_id, work_id)
+
+
+async def _run(store: WorkStore, work_id: str) -> None:
+    w = await store.get(work_id)
+    if w is None or w.status == DONE:
+        return
+    try:
+        await _run_one(store, w)
+    except (RetryableError, RedisError, OSError):
+        raise
+    except Exception:  # a bug: the work must not run again and again
+        log.exception("work failed", extra={"work": work_id})
+        await store.set_status(w, DONE)
 
 
 async def _ack(store: WorkStore, entry_id: str, work_id: str) -> None:
@@ -90,7 +108,8 @@ async def _renew(store: WorkStore, me: str, running: dict[str, str]) -> None:
         checkpoint()
         await asyncio.sleep(RENEW_SECONDS)
         if running:
-            await store.rt.redis.xclaim(store.stream, GROUP, me, 0, list(running), justid=True)
+            with contextlib.suppress(RedisError, OSError):  # Redis away: try next turn
+                await store.rt.redis.xclaim(store.stream, GROUP, me, 0, list(running), justid=True)
 
 
 async def run_work(rt: Runtime) -> None:
@@ -100,14 +119,14 @@ async def run_work(rt: Runtime) -> None:
     gate = asyncio.Semaphore(PARALLEL)
     running: dict[str, str] = {}
 
-    def start(tg: asyncio.TaskGroup, entry_id: str, work_id: str) -> None:
+    def start(tg: TaskGroup, entry_id: str, work_id: str) -> None:
         if entry_id in running:
             return
         running[entry_id] = work_id
         task = tg.create_task(_handle(store, entry_id, work_id, gate))
         task.add_done_callback(lambda _: running.pop(entry_id, None))
 
-    async with asyncio.TaskGroup() as tg:
+    async with TaskGroup() as tg:
         tg.create_task(_renew(store, me, running))
         while True:
             checkpoint()

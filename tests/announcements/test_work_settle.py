@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.runtime import Runtime
 from gateway.work import runner
@@ -54,4 +55,40 @@ async def test_work_whose_done_was_lost_stays_to_be_taken_over(
     assert pending["pending"] == 0
     assert await runtime.redis.xlen(store.stream) == 0
     w = await store.get("W-1")
-    assert w is not None and w.status == DONE
+    assert w is not None
+    assert w.status == DONE
+
+
+async def test_work_cut_short_by_redis_is_not_marked_done(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A recall half-way when Redis goes away: marked done and acked, the chats not yet
+    # recalled would keep the message for good. It must stay for a take-over.
+    store, entry_id = await _queued(runtime)
+
+    async def cut_short(store_: WorkStore, w: Work) -> None:
+        raise RedisConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(runner, "_run_one", cut_short)
+    await runner._handle(store, entry_id, "W-1", asyncio.Semaphore(1))
+    w = await store.get("W-1")
+    assert w is not None
+    assert w.status == QUEUED
+    pending: Any = await runtime.redis.xpending(store.stream, GROUP)
+    assert pending["pending"] == 1
+
+
+async def test_a_bug_in_work_still_ends_it(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, entry_id = await _queued(runtime)
+
+    async def bug(store_: WorkStore, w: Work) -> None:
+        raise KeyError("text")
+
+    monkeypatch.setattr(runner, "_run_one", bug)
+    await runner._handle(store, entry_id, "W-1", asyncio.Semaphore(1))
+    w = await store.get("W-1")
+    assert w is not None
+    assert w.status == DONE
+    assert await runtime.redis.xlen(store.stream) == 0
