@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from redis.exceptions import RedisError
 
 from gateway.adapter import OwnerRouted
-from gateway.aio import checkpoint
+from gateway.aio import TaskGroup, checkpoint
 from gateway.errors import StoreUnavailable
 from gateway.metrics import DELIVERIES, DELIVERY_SECONDS
 from gateway.ops.replication import wait_replicas
@@ -67,16 +67,20 @@ ever in flight (a poison that kills palm before the send) is dead-lettered too."
 async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = None) -> None:
     """Run the delivery workers for every started adapter until cancelled."""
     hooks = dict(hooks or {})
-    async with asyncio.TaskGroup() as tg:
+    # The groups first, outside the TaskGroup: a Redis error there is then a plain one,
+    # which palm's component loop retries, not a TaskGroup's ExceptionGroup (a crash).
+    for platform, adapter in rt.adapters.items():
+        await ensure_groups(rt, platform)
+        if isinstance(adapter, OwnerRouted):
+            await ensure_groups(rt, owner_partition(platform))
+    async with TaskGroup() as tg:
         for platform, adapter in rt.adapters.items():
-            await ensure_groups(rt, platform)
             checkpoint()
             for n in range(rt.config.outbox.workers):
                 worker = _Worker(rt, platform, adapter, hooks, n)
                 tg.create_task(worker.run())
             if isinstance(adapter, OwnerRouted):
                 part = owner_partition(platform)
-                await ensure_groups(rt, part)
                 for n in range(rt.config.outbox.workers):
                     tg.create_task(_Worker(rt, platform, adapter, hooks, n, part).run())
         if not rt.adapters:
@@ -86,7 +90,7 @@ async def run_workers(rt: Runtime, hooks: Mapping[str, DeliveryHook] | None = No
 class _Worker(Attempts):
     async def run(self) -> None:
         try:
-            async with asyncio.TaskGroup() as tg:
+            async with TaskGroup() as tg:
                 tg.create_task(self._lease())
                 await self._work()
         except asyncio.CancelledError:

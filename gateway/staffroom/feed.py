@@ -25,7 +25,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from gateway.aio import checkpoint
+from gateway.aio import TaskGroup, checkpoint
 from gateway.errors import RetryableError
 from gateway.funnel.consumer import create_group
 from gateway.funnel.outbound import TICKET_ORIGIN
@@ -101,10 +101,13 @@ class Feed:
         await create_group(self.rt, self.stream, GROUP)
 
     async def run(self) -> None:
-        await self.start()
+        started = False
         while True:
             checkpoint()
             try:
+                if not started:  # inside the retry: Redis may be away when palm starts
+                    await self.start()
+                    started = True
                 await self.step()
             except (RetryableError, RedisError, OSError) as exc:
                 checkpoint()
@@ -317,6 +320,6 @@ class Feed:
 async def run_feed(rt: Runtime) -> None:
     """The ``palm run`` component: the cards, and the reports on announcements sent from
     a room (``gateway.staffroom.report``)."""
-    async with asyncio.TaskGroup() as tg:
+    async with TaskGroup() as tg:
         tg.create_task(Feed(rt).run())
         tg.create_task(run_reports(rt))
