@@ -30,13 +30,14 @@ from gateway.errors import RetryableError
 from gateway.funnel import lua
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
 from gateway.funnel.routing import Action, Decision, RoutingState, route
-from gateway.funnel.ticket_model import Applied
+from gateway.funnel.ticket_model import NOTHING, Applied, Written
 from gateway.funnel.tickets import TicketStore, message_field
 from gateway.inbound import inbound_stream
 from gateway.metrics import INBOUND
 from gateway.models import (
     AnnouncementId,
     ChatKind,
+    DeliveryId,
     InboundEvent,
     InboundMessage,
     TargetGone,
@@ -53,6 +54,7 @@ from gateway.targets import TargetDirectory
 from gateway.templates import pick_language, templates_for
 
 log = logging.getLogger("palm.funnel")
+
 
 GROUP = "funnel"
 
@@ -213,29 +215,30 @@ class FunnelConsumer:
             await self._dead_letter(entry_id, fields, str(exc))
             return
         try:
-            proof = await self._apply(event)
+            written = await self._apply(event)
         except (RetryableError, RedisError, OSError):
             raise  # not the entry's fault: leave it pending and retry
         except Exception as exc:  # a bug must not block the stream: park the entry
             log.exception("funnel: entry failed", extra={"entry": entry_id})
             await self._dead_letter(entry_id, fields, f"{type(exc).__name__}: {exc}")
             return
-        if not await self._settle(entry_id, proof):
-            # The message's ticket write is not on the server this ack reached: a Redis
+        if not await self._settle(entry_id, written):
+            # What the entry wrote is not on the server this ack reached: a Redis
             # failover put the write on a demoted primary. Handle the entry again now.
             log.warning(
-                "funnel: the ticket write is not on this redis server (a failover?); "
+                "funnel: the entry's writes are not on this redis server (a failover?); "
                 "handling the entry again",
                 extra={"entry": entry_id},
             )
             self._own_pending = True
 
-    async def _settle(self, entry_id: str, proof: str | None) -> bool:
-        """Ack and delete the entry, unless its message's ticket write (``proof``, its
-        ``ticket:bymsg`` field) is missing on this server (``lua.SETTLE_ENTRY``)."""
+    async def _settle(self, entry_id: str, written: Written) -> bool:
+        """Ack and delete the entry, unless what it wrote is missing on this server
+        (``lua.SETTLE_ENTRY``)."""
+        outbox = [self.rt.keys("outbox", "d", d) for d in written.deliveries]
         done = await self._settle_script(
-            keys=[self.stream, self.rt.keys("ticket", "bymsg")],
-            args=[GROUP, entry_id, proof or ""],
+            keys=[self.stream, self.rt.keys("ticket", "bymsg"), *outbox],
+            args=[GROUP, entry_id, written.message],
         )
         return int(done) >= 0
 
@@ -249,12 +252,11 @@ class FunnelConsumer:
         await pipe.execute()
 
     # --- one event ------------------------------------------------------------
-    async def _apply(self, event: InboundEvent) -> str | None:
-        """Act on one event. Returns the ``ticket:bymsg`` field that proves its message
-        was stored, when it was (checked again when the entry is acked)."""
+    async def _apply(self, event: InboundEvent) -> Written:
+        """Act on one event. Returns what it wrote that the entry's ack must find."""
         for hook in self.hooks:
             if await hook(self.rt, event):
-                return None
+                return NOTHING
         if isinstance(event, TargetSeen):
             await self.admission.seen(event)
         elif isinstance(event, TargetGone):
@@ -264,7 +266,7 @@ class FunnelConsumer:
         elif isinstance(event, InboundMessage) and event.target not in self.staff_rooms:
             # A staff room's messages never open tickets (its hook acts on them).
             return await self._message(event)
-        return None
+        return NOTHING
 
     async def snapshot(self, msg: InboundMessage) -> RoutingState:
         announcement = None
@@ -285,14 +287,14 @@ class FunnelConsumer:
             edited = await self.store.edited_ticket(msg.target, msg.edit_of)
         return RoutingState(announcement, ticket_ref, open_ticket, edited)
 
-    async def _message(self, msg: InboundMessage) -> str | None:
+    async def _message(self, msg: InboundMessage) -> Written:
         if not await self.admission.admits(msg):
             INBOUND.labels(platform=msg.platform, kind="not_admitted").inc()
-            return None  # a pending or rejected chat: not stored, not logged
+            return NOTHING  # a pending or rejected chat: not stored, not logged
         decision = route(msg, await self.snapshot(msg))
         if decision.action is Action.IGNORE:
             INBOUND.labels(platform=msg.platform, kind="ignored").inc()
-            return None  # chatter: not stored, not logged
+            return NOTHING  # chatter: not stored, not logged
         if msg.chat_kind is ChatKind.DIRECT and not msg.sender.is_bot:
             # A resident writing to the bot registers (or revives) the direct target.
             await self.targets.upsert(msg.target, ChatKind.DIRECT, msg.sender.display_name)
@@ -302,26 +304,27 @@ class FunnelConsumer:
             INBOUND.labels(platform=msg.platform, kind="help").inc()
             if not await self.flood.help(msg):
                 count_limited(msg, HELP)
-                return None
-            await send_help(self.rt, msg.target, msg.message_id, templates.help(lang))
-            return None
+                return NOTHING
+            helped = await send_help(self.rt, msg.target, msg.message_id, templates.help(lang))
+            return Written(deliveries=(helped,))
         limited = await self._flood_limit(msg, decision)
         if limited is None:
-            return None  # over a limit with no open ticket to keep it on
+            return NOTHING  # over a limit with no open ticket to keep it on
         decision, attach = limited
         rules = rulebook(self.rt.config.rules_file).rules
         applied = await self.store.apply(
             msg, decision, rules.classify(msg.text), lang, attach=attach
         )
-        await self._stored(msg, decision, applied, templates.ack(lang, applied.ticket or ""))
-        if applied.outcome in ("created", "appended", "duplicate"):
-            return message_field(msg.target, msg.message_id)
-        return None
+        ack = await self._stored(msg, decision, applied, templates.ack(lang, applied.ticket or ""))
+        if applied.outcome not in ("created", "appended", "duplicate"):
+            return NOTHING  # an edit, or nothing stored
+        return Written(message_field(msg.target, msg.message_id), (ack,) if ack else ())
 
     async def _stored(
         self, msg: InboundMessage, decision: Decision, applied: Applied, ack_text: str
-    ) -> None:
-        """What follows a stored message: its metric, the console event, the ack."""
+    ) -> DeliveryId | None:
+        """What follows a stored message: its metric, the console event, the ack (its
+        delivery id, when one was queued)."""
         kind = decision.kind.value if decision.kind else decision.action.value
         if applied.outcome != "duplicate":
             INBOUND.labels(platform=msg.platform, kind=kind).inc()
@@ -330,17 +333,15 @@ class FunnelConsumer:
         if applied.created and applied.ticket is not None:
             if not await self.flood.ack(msg):
                 count_limited(msg, ACKS)
-                return
+                return None
             # Also on a redelivered entry: the deterministic delivery id makes it a no-op
             # if the first attempt got as far as enqueuing it.
+            ack = DeliveryId(f"{applied.ticket}:ack")
             await send_for_ticket(
-                self.rt,
-                applied.ticket,
-                f"{applied.ticket}:ack",
-                msg.target,
-                ack_text,
-                msg.message_id,
+                self.rt, applied.ticket, ack, msg.target, ack_text, msg.message_id
             )
+            return ack
+        return None
 
     async def _flood_limit(
         self, msg: InboundMessage, decision: Decision

@@ -288,12 +288,16 @@ return {'ok', delivery}
 )
 
 # An inbound entry done with: acked and deleted at once. KEYS: the inbound stream,
-# ticket:bymsg. ARGV: 1 group, 2 entry id, 3 the bymsg field of the message the entry
-# stored ('' when it stored none). Returns -1, and acks nothing, when that field is
-# missing *on this server*: a Redis failover put the ticket write on a demoted primary
-# and this ack on the new one. Acked, the resident's message would be lost.
+# ticket:bymsg, then the outbox hash of every delivery the entry queued. ARGV: 1 group,
+# 2 entry id, 3 the bymsg field of the message the entry stored ('' when none). Returns
+# -1, and acks nothing, when one of them is missing *on this server*: a Redis failover
+# put the write on a demoted primary and this ack on the new one. Acked, the resident's
+# message (or its acknowledgement) would be lost.
 SETTLE_ENTRY = """
 if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return -1 end
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return -1 end
+end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
 """

@@ -70,8 +70,9 @@ async def with_outbox_item(
     return results[0]
 
 
-async def send_help(rt: Runtime, target: str, message_id: str, text: str) -> None:
-    delivery_id = f"help:{target}:{message_id}"
+async def send_help(rt: Runtime, target: str, message_id: str, text: str) -> DeliveryId:
+    """Queue the help text as an answer to ``message_id``; its delivery id."""
+    delivery_id = DeliveryId(f"help:{target}:{message_id}")
     message = OutboundMessage(
         target=TargetId(target),
         text=text,
@@ -79,4 +80,5 @@ async def send_help(rt: Runtime, target: str, message_id: str, text: str) -> Non
         reply_to=PlatformMessageId(message_id),
         plain=True,
     )
-    await enqueue(rt, [OutboxItem(DeliveryId(delivery_id), HELP_ORIGIN, target, message)])
+    await enqueue(rt, [OutboxItem(delivery_id, HELP_ORIGIN, target, message)])
+    return delivery_id

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.codec import attachments_json, location_json
 from gateway.errors import InputError
-from gateway.models import InboundMessage, TicketId
+from gateway.models import DeliveryId, InboundMessage, TicketId
 from gateway.safety.inert import visible
 
 
@@ -38,6 +38,19 @@ class Applied:
     def created(self) -> bool:
         """This message opened the ticket (also true when redelivered: index 0)."""
         return self.ticket is not None and self.index == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What handling an entry wrote that its ack must find on the same Redis server."""
+
+    message: str = ""
+    """The ``ticket:bymsg`` field of the message it stored ('' when none)."""
+    deliveries: tuple[DeliveryId, ...] = ()
+    """The outbox deliveries it queued (the acknowledgement, the help text)."""
+
+
+NOTHING = Written()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from gateway.funnel import consumer as consumer_module
 from gateway.funnel.consumer import GROUP
 from gateway.funnel.ticket_model import Applied
 from gateway.funnel.tickets import TicketStore, message_field
 from gateway.inbound import inbound_stream
 from gateway.models import Command, TicketId
+from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
 from tests.funnel.conftest import Pipeline
 from tests.funnel.factory import message
@@ -60,4 +62,27 @@ async def test_entries_that_store_no_message_are_acked_as_before(
     stream = inbound_stream(runtime.keys)
     assert await runtime.redis.xlen(stream) == 0
     pending: Any = await runtime.redis.xpending(stream, GROUP)
+    assert pending["pending"] == 0
+
+
+async def test_an_acknowledgement_lost_in_a_failover_is_queued_again(
+    funnel: Pipeline, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ticket write reached this server, the acknowledgement's enqueue did not.
+    real_send = consumer_module.send_for_ticket
+    lost: list[str] = []
+
+    async def send_elsewhere(rt: Runtime, ticket: str, delivery_id: str, *a: Any) -> None:
+        if not lost:
+            lost.append(delivery_id)
+            return
+        await real_send(rt, ticket, delivery_id, *a)
+
+    monkeypatch.setattr(consumer_module, "send_for_ticket", send_elsewhere)
+    await funnel.feed(message("3单元楼道灯不亮", command=Command.REPORT, user="502"))
+
+    assert lost == ["T-1:ack"]
+    ack = await OutboxStore(runtime).get("T-1:ack")
+    assert ack is not None, "the entry was acked without its acknowledgement queued here"
+    pending: Any = await runtime.redis.xpending(inbound_stream(runtime.keys), GROUP)
     assert pending["pending"] == 0
