@@ -69,22 +69,38 @@ async def _component(name: str, work: Callable[[], Awaitable[None]]) -> None:
             await work()
         except asyncio.CancelledError:
             raise
-        except (RedisError, OSError, StoreUnavailable) as exc:
+        except BaseException as exc:
             # Redis is away (an outage, a failover): /readyz says 503 and the component
             # starts again once it answers. Anything else is a crash: palm exits non-zero.
+            if not _redis_away(exc):
+                log.exception("component crashed", extra={"component": name})
+                raise
             log.warning(
                 "component lost redis; starting it again",
-                extra={"component": name, "error": str(exc)[:200], "retry_in": delay},
+                extra={"component": name, "error": str(_leaf(exc))[:200], "retry_in": delay},
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
             continue
-        except BaseException:
-            log.exception("component crashed", extra={"component": name})
-            raise
         # A component returning means it has nothing (more) to do; that is not a crash.
         log.info("component finished", extra={"component": name})
         return
+
+
+def _redis_away(exc: BaseException) -> bool:
+    """Whether ``exc`` says only that Redis is away. A component that runs a TaskGroup
+    raises its tasks' errors as a group: it counts when every error in it does (the
+    group is ``gateway.aio.TaskGroup``, which leaves the task able to go on)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_redis_away(e) for e in exc.exceptions)
+    return isinstance(exc, (RedisError, OSError, StoreUnavailable))
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first error inside nested groups: the one worth a log line."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _adapters_for(config: GatewayConfig, role: Role) -> list[Adapter]:

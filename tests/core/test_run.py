@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gateway.aio import TaskGroup
 from gateway.app import run_gateway
 from gateway.config import GatewayConfig
 from gateway.runtime import Runtime
@@ -144,3 +148,53 @@ async def test_a_crashed_component_stops_everything(config: GatewayConfig) -> No
         )
     assert any(isinstance(e, RuntimeError) for e in info.value.exceptions)
     assert cancelled.is_set()
+
+
+async def _gateway_with(config: GatewayConfig, component: Any) -> asyncio.Task[None]:
+    cfg = config.model_copy(
+        update={"http": config.http.model_copy(update={"listen": f"127.0.0.1:{free_port()}"})}
+    )
+    return asyncio.create_task(run_gateway(cfg, extra=[("flaky", component)]))
+
+
+async def _lose_redis() -> None:
+    raise RedisConnectionError("Connection closed by server.")
+
+
+async def test_a_component_whose_tasks_lost_redis_starts_again(config: GatewayConfig) -> None:
+    # A component that runs a TaskGroup (the outbox workers, the work runner, the feed)
+    # gets its tasks' Redis errors as an ExceptionGroup: still only "Redis is away".
+    starts: list[int] = []
+    again = asyncio.Event()
+
+    async def flaky(rt: Runtime) -> None:
+        starts.append(1)
+        if len(starts) > 1:
+            again.set()
+            await asyncio.sleep(3600)
+        async with TaskGroup() as tg:
+            tg.create_task(_lose_redis())
+            tg.create_task(asyncio.sleep(3600))
+
+    gateway = await _gateway_with(config, flaky)
+    try:
+        await asyncio.wait_for(again.wait(), 15)
+        assert not gateway.done()
+    finally:
+        gateway.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gateway
+
+
+async def test_a_group_with_a_bug_in_it_is_still_a_crash(config: GatewayConfig) -> None:
+    async def bug() -> None:
+        raise RuntimeError("boom")
+
+    async def mixed(rt: Runtime) -> None:
+        async with TaskGroup() as tg:
+            tg.create_task(_lose_redis())
+            tg.create_task(bug())
+
+    gateway = await _gateway_with(config, mixed)
+    with pytest.raises(BaseExceptionGroup):
+        await asyncio.wait_for(gateway, 10)
