@@ -25,9 +25,11 @@ class Node:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir
-        )
+        # Each node's log stays beside its data (node.log), for a failover that went wrong.
+        with open(self.dir / "node.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+            )
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -107,6 +109,23 @@ class SentinelSetup:
             if addr:
                 return int(addr[1])
         return None
+
+    def failovers(self) -> int:
+        """How many failovers the sentinels completed: the highest ``config-epoch``."""
+        epochs = [0]
+        for s in self.sentinels:
+            try:
+                flat = Redis(port=s.port, socket_timeout=1).execute_command(
+                    "SENTINEL", "MASTER", SERVICE
+                )
+            except Exception:  # a sentinel mid-restart: ask the next
+                continue
+            # redis-py parses the answer into a dict (values typed), or leaves it flat
+            fields = (
+                flat if isinstance(flat, dict) else dict(zip(flat[::2], flat[1::2], strict=True))
+            )
+            epochs.append(int(fields.get("config-epoch", fields.get(b"config-epoch", 0))))
+        return max(epochs)
 
     def replicated(self) -> bool:
         try:
