@@ -51,10 +51,9 @@ from gateway.rules import rulebook
 from gateway.runtime import Runtime
 from gateway.staffroom.config import staff_room_ids
 from gateway.targets import TargetDirectory
-from gateway.templates import pick_language, templates_for
+from gateway.templates import Lang, pick_language, templates_for
 
 log = logging.getLogger("palm.funnel")
-
 
 GROUP = "funnel"
 
@@ -315,13 +314,13 @@ class FunnelConsumer:
         applied = await self.store.apply(
             msg, decision, rules.classify(msg.text), lang, attach=attach
         )
-        ack = await self._stored(msg, decision, applied, templates.ack(lang, applied.ticket or ""))
+        ack = await self._stored(msg, decision, applied, lang)
         if applied.outcome not in ("created", "appended", "duplicate"):
             return NOTHING  # an edit, or nothing stored
         return Written(message_field(msg.target, msg.message_id), (ack,) if ack else ())
 
     async def _stored(
-        self, msg: InboundMessage, decision: Decision, applied: Applied, ack_text: str
+        self, msg: InboundMessage, decision: Decision, applied: Applied, lang: Lang
     ) -> DeliveryId | None:
         """What follows a stored message: its metric, the console event, the ack (its
         delivery id, when one was queued)."""
@@ -337,9 +336,8 @@ class FunnelConsumer:
             # Also on a redelivered entry: the deterministic delivery id makes it a no-op
             # if the first attempt got as far as enqueuing it.
             ack = DeliveryId(f"{applied.ticket}:ack")
-            await send_for_ticket(
-                self.rt, applied.ticket, ack, msg.target, ack_text, msg.message_id
-            )
+            text = templates_for(self.rt.config.templates_file).ack(lang, applied.ticket)
+            await send_for_ticket(self.rt, applied.ticket, ack, msg.target, text, msg.message_id)
             return ack
         return None
 

@@ -292,7 +292,8 @@ return {'ok', delivery}
 # 2 entry id, 3 the bymsg field of the message the entry stored ('' when none). Returns
 # -1, and acks nothing, when one of them is missing *on this server*: a Redis failover
 # put the write on a demoted primary and this ack on the new one. Acked, the resident's
-# message (or its acknowledgement) would be lost.
+# message (or its acknowledgement) would be lost. The staff-room feed acks with it too
+# (no message field: its cards' deliveries only).
 SETTLE_ENTRY = """
 if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return -1 end
 for i = 3, #KEYS do

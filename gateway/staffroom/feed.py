@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from gateway.aio import TaskGroup, checkpoint
 from gateway.errors import RetryableError
 from gateway.funnel.consumer import create_group
+from gateway.funnel.lua import SETTLE_ENTRY
 from gateway.funnel.outbound import TICKET_ORIGIN
 from gateway.models import (
     ChatKind,
@@ -62,18 +63,6 @@ if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', 259200
 return 1
 """
 
-# An entry done with: acked and deleted at once. KEYS: the events stream, then the
-# outbox hash of every delivery the entry enqueued. Returns -1, and acks nothing, when
-# one of them is missing *on this server*: a Redis failover put the enqueue on a
-# demoted primary and this ack on the new one. Acked, that card would never be posted.
-_SETTLE_LUA = """
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then return -1 end
-end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('XDEL', KEYS[1], ARGV[2])
-"""
-
 
 def card_id(ticket: str, room: str) -> DeliveryId:
     return DeliveryId(f"card:{ticket}:{room}")
@@ -94,7 +83,8 @@ class Feed:
         self.staff = staff_room_ids(self.rooms)
         self.lang = rt.config.locale
         self._max = rt.redis.register_script(_MAX_LUA)
-        self._settle_script = rt.redis.register_script(_SETTLE_LUA)
+        # The funnel's settle: with no message field, it checks the deliveries only.
+        self._settle_script = rt.redis.register_script(SETTLE_ENTRY)
         self._own_pending = True
 
     async def start(self) -> None:
@@ -133,8 +123,9 @@ class Feed:
 
     async def _settle(self, entry_id: str, enqueued: list[DeliveryId]) -> bool:
         """Ack and delete the entry, unless a delivery it enqueued is missing here."""
-        keys = [self.stream, *(self.rt.keys("outbox", "d", d) for d in enqueued)]
-        done = await self._settle_script(keys=keys, args=[GROUP, entry_id])
+        outbox = [self.rt.keys("outbox", "d", d) for d in enqueued]
+        keys = [self.stream, self.rt.keys("ticket", "bymsg"), *outbox]
+        done = await self._settle_script(keys=keys, args=[GROUP, entry_id, ""])
         return int(done) >= 0
 
     async def _read(self, start: str, block: int | None) -> list[tuple[str, dict[str, str]]]:

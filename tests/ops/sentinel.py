@@ -6,7 +6,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 
@@ -98,34 +100,25 @@ class SentinelSetup:
             s.start()
         self.wait_for(lambda: self.replicated() and self.master_port() == self.ports[0])
 
-    def master_port(self) -> int | None:
+    def _ask(self, *command: str) -> Iterator[Any]:
+        """The answer of every sentinel that answers, in order."""
         for s in self.sentinels:
             try:
-                addr = Redis(port=s.port, socket_timeout=1).execute_command(
-                    "SENTINEL", "get-master-addr-by-name", SERVICE
-                )
+                yield Redis(port=s.port, socket_timeout=1).execute_command(*command)
             except Exception:  # a sentinel mid-restart: ask the next
                 continue
+
+    def master_port(self) -> int | None:
+        for addr in self._ask("SENTINEL", "get-master-addr-by-name", SERVICE):
             if addr:
                 return int(addr[1])
         return None
 
     def failovers(self) -> int:
         """How many failovers the sentinels completed: the highest ``config-epoch``."""
-        epochs = [0]
-        for s in self.sentinels:
-            try:
-                flat = Redis(port=s.port, socket_timeout=1).execute_command(
-                    "SENTINEL", "MASTER", SERVICE
-                )
-            except Exception:  # a sentinel mid-restart: ask the next
-                continue
-            # redis-py parses the answer into a dict (values typed), or leaves it flat
-            fields = (
-                flat if isinstance(flat, dict) else dict(zip(flat[::2], flat[1::2], strict=True))
-            )
-            epochs.append(int(fields.get("config-epoch", fields.get(b"config-epoch", 0))))
-        return max(epochs)
+        # redis-py parses SENTINEL MASTER into a dict
+        answers = self._ask("SENTINEL", "MASTER", SERVICE)
+        return max([0, *(int(m["config-epoch"]) for m in answers if m)])
 
     def replicated(self) -> bool:
         try:
