@@ -116,9 +116,9 @@ class SentinelSetup:
 
     def failovers(self) -> int:
         """How many failovers the sentinels completed: the highest ``config-epoch``."""
-        # redis-py parses SENTINEL MASTER into a dict
+        # Sent raw, SENTINEL MASTER comes back as a dict with bytes keys
         answers = self._ask("SENTINEL", "MASTER", SERVICE)
-        return max([0, *(int(m["config-epoch"]) for m in answers if m)])
+        return max([0, *(int(m.get(b"config-epoch", m.get("config-epoch", 0))) for m in answers)])
 
     def replicated(self) -> bool:
         try:
