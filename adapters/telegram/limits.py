@@ -4,21 +4,21 @@ Telegram's Bots FAQ: about 30 messages per second per bot, 1 per second in one c
 20 per minute in one group. Palm reads them as exact rolling windows per bot (the
 keys name the bot id, so every palm process on one Redis shares them).
 
-Why the windows carry a margin: the shared limiter records a send when it grants the
-permit (Redis time), but Telegram counts it when the request arrives. Between the two
-lie a Redis round trip, the event loop and the HTTP request, which vary by some ms
-(tens of ms under load). Two sends granted exactly 1.000 s apart can therefore arrive
-0.98 s apart and break "1 per second". The margins widen each window enough to absorb
-that jitter.
+Why the windows carry a margin: Telegram counts a send when the request arrives, and
+palm cannot see when that is. A free send counts in palm's shared log from the answer's
+arrival (``gateway.ratelimit``: ``until_sent``), which is after the request's, so the
+bot-wide window needs only ``BOT_MARGIN`` for clock rounding. Paid sends (1,000/s) count
+from just before the request leaves, to save a Redis script per send; their margins
+absorb the arrival jitter. The per-chat and per-group margins stay as they were, so a
+chat's pace does not change with the kind of send.
 
 The bot-wide rule is spread (``RateRule.spread``): sends go out on an even grid of
 (1 + ``BOT_MARGIN``)/30 s instead of in bursts of 30. A burst makes 30 requests race
-through the event loop and the network at once, so their arrival times scatter by far
-more than a grid's do; bursts needed a 0.15 s margin (26 msg/s, 0.87 of the limit)
-while the grid holds with 0.05 (28.5 msg/s, 0.95). Measured with ``bench.fanout_limits
---sweep`` (see bench/README.md): bursts with 0.03 broke the 30/s window 8-10 times in
-950 sends, the grid with 0.03 once, the grid with 0.05 never (also with three palm
-processes sharing the broadcast).
+through the event loop and the network at once; their answers then come late, and a
+window that counts from the answers would free its slots late. Before free sends
+counted from their answers, bursts needed a 0.15 s margin (0.87 of the limit) and the
+grid 0.05 (0.95); counted from the answers, the grid reaches 0.98-0.99 with 0
+violations, also beside a CPU hog on every core (``bench.fanout_limits``, bench/README.md).
 
 Which key a 429 pauses: Telegram's 429 says only ``retry_after``, not which limit was
 hit. Palm's own limiter keeps the published limits, so a 429 means Telegram's hidden
@@ -38,11 +38,10 @@ from gateway.models import ChatKind, RateRule
 
 JITTER_MARGIN = 0.15
 """Added to the per-chat (1/s) and per-group (20/min) windows."""
-BOT_MARGIN = 0.05
-"""Added to the bot-wide (30/s) window. 0.025 reached 0.975 of 30/s with 0 violations in
-``bench.fanout_limits`` (also with three processes and beside a CPU hog per core), but a
-whole-suite run broke the window 3 times in a 300-chat kill -9 test whose fake counts
-arrivals in the busy pytest process: kept at 0.05 until that is told apart."""
+BOT_MARGIN = 0.005
+"""Added to the bot-wide (30/s) window. Free sends count from their answer
+(``gateway.ratelimit``), so arrival jitter needs no margin; this absorbs clock rounding
+(Redis time in whole ms) and the two clocks' drift."""
 PAID_MARGIN = 0.05
 """Added to the 1,000/s paid window: one send per ms leaves no grid to absorb jitter."""
 BOT_SPREAD = True

@@ -13,10 +13,12 @@ here. A wait longer than ``HAND_BACK_AFTER`` first hands the rest of the batch b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gateway.admission.share import auto_reply_rules, is_auto_reply
@@ -26,10 +28,11 @@ from gateway.errors import (
     PermanentError,
     RateLimited,
     RetryableError,
+    StoreUnavailable,
     TargetGone,
 )
 from gateway.metrics import RATE_LIMITED, TELEGRAM_AMBIGUOUS
-from gateway.models import ChatKind, PlatformMessageId, SendReceipt, TargetId
+from gateway.models import ChatKind, PlatformMessageId, RateRule, SendReceipt, TargetId
 from gateway.outbox.anchored import send_anchored
 from gateway.outbox.model import FAILED, SENT, SUPERSEDED, Delivery, TargetStatus
 from gateway.outbox.reader import StreamReader
@@ -104,9 +107,14 @@ class Attempts(StreamReader):
             # send from now, ratelimit.py) go in one round trip, the check first. A stamp
             # that must wait leaves the delivery in flight meanwhile: a crash then counts
             # a duplicate risk that did not happen (never one that did).
+            # Counted as in flight until its answer (ratelimit.py), except the paced
+            # paid sends: at 1,000/s the second script per send is CPU the broadcast
+            # does not have, and their margin absorbs the arrival jitter.
+            until_sent = not any(r.pace for r in rules)
             asked = time.monotonic()
             began, wait = await asyncio.gather(
-                self.store.begin_send(d.delivery_id, owner), self.limiter.try_stamp(rules, permit)
+                self.store.begin_send(d.delivery_id, owner),
+                self.limiter.try_stamp(rules, permit, until_sent=until_sent),
             )
             if began != "ok":
                 # "final": someone else finished it; "lost": our lease was taken over.
@@ -114,15 +122,19 @@ class Attempts(StreamReader):
             if wait > 0 or time.monotonic() - asked > STAMP_STALE:
                 # Waiting, or the answer came late (a stalled event loop, a collector
                 # pause): the stamp may be well before the request leaves, so again.
-                await self.limiter.stamp(rules, permit)
+                await self.limiter.stamp(rules, permit, until_sent=until_sent)
             receipt: SendReceipt | None
             try:
-                if anchor is None:
-                    receipt = await self.adapter.send(replace(msg, target=target))
-                else:
-                    receipt = await send_anchored(
-                        self.store, self.adapter, anchor, replace(msg, target=target)
-                    )
+                try:
+                    if anchor is None:
+                        receipt = await self.adapter.send(replace(msg, target=target))
+                    else:
+                        receipt = await send_anchored(
+                            self.store, self.adapter, anchor, replace(msg, target=target)
+                        )
+                finally:
+                    if until_sent:
+                        await self._sent(rules, permit)
             except RateLimited as exc:
                 RATE_LIMITED.labels(platform=self.platform).inc()
                 if exc.scope:
@@ -167,6 +179,12 @@ class Attempts(StreamReader):
             if wait > HAND_BACK_AFTER:
                 await self._hand_back()
             await asyncio.sleep(wait)
+
+    async def _sent(self, rules: Sequence[RateRule], permit: str) -> None:
+        # Without Redis the send stays counted as in flight for IN_FLIGHT_HOLD: slower,
+        # never over a limit. The delivery's own outcome must not wait for that.
+        with contextlib.suppress(StoreUnavailable):
+            await self.limiter.sent(rules, permit)
 
     async def _first_attempt(self, delivery_id: str, default: float) -> float:
         raw = await self.rt.redis.hget(self.store.delivery_key(delivery_id), "first_attempt_at")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 
 from redis.asyncio import Redis
@@ -145,3 +146,45 @@ async def test_a_paced_rule_spaces_a_process_s_grants_evenly(redis: Redis, keys:
 
     await asyncio.gather(*(unpaced() for _ in range(40)))
     assert min(b - a for a, b in itertools.pairwise(sorted(burst))) < 0.004
+
+
+async def test_a_send_in_flight_counts_until_its_answer(redis: Redis, keys: Keys) -> None:
+    limiter = RateLimiter(redis, keys)
+    chat = RateRule("chat:flight", limit=1, window=0.3)
+    assert await limiter.acquire([chat], member="a")
+    await limiter.stamp([chat], "a", until_sent=True)
+    # In flight: it may still reach the platform, so it holds its window open.
+    assert await limiter.try_acquire([chat]) > 0.5
+    await limiter.sent([chat], "a")
+    wait = await limiter.try_acquire([chat])
+    assert 0.2 < wait <= 0.31
+
+
+async def test_windows_hold_at_a_platform_that_receives_requests_late(
+    redis: Redis, keys: Keys
+) -> None:
+    # The platform counts a send when it arrives: 0 or 60 ms after palm's stamp, at
+    # random (a busy network, a busy platform). Counted from the answer, no rolling
+    # window of the platform's clock ever holds more than the limit. Counted from the
+    # stamp (no ``until_sent``, no ``sent``) the same sends put 7 in one window.
+    limiter = RateLimiter(redis, keys)
+    rule = RateRule("bot:late", limit=5, window=0.25, spread=True)
+    arrivals: list[float] = []
+    rng = random.Random(7)
+
+    async def send(n: int) -> None:
+        member = f"m{n}"
+        assert await limiter.acquire([rule], member=member)
+        await limiter.stamp([rule], member, until_sent=True)
+        await asyncio.sleep(rng.choice((0.0, 0.06)))
+        arrivals.append(time.monotonic())
+        await asyncio.sleep(0.002)
+        await limiter.sent([rule], member)
+
+    async def worker(w: int) -> None:
+        for i in range(12):
+            await send(w * 100 + i)
+
+    await asyncio.wait_for(asyncio.gather(*(worker(w) for w in range(3))), 60)
+    assert len(arrivals) == 36
+    assert _max_in_window(arrivals, 0.25) <= 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -300,14 +301,18 @@ async def test_a_stamp_answered_late_is_made_again_before_the_send(
     order: list[str] = []
     real_try, real_stamp = RateLimiter.try_stamp, RateLimiter.stamp
 
-    async def slow_try(self: RateLimiter, rules: object, member: str) -> float:
-        wait = await real_try(self, rules, member)  # type: ignore[arg-type]
+    async def slow_try(
+        self: RateLimiter, rules: object, member: str, *, until_sent: bool = False
+    ) -> float:
+        wait = await real_try(self, rules, member, until_sent=until_sent)  # type: ignore[arg-type]
         await asyncio.sleep(attempts.STAMP_STALE * 3)
         order.append("try_stamp")
         return wait
 
-    async def stamp(self: RateLimiter, rules: object, member: str) -> None:
-        await real_stamp(self, rules, member)  # type: ignore[arg-type]
+    async def stamp(
+        self: RateLimiter, rules: object, member: str, *, until_sent: bool = False
+    ) -> None:
+        await real_stamp(self, rules, member, until_sent=until_sent)  # type: ignore[arg-type]
         order.append("stamp")
 
     monkeypatch.setattr(RateLimiter, "try_stamp", slow_try)
@@ -320,6 +325,39 @@ async def test_a_stamp_answered_late_is_made_again_before_the_send(
     assert order[-1] == "stamp"
     assert order.count("stamp") == 1
     assert [s.target for s in mem.sends] == ["telegram:-1"]
+
+
+async def test_a_free_send_counts_from_its_answer_a_paced_one_from_its_stamp(
+    runtime: Runtime,
+) -> None:
+    # The platform counts a send when it arrives, some time before its answer: a free
+    # send's entry in the shared log moves to the answer's time; a paced (paid) one
+    # stays at its stamp (no second script per send at 1,000/s).
+    rt = with_outbox(runtime, workers=1)
+    free = RateRule("bot:answer", 30, 1.0, spread=True)
+    paced = RateRule("paid:answer", 1000, 1.0, pace=True)
+    mem = MemoryAdapter(
+        rules=lambda target, kind: [paced if target.endswith("-2") else free], delay=0.3
+    )
+    rt.adapters["telegram"] = mem
+    await seed(rt, {"telegram:-1": [], "telegram:-2": []})
+    await enqueue(rt, [item("telegram:-1"), item("telegram:-2")])
+    async with workers(rt):
+        await wait_for(lambda: all_final(rt))
+    assert len(mem.sends) == 2
+    for rule, least_ms in ((free, 300), (paced, 0)):
+        grid = await rt.redis.get(rt.keys("rate", "grid", rule.key))
+        [(_, score)] = await rt.redis.zrange(
+            rt.keys("rate", "log", rule.key), 0, -1, withscores=True
+        )
+        granted = float(grid) if grid is not None else None
+        if rule is free:
+            assert granted is not None
+            # the 0.3 s send lies between; in flight it stood 0.5 s ahead of its stamp
+            assert least_ms <= score - granted < 450
+        else:
+            assert granted is None  # not spread: no grid
+            assert score < time.time() * 1000 - 250  # still at its stamp, before the send
 
 
 async def test_a_take_run_again_with_its_answer_lost_counts_once(runtime: Runtime) -> None:
