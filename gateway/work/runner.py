@@ -1,7 +1,9 @@
 """The ``work`` component: runs queued edits and recalls, several at a time.
 
 Each process reads the work stream through one consumer group, so each piece of work
-runs once. A piece whose process died is taken over after ``CLAIM_IDLE_MS``; while a
+runs once. A piece cut short by Redis or the platform is run again by the same process
+after a short wait (``RETRY_DELAYS``). A piece whose process died is taken over after
+``CLAIM_IDLE_MS``; while a
 process works on one (a recall may wait minutes for a group's send budget) it keeps
 renewing its claim so nobody takes it over. A taken-over edit or recall only repeats
 what is idempotent: a recalled delivery is skipped, a chat's first result is kept.
@@ -41,6 +43,9 @@ return redis.call('XDEL', KEYS[1], ARGV[2])
 """
 RENEW_SECONDS = 15.0
 PARALLEL = 8
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+"""Waits before running interrupted work again in the same process: 30 s in all, within
+``CLAIM_IDLE_MS``, so a short Redis outage or a failover does not hold a recall a minute."""
 
 
 async def _ensure_group(store: WorkStore) -> None:
@@ -64,18 +69,24 @@ async def _run_one(store: WorkStore, w: Work) -> None:
 
 async def _handle(store: WorkStore, entry_id: str, work_id: str, gate: asyncio.Semaphore) -> None:
     async with gate:
-        try:
-            await _run(store, work_id)
-        except (RetryableError, RedisError, OSError) as exc:
-            # Redis (or the platform, for good) is away mid-way: the work is not done.
-            # Unacked and no longer renewed, it is taken over after CLAIM_IDLE_MS and
-            # run again (idempotent). Marked done, a recall cut short by a failover
-            # would leave chats with the message for good.
-            log.warning(
-                "work: interrupted; left to be taken over",
-                extra={"work": work_id, "error": str(exc)[:200]},
-            )
-            return
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                await _run(store, work_id)
+                break
+            except (RetryableError, RedisError, OSError) as exc:
+                # Redis (or the platform, for good) is away mid-way: the work is not
+                # done. Marked done, a recall cut short by a failover would leave chats
+                # with the message for good. Run again here (idempotent) once Redis is
+                # likely back, while the claim is still renewed; after the last try it is
+                # left unacked, and taken over after CLAIM_IDLE_MS.
+                log.warning(
+                    "work: interrupted; %s",
+                    "left to be taken over" if delay is None else f"again in {delay:g} s",
+                    extra={"work": work_id, "error": str(exc)[:200]},
+                )
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
         with contextlib.suppress(RedisError, OSError):  # unacked: taken over and run again
             await _ack(store, entry_id, work_id)
 

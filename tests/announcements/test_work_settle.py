@@ -70,12 +70,37 @@ async def test_work_cut_short_by_redis_is_not_marked_done(
         raise RedisConnectionError("Connection closed by server.")
 
     monkeypatch.setattr(runner, "_run_one", cut_short)
+    monkeypatch.setattr(runner, "RETRY_DELAYS", (0.01, 0.01))
     await runner._handle(store, entry_id, "W-1", asyncio.Semaphore(1))
     w = await store.get("W-1")
     assert w is not None
     assert w.status == QUEUED
     pending: Any = await runtime.redis.xpending(store.stream, GROUP)
     assert pending["pending"] == 1
+
+
+async def test_work_cut_short_runs_again_in_the_same_process(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short Redis outage mid-recall: the recall is finished a moment later by the
+    # same process, not a minute later by a take-over.
+    store, entry_id = await _queued(runtime)
+    runs: list[float] = []
+
+    async def flaky(store_: WorkStore, w: Work) -> None:
+        runs.append(time.monotonic())
+        if len(runs) < 3:
+            raise RedisConnectionError("Connection closed by server.")
+        await store_.set_status(w, DONE)
+
+    monkeypatch.setattr(runner, "_run_one", flaky)
+    await asyncio.wait_for(runner._handle(store, entry_id, "W-1", asyncio.Semaphore(1)), 10)
+    assert len(runs) == 3
+    assert runs[2] - runs[0] >= runner.RETRY_DELAYS[0] + runner.RETRY_DELAYS[1]
+    w = await store.get("W-1")
+    assert w is not None
+    assert w.status == DONE
+    assert await runtime.redis.xlen(store.stream) == 0
 
 
 async def test_a_bug_in_work_still_ends_it(
