@@ -73,14 +73,18 @@ OVERTAKEN = Outcome(SUPERSEDED, reason="superseded by a later edit")
 class Attempts(StreamReader):
     """The sending half of a worker (``_Worker`` in ``gateway.outbox.worker``)."""
 
-    async def _count_duplicate_risk(self, delivery_id: str, *, at_crash: bool = True) -> None:
+    async def _count_duplicate_risk(
+        self, delivery_id: str, *, at_crash: bool = True, why: str = "it was in flight at a crash"
+    ) -> None:
         await self.store.mark_possible_duplicate(delivery_id, self.platform)
         if not at_crash:
             return  # an AmbiguousSend: the adapter counted it when it translated the error
         if self.platform == "telegram":
             TELEGRAM_AMBIGUOUS.inc()
         log.warning(
-            "resending a send that was in flight at a crash", extra={"delivery": delivery_id}
+            "resending a send that may have reached the chat: %s",
+            why,
+            extra={"delivery": delivery_id},
         )
 
     async def _attempts(self, d: Delivery, owner: str, known: TargetStatus | None) -> Outcome:

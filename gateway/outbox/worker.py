@@ -53,6 +53,7 @@ from gateway.outbox.model import (
     Taken,
 )
 from gateway.outbox.reader import all_done, ensure_groups, entries, owner_partition
+from gateway.outbox.unreplicated import unreplicated
 from gateway.runtime import Runtime
 
 __all__ = ["ensure_groups", "owner_partition", "run_workers"]
@@ -174,8 +175,13 @@ class _Worker(Attempts):
         if state in FINAL:
             # Finished before a crash stopped the ack: run the hook again (it is idempotent).
             return _ack_if(await self._finish(took.delivery, changed=False))
+        lagged = unreplicated(self.rt.redis).pop(delivery_id)
         if inflight:
             await self._count_duplicate_risk(delivery_id)
+        elif lagged:
+            # Recorded sent here while the replicas lagged, and found unsent: a failover
+            # lost the record (gateway.outbox.unreplicated). It goes out again, counted.
+            await self._count_duplicate_risk(delivery_id, why="its record was lost in a failover")
         # Only a crash while this delivery was being sent blames it: the other deliveries
         # a dying process merely held (waiting for a rate permit) are innocent, and a
         # poison that kills palm every time would otherwise dead-letter them too.
@@ -219,8 +225,12 @@ class _Worker(Attempts):
         """``redis.replica_acks``: the recorded send is on the replicas before we go on.
 
         The message is out already: if the replicas lag, a failover now could make the
-        delivery go out again, so say so and carry on (nothing better can be done).
+        delivery go out again, so say so, remember it (counted if it is taken again
+        unfinished: ``gateway.outbox.unreplicated``) and carry on. It is remembered from
+        before the ``WAIT``, so a process stopped during it forgets nothing.
         """
+        memory = unreplicated(self.rt.redis)
+        memory.add(delivery_id)
         try:
             await wait_replicas(self.rt.redis, self.rt.keys, self.rt.config.redis.replica_acks)
         except StoreUnavailable as exc:
@@ -228,6 +238,8 @@ class _Worker(Attempts):
                 "recorded send not on the replicas yet",
                 extra={"delivery": delivery_id, "error": exc.message},
             )
+            return
+        memory.pop(delivery_id)
 
     async def _owner_stream(self, stream: str, d: Delivery) -> str | None:
         """The owner's stream (same priority) when only the owner may send ``d`` and this
