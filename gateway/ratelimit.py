@@ -22,6 +22,8 @@ stamped at least a window after it also arrives at least a window after it: the 
 hold at the platform however late the requests arrive, and the margins only absorb clock
 rounding. The cost is the round-trip time: a window frees a slot an answer's time later.
 A process that dies with a send in flight leaves its entry held, not under-counted.
+A caller held back by a send in flight is told to wait one window and look again (its
+answer comes no sooner than now), not the hold as well.
 
 ``spread`` keeps its grid of grant times in a key of its own (``rate:grid:<rule>``), so
 entries moved by a stamp or an answer do not push the grid back.
@@ -74,7 +76,9 @@ for i = 1, n do
   if count >= limit then
     -- the send that frees a slot is the (count - limit + 1)-th oldest in the window
     local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
-    local w = tonumber(oldest[2]) + window - now
+    -- one in flight (scored ahead of now) frees its slot no sooner than a window
+    -- from now: wait that long and look again, not its hold too
+    local w = math.min(tonumber(oldest[2]), now) + window - now
     if w > wait then wait = w end
   end
   local grid = ARGV[3 * i + 1] == '1' and redis.call('GET', KEYS[2 * n + i])
@@ -127,7 +131,7 @@ for i = 1, n do
     local at = limit - 1
     if rank and rank <= at then at = limit end
     local s = redis.call('ZREVRANGE', KEYS[i], at, at, 'WITHSCORES')
-    local w = tonumber(s[2]) + window - now
+    local w = math.min(tonumber(s[2]), now) + window - now
     if w > wait then wait = w end
   end
 end
