@@ -248,6 +248,7 @@ ZH: dict[str, str] = {
     "The platform could not be reached.": "无法连接到平台。",
     "Not sent after {n} tries.": "尝试 {n} 次仍未发出。",
     "The chat is no longer active.": "此会话已停用。",
+    "Not delivered. The platform said:": "未送达。平台的原话：",
     "Each chat's delivery record was removed on {at}, after the retention period; the "
     "counts above stay. It can no longer be edited or recalled.": (
         "各会话的发送记录已在保留期满后于 {at} 清理；上面的统计仍在。此通知已无法修改或撤回。"

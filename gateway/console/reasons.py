@@ -3,8 +3,10 @@
 The reasons palm stores are for operators and programs: English, and often the platform's
 own text ("Forbidden: bot was blocked by the user", "matrix send: M_FORBIDDEN: ..."). The
 console shows the words from here first, in the page's language, and the stored text
-beside them, small, for whoever has to ask the operator. A reason no rule knows is shown
-as it is. Pure: no I/O, so the rules are tested on their own.
+beside them, small, for whoever has to ask the operator. A reason no rule knows gets
+``UNKNOWN`` before it where the stored text is shown too (``said``), so a staff member
+reads their own language first and the platform's words after. Pure: no I/O, so the
+rules are tested on their own.
 
 Each rule is a regular expression over the stored text (case-insensitive) and an English
 sentence that is also a key of ``gateway.console.i18n.ZH``. The first rule that matches
@@ -58,10 +60,14 @@ _COMPILED = tuple((re.compile(p, re.IGNORECASE), words) for p, words in _RULES)
 _TRIES = re.compile(r"^gave up after (\d+) tries: (.*)$", re.DOTALL)
 _INACTIVE = re.compile(r"^target inactive: (.*)$", re.DOTALL)
 
+UNKNOWN = "Not delivered. The platform said:"
+"""Before a stored reason no rule knows."""
+
 WORDS = (
     *(words for _, words in _RULES),
     "Not sent after {n} tries.",
     "The chat is no longer active.",
+    UNKNOWN,
 )
 """Every sentence this module can return (each must have its Chinese)."""
 
@@ -83,3 +89,10 @@ def explain(reason: str | None, lang: str) -> str | None:
         if pattern.search(reason):
             return t(words)
     return None
+
+
+def said(reason: str, lang: str) -> str:
+    """One line for a place that shows a single text: the words, or for a reason no rule
+    knows ``UNKNOWN`` and the stored text."""
+    gap = "" if lang == "zh" else " "
+    return explain(reason, lang) or f"{translator(lang)(UNKNOWN)}{gap}{reason}"

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from gateway import announcements
 from gateway.aio import checkpoint
-from gateway.console.reasons import explain
+from gateway.console.reasons import said
 from gateway.errors import NotFound, RetryableError
 from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
@@ -94,7 +94,7 @@ async def summary(rt: Runtime, detail: dict[str, Any], lang: str) -> str:
     targets = await TargetDirectory(rt.redis, rt.keys).many([d["target"] for d in shown])
     titles = {t.id: t.title for t in targets}
     for d in shown:
-        why = explain(d.get("reason"), lang) or d.get("reason") or ""
+        why = said(d["reason"], lang) if d.get("reason") else ""
         name = titles.get(d["target"]) or d["target"]
         lines.append(say(lang, "report_line", chat=name, why=why))
     if len(failed) > LISTED:

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from gateway import announcements
 from gateway.accounts import Role
 from gateway.console import i18n
-from gateway.console.reasons import WORDS, explain
+from gateway.console.reasons import WORDS, explain, said
 from gateway.errors import Rejected, TargetGone
 from gateway.runtime import Runtime
 from tests.console.helpers import make_user, sign_in
@@ -61,6 +61,15 @@ def test_an_unknown_reason_is_left_as_it_is() -> None:
     assert explain("", "en") is None
 
 
+def test_a_single_line_puts_the_page_s_language_before_unknown_words() -> None:
+    raw = "telegram: Bad Request: something palm never saw"
+    assert said(raw, "zh") == f"未送达。平台的原话：{raw}"
+    assert said(raw, "en") == f"Not delivered. The platform said: {raw}"
+    assert said("Forbidden: bot was blocked by the user", "en") == (
+        "The resident has blocked the bot."
+    )
+
+
 def test_every_sentence_has_its_chinese() -> None:
     assert [w for w in WORDS if w not in i18n.ZH] == []
 
@@ -80,11 +89,12 @@ async def test_the_announcement_page_lists_failures_first_with_words(
     await client.get("/console/lang?to=zh&next=/console/")
     live = await (await client.get(f"/console/announcements/{ann.id}/live")).text()
     rows = live.split("<tbody>")[-1]
-    # failed before sent; words first, the stored text beside them; unknown as it is
+    # failed before sent; words first, the stored text beside them; for one no rule
+    # knows, the page's language first all the same
     assert rows.index("telegram:-5") < rows.index("matrix:")
     assert rows.index("telegram:-9") < rows.index("matrix:")
     assert '机器人已被移出此会话。<div class="sub">bot was kicked from the group chat</div>' in rows
-    assert "telegram: Bad Request: something odd" in rows
+    assert '未送达。平台的原话：<div class="sub">telegram: Bad Request: something odd</div>' in rows
     chats = await (await client.get("/console/chats")).text()
     assert "机器人已被移出此会话。" in chats
 

@@ -4,7 +4,7 @@ many chats it reached and, per chat it did not, why in words (gateway/staffroom/
 from __future__ import annotations
 
 from gateway import announcements
-from gateway.errors import TargetGone
+from gateway.errors import PermanentError, TargetGone
 from gateway.models import ChatKind, Platform, TargetId
 from gateway.outbox import OutboxStore
 from gateway.runtime import Runtime
@@ -76,3 +76,17 @@ async def test_all_sent_in_english_and_a_recalled_one_is_not_reported(runtime: R
     assert await report.report_once(rt) == 0
     assert await _report(rt) is None
     assert not await rt.redis.exists(rt.keys("staffroom", "reports"))
+
+
+async def test_a_reason_no_rule_knows_comes_after_the_room_s_own_words(runtime: Runtime) -> None:
+    # A staff member reads their language first, then the platform's words to pass on.
+    rt, adapter = await _setup(runtime, "zh")
+    adapter.fail_always("telegram:-3", PermanentError("Bad Request: wrong file identifier"))
+    ann = await _announce(rt)
+    async with workers(rt):
+        await wait_for(lambda: _out(rt, ann))
+        assert await report.report_once(rt) == 1
+    assert await _report(rt) == (
+        "A-1：已发到 1/2 个会话，1 个未发出：\n"
+        "• 3号楼业主群：未送达。平台的原话：Bad Request: wrong file identifier"
+    )
