@@ -3,7 +3,8 @@
 One ``OutboundMessage`` may become several Telegram messages ("steps"): each media
 attachment (the first carries the caption), then the text parts that did not fit. The
 core takes one rate permit per ``send``; every further step here takes its own permit
-from the same shared limiter, so a long announcement never breaks "1 per second".
+from the same shared limiter, counted the way the core counts a send (from its answer),
+so a long announcement never breaks "1 per second".
 
 A multi-step send records each finished step in Redis under its idempotency key and
 chat, so a retry after a failure in step 3 does not repeat steps 1 and 2.
@@ -11,7 +12,9 @@ chat, so a retry after a failure in step 3 does not repeat steps 1 and 2.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -159,6 +162,27 @@ class TelegramSender:
         if not first:
             await self._limiter.acquire(self._rules(chat, paid))
 
+    async def _sent_step(
+        self, chat: str, call: Callable[[], Awaitable[int]], own: bool, paid: bool
+    ) -> int:
+        """One send step. The first rides on the core's permit; a further one (``own``)
+        takes its own and is counted as the core counts a send: stamped just before it
+        leaves and, unless paced, from its answer (``gateway.ratelimit``)."""
+        if not own:
+            return int(await self._call(chat, call, is_send=True))
+        rules = self._rules(chat, paid)
+        permit = secrets.token_hex(8)
+        until_sent = not any(r.pace for r in rules)
+        await self._limiter.acquire(rules, member=permit)
+        await self._limiter.stamp(rules, permit, until_sent=until_sent)
+        try:
+            return int(await self._call(chat, call, is_send=True))
+        finally:
+            if until_sent:
+                # Without Redis it stays counted in flight a while: slower, never over.
+                with contextlib.suppress(gw.StoreUnavailable):
+                    await self._limiter.sent(rules, permit)
+
     def _rules(self, chat: str, paid: bool) -> tuple[RateRule, ...]:
         kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
         on = self._paid.wanted(Priority.URGENT)
@@ -227,13 +251,12 @@ class TelegramSender:
             if n in done:
                 ids.append(done[n])
                 continue
-            await self._permit(msg.target, chat, first, paid)
-            first = False
+            own, first = not first, False
             reply = msg.reply_to if n == 0 else (ids[0] if ids else None)
             markup = keyboard(msg) if n == len(steps) - 1 else None
             call = partial(self._send_step, chat_id, step, reply, markup)
             try:
-                sent: int = await self._call(chat, partial(call, paid), is_send=True)
+                sent = await self._sent_step(chat, partial(call, paid), own, paid)
             except gw.Rejected as err:
                 if not (paid and is_refusal(err.message)):
                     raise
@@ -241,8 +264,7 @@ class TelegramSender:
                 # permit of the free rate (the paid one did not count in the 30/s).
                 self._paid.refused(err.message)
                 paid = False
-                await self._limiter.acquire(self._rules(chat, paid))
-                sent = await self._call(chat, partial(call, paid), is_send=True)
+                sent = await self._sent_step(chat, partial(call, paid), True, paid)
             ids.append(PlatformMessageId(str(sent)))
             if len(steps) > 1:
                 await self._record_step(record, n, ids[-1])

@@ -101,16 +101,21 @@ async def deliver(
     adapter: TelegramAdapter, limiter: RateLimiter, msg: OutboundMessage
 ) -> SendReceipt:
     """What the core's delivery worker does: a permit for every rule, stamped at the
-    moment of the send (ratelimit.py), then send; on 429 the pause is set by the
-    adapter, so the next permit waits it out."""
+    moment of the send and, unless paced, counted from the answer (ratelimit.py), then
+    send; on 429 the pause is set by the adapter, so the next permit waits it out."""
     kind = ChatKind.GROUP if msg.target.startswith("telegram:-") else ChatKind.DIRECT
     while True:
         rules = adapter.rate_rules(msg.target, kind, msg.priority)
+        until_sent = not any(r.pace for r in rules)
         permit = secrets.token_hex(8)
         await limiter.acquire(rules, member=permit)
-        await limiter.stamp(rules, permit)
+        await limiter.stamp(rules, permit, until_sent=until_sent)
         try:
-            return await adapter.send(msg)
+            try:
+                return await adapter.send(msg)
+            finally:
+                if until_sent:
+                    await limiter.sent(rules, permit)
         except RateLimited as exc:
             if exc.scope is None:
                 await asyncio.sleep(exc.retry_after or 1.0)
