@@ -1,10 +1,9 @@
 """Sending, editing and recalling through ``telegram.Bot``; errors leave as gateway.errors.
 
-One ``OutboundMessage`` may become several Telegram messages ("steps"): each media
-attachment (the first carries the caption), then the text parts that did not fit. The
-core takes one rate permit per ``send``; every further step here takes its own permit
-from the same shared limiter, counted the way the core counts a send (from its answer),
-so a long announcement never breaks "1 per second".
+One ``OutboundMessage`` may become several Telegram messages ("steps",
+``adapters.telegram.steps``). The core takes one rate permit per ``send``; every further
+step here takes its own permit from the same shared limiter, counted the way the core
+counts a send (from its answer), so a long announcement never breaks "1 per second".
 
 A multi-step send records each finished step in Redis under its idempotency key and
 chat, so a retry after a failure in step 3 does not repeat steps 1 and 2.
@@ -18,7 +17,6 @@ import secrets
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -27,7 +25,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from telegram import (
     Bot,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -40,12 +37,11 @@ from adapters.telegram import limits
 from adapters.telegram.errors import translate
 from adapters.telegram.media import as_photo, check_sizes
 from adapters.telegram.paid import PaidBroadcast, is_refusal
-from adapters.telegram.render import CAPTION_LIMIT, mentions_html, render
+from adapters.telegram.steps import Step, keyboard, plan
 from gateway import errors as gw
 from gateway.keys import Keys
 from gateway.models import (
     ChatKind,
-    OutboundAttachment,
     OutboundMessage,
     PlatformMessageId,
     PollSpec,
@@ -67,40 +63,6 @@ DELETE_WINDOW_SECONDS = 48 * 3600
 STEP_RECORD_TTL = 7 * 24 * 3600
 FALLBACK = PlatformMessageId("poll:fallback")
 """Marks a poll sent as numbered text (the chat refused a native one)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One Telegram message of an outbound message: a text part or one attachment."""
-
-    html: str | None
-    attachment: OutboundAttachment | None = None
-
-
-def plan(msg: OutboundMessage) -> list[Step]:
-    """The Telegram messages ``msg`` becomes, in order."""
-    if not msg.attachments:
-        parts = render(msg.text, plain=msg.plain, title=msg.title)
-        if msg.mentions:  # callers keep the names within the limits (gateway.confirm.remind)
-            parts = [*parts[:-1], (parts[-1] + "\n" if parts else "") + mentions_html(msg)]
-        return [Step(p) for p in parts] or [Step("\u2063")]  # invisible: never empty
-    parts = render(msg.text, plain=msg.plain, title=msg.title, first_limit=CAPTION_LIMIT)
-    caption, rest = (parts[0], parts[1:]) if parts else (None, [])
-    media = [Step(caption if i == 0 else None, a) for i, a in enumerate(msg.attachments)]
-    return media + [Step(p) for p in rest]
-
-
-def keyboard(msg: OutboundMessage) -> InlineKeyboardMarkup | None:
-    """The message's buttons as one row of an inline keyboard, or none.
-
-    An edit without ``reply_markup`` removes the buttons (Telegram's rule), which is
-    what ``buttons=()`` asks for; an empty keyboard is not valid JSON to Telegram.
-    """
-    if not msg.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in msg.buttons]]
-    )
 
 
 def chat_of(target: TargetId) -> tuple[str, int | str]:

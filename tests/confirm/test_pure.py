@@ -10,7 +10,7 @@ from adapters.matrix.normalize import room_events
 from adapters.matrix.reactions import reaction_key
 from adapters.matrix.render import text_content
 from adapters.matrix.rooms import Me, RoomInfo
-from adapters.telegram.send import plan
+from adapters.telegram.steps import plan
 from gateway.codec import decode_event, encode_event
 from gateway.confirm.config import ConfirmConfig
 from gateway.confirm.store import ConfirmStore

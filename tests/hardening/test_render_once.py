@@ -6,7 +6,7 @@ import pytest
 
 from adapters.matrix import render as matrix_render
 from adapters.telegram import render as telegram_render
-from adapters.telegram.send import plan
+from adapters.telegram.steps import plan
 from gateway import markdown
 from gateway.models import OutboundMessage, TargetId
 
