@@ -292,6 +292,11 @@ class OutboundMessage:
     ``m.poll.end``), then post ``text`` (the result) replying to it."""
     mentions: tuple[Mention, ...] = ()
     """Named after the text, comma-separated, each a mention of that user."""
+    permit: str | None = None
+    """The outbox worker's rate permit for this send, when it is counted from its answer
+    (``gateway.ratelimit``). An adapter that sends more than one platform message may
+    count its first from that answer (``RateLimiter.sent``), so the second is not held
+    back by a send that has already arrived; the worker counts it again at the end."""
 
 
 @dataclass(frozen=True, slots=True)

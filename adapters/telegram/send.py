@@ -125,25 +125,33 @@ class TelegramSender:
             await self._limiter.acquire(self._rules(chat, paid))
 
     async def _sent_step(
-        self, chat: str, call: Callable[[], Awaitable[int]], own: bool, paid: bool
+        self,
+        chat: str,
+        call: Callable[[], Awaitable[int]],
+        own: bool,
+        paid: bool,
+        core: str | None = None,
     ) -> int:
-        """One send step. The first rides on the core's permit; a further one (``own``)
-        takes its own and is counted as the core counts a send: stamped just before it
-        leaves and, unless paced, from its answer (``gateway.ratelimit``)."""
-        if not own:
-            return int(await self._call(chat, call, is_send=True))
+        """One send step. The first rides on the core's permit, counted from this step's
+        answer when ``core`` names it (a step follows: it need not wait for the whole
+        message to be counted); a further one (``own``) takes its own and is counted as
+        the core counts a send: stamped just before it leaves and, unless paced, from its
+        answer (``gateway.ratelimit``)."""
         rules = self._rules(chat, paid)
-        permit = secrets.token_hex(8)
-        until_sent = not any(r.pace for r in rules)
-        await self._limiter.acquire(rules, member=permit)
-        await self._limiter.stamp(rules, permit, until_sent=until_sent)
+        counted = core
+        if own:
+            permit = secrets.token_hex(8)
+            until_sent = not any(r.pace for r in rules)
+            await self._limiter.acquire(rules, member=permit)
+            await self._limiter.stamp(rules, permit, until_sent=until_sent)
+            counted = permit if until_sent else None
         try:
             return int(await self._call(chat, call, is_send=True))
         finally:
-            if until_sent:
+            if counted is not None:
                 # Without Redis it stays counted in flight a while: slower, never over.
                 with contextlib.suppress(gw.StoreUnavailable):
-                    await self._limiter.sent(rules, permit)
+                    await self._limiter.sent(rules, counted)
 
     def _rules(self, chat: str, paid: bool) -> tuple[RateRule, ...]:
         kind = ChatKind.GROUP if chat.startswith("-") else ChatKind.DIRECT
@@ -217,8 +225,9 @@ class TelegramSender:
             reply = msg.reply_to if n == 0 else (ids[0] if ids else None)
             markup = keyboard(msg) if n == len(steps) - 1 else None
             call = partial(self._send_step, chat_id, step, reply, markup)
+            core = msg.permit if n < len(steps) - 1 else None  # the last: the core counts it
             try:
-                sent = await self._sent_step(chat, partial(call, paid), own, paid)
+                sent = await self._sent_step(chat, partial(call, paid), own, paid, core)
             except gw.Rejected as err:
                 if not (paid and is_refusal(err.message)):
                     raise

@@ -128,14 +128,13 @@ class Attempts(StreamReader):
                 # pause): the stamp may be well before the request leaves, so again.
                 await self.limiter.stamp(rules, permit, until_sent=until_sent)
             receipt: SendReceipt | None
+            this = replace(msg, target=target, permit=permit if until_sent else None)
             try:
                 try:
                     if anchor is None:
-                        receipt = await self.adapter.send(replace(msg, target=target))
+                        receipt = await self.adapter.send(this)
                     else:
-                        receipt = await send_anchored(
-                            self.store, self.adapter, anchor, replace(msg, target=target)
-                        )
+                        receipt = await send_anchored(self.store, self.adapter, anchor, this)
                 finally:
                     if until_sent:
                         await self._sent(rules, permit)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
@@ -112,7 +113,7 @@ async def deliver(
         await limiter.stamp(rules, permit, until_sent=until_sent)
         try:
             try:
-                return await adapter.send(msg)
+                return await adapter.send(replace(msg, permit=permit if until_sent else None))
             finally:
                 if until_sent:
                     await limiter.sent(rules, permit)

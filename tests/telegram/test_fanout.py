@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
 from redis.asyncio import Redis
@@ -11,7 +12,7 @@ from redis.asyncio import Redis
 from adapters.telegram import TelegramAdapter
 from gateway.config import GatewayConfig, TelegramConfig
 from gateway.keys import Keys
-from gateway.models import ChatKind, OutboundMessage, TargetId
+from gateway.models import ChatKind, OutboundMessage, RateRule, TargetId
 from gateway.ratelimit import RateLimiter
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.conftest import deliver, make_ctx
@@ -159,3 +160,34 @@ async def test_the_further_steps_of_a_long_text_count_from_their_answers_too(
         await adapter.aclose()
     assert Counter(m.chat_id for m in fake.messages) == Counter(chats * 2)
     assert fake.violations == 0, fake.bot.violation_log[:5]
+
+
+async def test_the_first_part_of_a_long_text_counts_from_its_answer(
+    fake: FakeTelegram,
+    tg_config: TelegramConfig,
+    redis: Redis,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The second part waits for the first to be counted (1 per second in a chat). The
+    # first rides on the worker's permit: the adapter counts it from the first part's
+    # answer, not the worker at the end of the whole send (0.5 s in flight meanwhile).
+    counted: list[tuple[str, int]] = []
+    real = RateLimiter.sent
+
+    async def spy(self: RateLimiter, rules: Sequence[RateRule], member: str) -> None:
+        counted.append((member, len(fake.messages)))
+        await real(self, rules, member)
+
+    monkeypatch.setattr(RateLimiter, "sent", spy)
+    adapter = TelegramAdapter(tg_config, GatewayConfig())
+    await adapter.start(make_ctx(redis, keys))
+    try:
+        msg = OutboundMessage(TargetId("telegram:3100"), "水" * 5000, "long-3100")
+        await deliver(adapter, RateLimiter(redis, keys), msg)
+    finally:
+        await adapter.aclose()
+    assert len(fake.messages) == 2
+    worker = counted[-1][0]  # the worker counts its permit last, after the whole send
+    assert counted[0] == (worker, 1), counted  # ... and the adapter after the first part
+    assert len(counted) == 3, counted  # the second part's own permit between them
