@@ -137,6 +137,8 @@ class TelegramSender:
         message to be counted); a further one (``own``) takes its own and is counted as
         the core counts a send: stamped just before it leaves and, unless paced, from its
         answer (``gateway.ratelimit``)."""
+        if not own and core is None:
+            return int(await self._call(chat, call, is_send=True))  # the common case
         rules = self._rules(chat, paid)
         counted = core
         if own:
