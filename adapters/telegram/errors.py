@@ -36,6 +36,14 @@ from gateway.metrics import RATE_LIMITED, TELEGRAM_AMBIGUOUS
 
 TOKEN_REJECTED = "platforms.telegram: token rejected by Telegram"
 
+# PTB's own RetryAfter.__init__ reads the deprecated int ``retry_after``, so every 429
+# warns; palm reads the stored timedelta (retry_after_seconds), which PTB 23 keeps.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Deprecated since version v22\.2: .*`retry_after`",
+    category=DeprecationWarning,
+)
+
 # httpx errors raised before the request body left this machine: a resend cannot
 # duplicate anything.
 _NOT_SENT = (
