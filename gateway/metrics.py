@@ -45,6 +45,11 @@ INBOUND_MALFORMED = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+FUNNEL_DEAD_LETTERS = Counter(
+    "palm_funnel_dead_letters_total",
+    "Inbound entries the funnel parked instead of handling (palm queue dead-letters)",
+    registry=REGISTRY,
+)
 CONFIRMATIONS = Counter(
     "palm_confirmations_total",
     "Residents' first confirmation of a notice",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -17,18 +16,12 @@ from gateway.adapter import AdapterContext
 from gateway.cli import confirmations
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import EXIT_ERROR, CliContext, add_command, add_group
-from gateway.cli.show import cell, safe
+from gateway.cli.show import cell, safe, when
 from gateway.inbound import RedisInboundSink
 from gateway.outbox import OutboxStore
 from gateway.outbox.actions import ActionResult
 from gateway.runtime import Runtime
 from gateway.safety.inert import visible
-
-
-def when(ts: float | None) -> str:
-    if not ts:
-        return ""
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @contextlib.asynccontextmanager

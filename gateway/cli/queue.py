@@ -1,4 +1,4 @@
-"""palm queue stats [--json] [--watch]"""
+"""palm queue stats [--json] [--watch] | dead-letters [--json]"""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from rich.live import Live
 from rich.table import Table
 
 from gateway.accounts import views
+from gateway.accounts.scope import targets_in_scope
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
-from gateway.cli.show import cell
+from gateway.cli.show import cell, when
+from gateway.funnel import deadletters
+from gateway.targets import TargetDirectory
 
 
 def _render(stats: dict[str, Any]) -> Group:
@@ -61,6 +64,24 @@ async def _stats(args: argparse.Namespace, cli: CliContext) -> int:
                 live.update(_render(await views.scoped_queue_stats(rt, scope)), refresh=True)
 
 
+async def _dead(args: argparse.Namespace, cli: CliContext) -> int:
+    async with cli.runtime() as rt:
+        scope = await scope_of(args, rt)
+        allowed = await targets_in_scope(TargetDirectory(rt.redis, rt.keys), scope)
+        items = deadletters.in_scope(await deadletters.parked(rt.redis, rt.keys), allowed)
+    if args.json:
+        cli.print_json([p.to_json() for p in items])
+        return 0
+    table = Table("parked", "chat", "from", "message", "why")
+    for p in items:
+        message = p.text if p.target is not None else p.raw
+        table.add_row(
+            when(p.at), cell(p.target or "?"), cell(p.sender or ""), cell(message), cell(p.error)
+        )
+    cli.out.print(table)
+    return 0
+
+
 def register(sub: Any) -> None:
     group = add_group(sub, "queue", help="watch the staff queue")
     p = add_command(
@@ -69,4 +90,10 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--watch", action="store_true", help="refresh until interrupted")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    add_as_user(p)
+    p = add_command(
+        group, "dead-letters", help="inbound entries the funnel parked, newest first",
+        handler=_dead,
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print JSON")
     add_as_user(p)

@@ -9,12 +9,14 @@ its control characters inert.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rich.markup import escape
 from rich.text import Text
 
 from gateway.safety.inert import visible
 
-__all__ = ["cell", "safe"]
+__all__ = ["cell", "safe", "when"]
 
 
 def cell(value: object) -> Text:
@@ -25,3 +27,10 @@ def cell(value: object) -> Text:
 def safe(value: object, *, one_line: bool = True) -> str:
     """``value`` for an f-string printed with markup on."""
     return escape(visible("" if value is None else str(value), one_line=one_line))
+
+
+def when(ts: float | None) -> str:
+    """A Unix time as local ``YYYY-MM-DD HH:MM:SS``; empty for none."""
+    if not ts:
+        return ""
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")

@@ -5,8 +5,9 @@ An entry is acknowledged (and deleted, so chatter leaves no trace) only after it
 ticket write and the acknowledgement's outbox item are in Redis. A consumer that
 dies leaves its entries pending; another one takes them over with ``XAUTOCLAIM``
 once they have been idle ``claim_idle`` seconds, and the idempotent ticket script
-makes the replay harmless. A malformed entry, or one that keeps killing consumers,
-goes to a dead-letter list instead of blocking the stream.
+makes the replay harmless. A malformed entry, one that keeps killing consumers, or one
+whose writes keep missing on Redis goes to a dead-letter list instead of blocking the
+stream (``palm queue dead-letters``, ``gateway.funnel.deadletters``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from gateway.funnel.routing import Action, Decision, RoutingState, route
 from gateway.funnel.ticket_model import NOTHING, Applied, Written
 from gateway.funnel.tickets import TicketStore, message_field
 from gateway.inbound import inbound_stream
-from gateway.metrics import INBOUND
+from gateway.metrics import FUNNEL_DEAD_LETTERS, INBOUND
 from gateway.models import (
     AnnouncementId,
     ChatKind,
@@ -223,7 +224,11 @@ class FunnelConsumer:
             return
         if not await self._settle(entry_id, written):
             # What the entry wrote is not on the server this ack reached: a Redis
-            # failover put the write on a demoted primary. Handle the entry again now.
+            # failover put the write on a demoted primary. Handle the entry again now,
+            # unless that keeps happening: then park it rather than loop on it.
+            if await self._deliveries(entry_id) >= self.settings.max_deliveries:
+                await self._dead_letter(entry_id, fields, "its writes kept missing on redis")
+                return
             log.warning(
                 "funnel: the entry's writes are not on this redis server (a failover?); "
                 "handling the entry again",
@@ -249,6 +254,7 @@ class FunnelConsumer:
         pipe.xack(self.stream, GROUP, entry_id)
         pipe.xdel(self.stream, entry_id)
         await pipe.execute()
+        FUNNEL_DEAD_LETTERS.inc()
 
     # --- one event ------------------------------------------------------------
     async def _apply(self, event: InboundEvent) -> Written:

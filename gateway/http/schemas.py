@@ -87,6 +87,11 @@ QUEUE = obj(
      "by_priority": COUNTS, "oldest_new_age_seconds": NNUM}
 )  # fmt: skip
 
+PARKED = obj(
+    {"entry": STR, "error": STR, "at": NUM, "target": NSTR, "sender": NSTR, "text": NSTR,
+     "raw": STR}
+)  # fmt: skip
+
 RESPONSES: dict[tuple[str, str], Schema] = {
     ("POST", "/announcements"): obj({"id": STR, "status": STR, "targets": INT}),
     ("GET", "/announcements"): array(ANNOUNCEMENT),
@@ -97,6 +102,7 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("GET", "/targets"): array(TARGET),
     ("PATCH", "/targets/{id}"): TARGET,
     ("GET", "/queue"): QUEUE,
+    ("GET", "/queue/dead-letters"): array(PARKED),
     ("GET", "/tickets"): obj({"tickets": array(TICKET), "next_cursor": NSTR}),
     ("GET", "/tickets/{id}"): TICKET_DETAIL,
     ("POST", "/tickets/{id}/claim"): extend(TICKET, {"previous_assignee": NSTR}),

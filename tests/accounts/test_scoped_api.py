@@ -7,9 +7,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway.codec import encode_event
 from gateway.funnel import bytarget
+from gateway.funnel.consumer import FunnelConsumer
 from gateway.runtime import Runtime
 from tests.accounts.conftest import A5, A_ROOM, B1, Office
+from tests.funnel.factory import message
 
 Client = TestClient[object, object]
 
@@ -258,3 +261,18 @@ async def test_the_ticket_lua_indexes_each_new_ticket_by_chat(
     assert not await runtime.redis.exists(runtime.keys("tickets", "target", "ready"))
     for chat, tid in office.tickets.items():
         assert await runtime.redis.smembers(runtime.keys("tickets", "target", chat)) == {tid}
+
+
+async def test_parked_inbound_entries_are_filtered_to_the_scope(
+    client: Client, office: Office, runtime: Runtime
+) -> None:
+    consumer = FunnelConsumer(runtime, name="c")
+    for n, chat in enumerate((A5, B1)):
+        event = message(f"from {chat}", target=chat)
+        await consumer._dead_letter(f"{n}-1", {"e": encode_event(event)}, "a bug")
+    await consumer._dead_letter("9-1", {"e": "{not json"}, "malformed event")
+    status, mine = await _call(client, office, "staff_a", "GET", "/queue/dead-letters")
+    assert status == 200
+    assert [(p["target"], p["text"]) for p in mine] == [(A5, f"from {A5}")]
+    _, everything = await _call(client, office, "admin", "GET", "/queue/dead-letters")
+    assert [p["target"] for p in everything] == [None, B1, A5]  # newest first

@@ -1,0 +1,91 @@
+"""The funnel's parked entries: inbound updates the consumer could not handle.
+
+An entry is parked (``FunnelConsumer._dead_letter``) when it does not decode, when
+handling it raised a bug, when its consumers kept dying on it, or when what it wrote
+kept missing on the Redis server its ack reached. It is moved, whole, to the list
+``inbound:deadletter`` so that the stream goes on; nothing of it is lost. This module
+reads that list for ``palm queue dead-letters`` and ``GET /queue/dead-letters``: parsing
+is pure (``parse``), apart from the one read (``parked``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gateway.codec import decode_event
+from gateway.keys import Keys
+from gateway.models import InboundMessage, TargetId
+
+LIST_LIMIT = 500
+"""The newest entries shown at most; the list itself keeps every one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """One parked entry, as far as it can be read. ``target`` is ``None`` for an entry
+    that does not decode (then ``raw`` is all there is)."""
+
+    entry: str
+    error: str
+    at: float
+    target: TargetId | None
+    sender: str | None
+    text: str | None
+    raw: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse(record: str | bytes) -> Parked:
+    """One list item (written by the consumer) as ``Parked``; never raises."""
+    try:
+        d = json.loads(record)
+    except ValueError:
+        d = None
+    if not isinstance(d, dict):
+        whole = record.decode(errors="replace") if isinstance(record, bytes) else record
+        return Parked("?", "unreadable dead-letter record", 0.0, None, None, None, whole)
+    got = d.get("fields")
+    fields: dict[str, Any] = got if isinstance(got, dict) else {}
+    e = fields.get("e")
+    raw = e if isinstance(e, str) else json.dumps(fields, ensure_ascii=False)
+    target: str | None = None
+    sender: str | None = None
+    text: str | None = None
+    try:
+        event = decode_event(raw)
+    except ValueError:
+        pass  # malformed: the raw fields are what there is to show
+    else:
+        target = getattr(event, "target", None)
+        if isinstance(event, InboundMessage):
+            sender, text = event.sender.display_name or str(event.sender.user_id), event.text
+    at = d.get("at")
+    return Parked(
+        entry=str(d.get("entry", "?")),
+        error=str(d.get("error", "")),
+        at=float(at) if isinstance(at, (int, float)) else 0.0,
+        target=TargetId(target) if target else None,
+        sender=sender,
+        text=text,
+        raw=raw,
+    )
+
+
+async def parked(redis: Redis, keys: Keys, *, limit: int = LIST_LIMIT) -> list[Parked]:
+    """The newest ``limit`` parked entries, newest first."""
+    records: list[Any] = await redis.lrange(keys("inbound", "deadletter"), -limit, -1)
+    return [parse(r) for r in reversed(records)]
+
+
+def in_scope(items: list[Parked], allowed: set[str] | None) -> list[Parked]:
+    """What a scoped principal may see: entries of chats in ``allowed`` (``None``: all).
+    An entry that names no chat is the operator's alone."""
+    if allowed is None:
+        return items
+    return [p for p in items if p.target is not None and p.target in allowed]
