@@ -21,7 +21,10 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from redis.asyncio import Redis
 
+from gateway.inbound import inbound_stream
+from gateway.keys import Keys
 from tests.core.helpers import REPO
 from tests.fakes.telegram_api import FakeTelegram
 from tests.faults.conftest import OwnRedis, PalmOn, fake_tg, group_chats, own_redis, palm_on
@@ -103,7 +106,7 @@ async def wait_firing(
 @pytest.mark.paced
 @pytest.mark.slow  # about 45 s
 async def test_dashboard_and_alerts_against_real_prometheus(
-    tmp_path: Path, fake_tg: FakeTelegram, own_redis: OwnRedis, palm_on: PalmOn
+    tmp_path: Path, fake_tg: FakeTelegram, own_redis: OwnRedis, palm_on: PalmOn, keys: Keys
 ) -> None:
     ok_chats = group_chats(10)
     bad_chats = group_chats(2, base=1002000000000)
@@ -125,14 +128,14 @@ async def test_dashboard_and_alerts_against_real_prometheus(
     prom.start()
     try:
         await prom.ready()
-        await _scenario(prom, palm, api, fake_tg, own_redis, ok_chats)
+        await _scenario(prom, palm, api, fake_tg, own_redis, ok_chats, keys)
     finally:
         prom.stop()
 
 
 async def _scenario(
     prom: Prometheus, palm: Any, api: Api, fake: FakeTelegram, redis: OwnRedis,
-    ok_chats: list[int],
+    ok_chats: list[int], keys: Keys,
 ) -> None:  # fmt: skip
     seen: set[str] = set()
     n = itertools.count()
@@ -170,6 +173,14 @@ async def _scenario(
     for expr in dashboard_exprs():
         concrete = expr.replace("$__rate_interval", "1m")
         assert await prom.query(concrete), f"no series for {concrete}"
+
+    # An inbound entry that does not decode: the funnel parks it, and says so.
+    client = Redis.from_url(redis.url)
+    try:
+        await client.xadd(inbound_stream(keys), {"e": "{not json"})
+    finally:
+        await client.aclose()
+    await wait_firing(prom, {"PalmInboundParked"}, seen, limit=30)
 
     # Telegram goes away: platform down, not ready, and the outbox keeps growing.
     await fake.go_down()
