@@ -28,6 +28,13 @@ ZH: dict[str, str] = {
     "Password": "密码",
     "Audience": "受众",
     "Message": "消息",
+    # the queue's parked entries (gateway.funnel.deadletters)
+    "Messages that became no ticket": "未能生成工单的消息",
+    "Palm received these but could not file them, so the resident got no answer. Reach "
+    "them in their own app; the operator has the details.": (
+        "掌上社区收到了这些消息，但未能归档，居民没有收到回复。请在居民自己的应用里联系他们；"
+        "详情可询问运维人员。"
+    ),
     "Note": "备注",
     # navigation (contract)
     "Queue": "工单",

@@ -38,6 +38,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         page_vars(
             request, tickets=page.tickets, next_cursor=page.next_cursor, status=status,
             kind=kind, statuses=queue.STATUSES, kinds=queue.KINDS, stream_from=stream_from,
+            parked=await queue.parked(rt, user.scope),
         ),
     )  # fmt: skip
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gateway.accounts import Scope, targets_in_scope
 from gateway.accounts.views import list_tickets
+from gateway.funnel import deadletters
 from gateway.funnel.ticket_model import Status, Ticket
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
@@ -43,3 +44,37 @@ async def page(
 
 def sort_key(t: Ticket) -> tuple[int, float, str]:
     return (0 if t.priority == "urgent" else 1, t.received_at, t.id)
+
+
+PARKED_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedRow:
+    """A parked inbound entry as the queue page shows it (``gateway.funnel.deadletters``)."""
+
+    at: float
+    chat: str
+    sender: str | None
+    text: str
+
+
+async def parked(rt: Runtime, scope: Scope | None) -> list[ParkedRow]:
+    """The newest parked entries of chats inside ``scope``, with the chat's title when
+    known. One that does not decode names no chat and no words: nothing a staff member
+    can act on, so it is the operator's alone (``palm queue dead-letters``)."""
+    items = await deadletters.parked(rt.redis, rt.keys, limit=PARKED_SHOWN)
+    if not items:
+        return []
+    chats = [p.target for p in items if p.target is not None]
+    known = {t.id: t for t in await TargetDirectory(rt.redis, rt.keys).many(chats)}
+    rows = []
+    for p in items:
+        if p.target is None or p.text is None:
+            continue
+        target = known.get(p.target)
+        if scope is not None and (target is None or not scope.permits(target)):
+            continue
+        chat = (target.title if target is not None else None) or p.target
+        rows.append(ParkedRow(p.at, chat, p.sender, p.text))
+    return rows

@@ -3,6 +3,7 @@ and, for the tank notice, the real Synapse. Acts by labels and button names only
 
 from __future__ import annotations
 
+import json
 import struct
 import time
 import zlib
@@ -15,13 +16,16 @@ from redis.asyncio import Redis
 
 from adapters.telegram import limits
 from gateway.accounts import Role, UserStore
+from gateway.codec import encode_event
 from gateway.confirm.store import ConfirmStore
 from gateway.households import HouseholdStore
+from gateway.inbound import inbound_stream
 from gateway.keys import Keys
 from tests.console.browser import browser, new_context, shoot, sign_in
 from tests.e2e.conftest import Palm, PalmFactory, eventually, fake_tg, make_palm
 from tests.fakes.synapse import Synapse, User
 from tests.fakes.telegram_api import FakeTelegram
+from tests.funnel.factory import message
 from tests.matrix.conftest import admin, new_user, synapse
 
 __all__ = ["admin", "fake_tg", "make_palm", "new_user", "synapse"]
@@ -74,7 +78,9 @@ async def _signed_in(b: Any, palm: Palm, name: str = "secretary", lang: str = "e
     return page
 
 
-async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) -> None:
+async def test_the_hydrant_in_the_browser(
+    fake_tg: FakeTelegram, tg_palm: Palm, redis: Redis, keys: Keys
+) -> None:
     async with browser() as b:
         page = await _signed_in(b, tg_palm)
         await expect(page.get_by_text("No tickets.")).to_be_visible()
@@ -95,6 +101,21 @@ async def test_the_hydrant_in_the_browser(fake_tg: FakeTelegram, tg_palm: Palm) 
         await expect(row.get_by_text("urgent")).to_be_visible()
         # Urgent first, then oldest: the hydrant went to the top of the live table.
         await expect(page.get_by_role("row").nth(1)).to_contain_text("fire hydrant")
+        # Two entries the funnel parked (gateway.funnel.deadletters): listed below.
+        await redis.xadd(inbound_stream(keys), {"e": "{not json"})  # palm parks it
+        lost = message("9号楼电梯里有烟味", target=f"telegram:{GROUP5}", user="7020")
+        record = {"entry": "1-1", "fields": {"e": encode_event(lost)}, "error": "KeyError: 'x'",
+                  "at": time.time()}  # fmt: skip
+        await redis.rpush(keys("inbound", "deadletter"), json.dumps(record))
+
+        async def both() -> bool:
+            return int(await redis.llen(keys("inbound", "deadletter"))) == 2
+
+        await eventually(both, what="the malformed entry parked")
+        await page.reload()
+        parked = page.locator("#parked")
+        await expect(parked).to_contain_text("9号楼电梯里有烟味")
+        await expect(parked.locator("tbody tr")).to_have_count(1)  # not the malformed one
         await shoot(page, "queue")
         await row.get_by_role("link").first.click()
         await page.get_by_role("button", name="Claim").click()

@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from gateway.accounts import Role
+from gateway.codec import encode_event
+from gateway.funnel.consumer import FunnelConsumer
 from gateway.models import Command
 from gateway.runtime import Runtime
 from tests.console.helpers import make_user, session_csrf, sign_in
@@ -126,3 +128,36 @@ async def test_scoped_user_never_sees_another_compound(rt: Runtime, client: Clie
     csrf = await session_csrf(client)
     r = await client.post("/console/tickets/T-1/claim", data={"csrf": csrf})
     assert r.status == 404
+
+
+async def test_messages_that_became_no_ticket_are_shown_in_the_scope(
+    rt: Runtime, client: Client
+) -> None:
+    # The funnel parked them (gateway.funnel.deadletters): no ticket, no answer to the
+    # resident, so staff see them below the queue; each only inside their scope.
+    consumer = FunnelConsumer(rt, name="c")
+    for n, chat in enumerate(("telegram:-5", "telegram:-9")):
+        event = message(f"lift smells of smoke {chat} {XSS}", target=chat, user="501")
+        await consumer._dead_letter(f"{n}-1", {"e": encode_event(event)}, "KeyError: 'x'")
+    await consumer._dead_letter("9-1", {"e": "{not json"}, "malformed inbound event")
+    await make_user(rt, "li", Role.STAFF, scope="compound:guanmei")
+    await sign_in(client, "li")
+    page = await (await client.get("/console/")).text()
+    assert "Messages that became no ticket" in page
+    assert "lift smells of smoke telegram:-5" in page
+    assert "telegram:-9" not in page
+    assert "not json" not in page  # names no chat and no words: the operator's alone
+    assert XSS not in page  # escaped
+    await make_user(rt, "wang", Role.STAFF)
+    client.session.cookie_jar.clear()
+    await sign_in(client, "wang")
+    page = await (await client.get("/console/", headers={"Accept-Language": "zh"})).text()
+    assert "未能生成工单的消息" in page
+    assert "lift smells of smoke telegram:-9" in page
+    assert page.count("lift smells of smoke") == 2  # the unreadable one is not listed
+
+
+async def test_no_parked_messages_no_section(rt: Runtime, client: Client) -> None:
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    assert 'id="parked"' not in await (await client.get("/console/")).text()
