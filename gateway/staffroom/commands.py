@@ -17,8 +17,10 @@ from typing import Any
 from gateway import announcements, audience
 from gateway.accounts import check_audience
 from gateway.errors import GatewayError, InputError
+from gateway.funnel import deadletters
 from gateway.models import (
     Button,
+    ChatKind,
     DeliveryId,
     InboundMessage,
     OutboundMessage,
@@ -75,11 +77,30 @@ async def oldest_open(rt: Runtime, room: StaffRoomConfig) -> list[dict[str, Any]
     return out
 
 
+async def parked_in_scope(rt: Runtime, room: StaffRoomConfig) -> int:
+    """How many of the newest parked inbound entries (``gateway.funnel.deadletters``)
+    come from chats in the room's scope; one that does not decode is the operator's."""
+    items = [p for p in await deadletters.parked(rt.redis, rt.keys) if p.text is not None]
+    chats = [p.target for p in items if p.target is not None]
+    known = {t.id: t for t in await TargetDirectory(rt.redis, rt.keys).many(chats)}
+    n = 0
+    for p in items:
+        target = known.get(p.target) if p.target is not None else None
+        if room.scope is None or (
+            target is not None
+            and permits(room.scope, target.tags, group=target.kind == ChatKind.GROUP)
+        ):
+            n += 1
+    return n
+
+
 async def queue_text(rt: Runtime, room: StaffRoomConfig) -> str:
     lang = rt.config.locale
     tickets = await oldest_open(rt, room)
+    parked = await parked_in_scope(rt, room)
+    tail = [say(lang, "parked", n=parked)] if parked else []
     if not tickets:
-        return say(lang, "no_open")
+        return "\n".join([say(lang, "no_open"), *tail])
     now = time.time()
     lines = [say(lang, "oldest", n=len(tickets))]
     for h in tickets:
@@ -92,7 +113,7 @@ async def queue_text(rt: Runtime, room: StaffRoomConfig) -> str:
             f"{h['id']} · {priority} · {category} · {age} · "
             f"{h.get('resident_name', '?')}{who}{say(lang, 'colon')}{words}"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, *tail])
 
 
 # --- /announce ----------------------------------------------------------------
