@@ -83,6 +83,13 @@ async def test_funnel_claims_a_dead_consumers_entries_at_once(runtime: Runtime) 
     assert await runtime.redis.llen(runtime.keys("inbound", "deadletter")) == 1
 
 
+AT_ONCE = 10.0
+"""What "at once" must beat. The timed expiry a takeover replaces is 30 s or more (the
+poll lease, the funnel's claim idle); a quiet machine acknowledges in 0.1 s (Telegram)
+and 1 s (Matrix), and the clean-clone CI, with the rest of the suite on the same 2 cores,
+once took 5 s on Matrix (Synapse shares the cores). 10 s fails only a real wait."""
+
+
 async def _ack_time(
     palm: Any, send: Callable[[], Any], acked: Callable[[], Any], limit: float = 20
 ) -> float:
@@ -95,7 +102,7 @@ async def _ack_time(
     return time.monotonic() - ready_at
 
 
-async def test_telegram_restart_acknowledges_within_3s(
+async def test_telegram_restart_acknowledges_at_once(
     fake_tg: FakeTelegram, make_palm: PalmFactory
 ) -> None:
     palm = make_palm(telegram=fake_tg)  # the default lease: 30 s (20 s would time out)
@@ -109,11 +116,11 @@ async def test_telegram_restart_acknowledges_within_3s(
 
     took = await _ack_time(palm, send, lambda: len(fake_tg.sent_to(7002)) == 1)
     print(f"TAKEOVER telegram: acknowledged {took:.2f} s after readiness")
-    assert took < 3.0, palm.tail()
+    assert took < AT_ONCE, palm.tail()
 
 
 @pytest.mark.synapse
-async def test_matrix_restart_acknowledges_within_3s(
+async def test_matrix_restart_acknowledges_at_once(
     make_palm: PalmFactory, synapse: Synapse, new_user: Callable[..., Any]
 ) -> None:
     bot: User = await new_user("palmbot")
@@ -148,7 +155,7 @@ async def test_matrix_restart_acknowledges_within_3s(
 
     took = await _ack_time(palm, send, lambda: _eq(bot_lines(other, dm2), 1))
     print(f"TAKEOVER matrix: acknowledged {took:.2f} s after readiness")
-    assert took < 3.0, palm.tail()
+    assert took < AT_ONCE, palm.tail()
 
 
 async def _eq(value: Any, expected: int) -> bool:
