@@ -35,6 +35,9 @@ ZH: dict[str, str] = {
         "掌上社区收到了这些消息，但未能归档，居民没有收到回复。请在居民自己的应用里联系他们；"
         "详情可询问运维人员。"
     ),
+    "The newest {shown} of {n} are shown; the operator can list them all.": (
+        "此处列出最新的 {shown} 条，共 {n} 条；运维人员可以列出全部。"
+    ),
     "Note": "备注",
     # navigation (contract)
     "Queue": "工单",

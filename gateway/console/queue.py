@@ -59,22 +59,22 @@ class ParkedRow:
     text: str
 
 
-async def parked(rt: Runtime, scope: Scope | None) -> list[ParkedRow]:
-    """The newest parked entries of chats inside ``scope``, with the chat's title when
-    known. One that does not decode names no chat and no words: nothing a staff member
-    can act on, so it is the operator's alone (``palm queue dead-letters``)."""
-    items = await deadletters.parked(rt.redis, rt.keys, limit=PARKED_SHOWN)
-    if not items:
-        return []
-    chats = [p.target for p in items if p.target is not None]
-    known = {t.id: t for t in await TargetDirectory(rt.redis, rt.keys).many(chats)}
-    rows = []
-    for p in items:
-        if p.target is None or p.text is None:
-            continue
-        target = known.get(p.target)
-        if scope is not None and (target is None or not scope.permits(target)):
-            continue
-        chat = (target.title if target is not None else None) or p.target
-        rows.append(ParkedRow(p.at, chat, p.sender, p.text))
-    return rows
+@dataclass(frozen=True, slots=True)
+class ParkedList:
+    """The newest ``PARKED_SHOWN`` rows, and how many there are in all (the number a
+    staff room's ``/queue`` gives), so the page can say when it shows only some."""
+
+    rows: list[ParkedRow]
+    total: int
+
+
+async def parked(rt: Runtime, scope: Scope | None) -> ParkedList:
+    """The parked residents' messages of chats inside ``scope``, with the chat's title
+    when known (``deadletters.for_staff``)."""
+    items = await deadletters.for_staff(rt.redis, rt.keys, scope)
+    rows = [
+        ParkedRow(i.parked.at, (i.chat.title if i.chat else None) or str(i.parked.target),
+                  i.parked.sender, i.text)
+        for i in items[:PARKED_SHOWN]
+    ]  # fmt: skip
+    return ParkedList(rows, len(items))

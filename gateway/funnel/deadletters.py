@@ -4,8 +4,9 @@ An entry is parked (``FunnelConsumer._dead_letter``) when it does not decode, wh
 handling it raised a bug, when its consumers kept dying on it, or when what it wrote
 kept missing on the Redis server its ack reached. It is moved, whole, to the list
 ``inbound:deadletter`` so that the stream goes on; nothing of it is lost. This module
-reads that list for ``palm queue dead-letters`` and ``GET /queue/dead-letters``: parsing
-is pure (``parse``), apart from the one read (``parked``).
+reads that list for ``palm queue dead-letters`` and ``GET /queue/dead-letters``, and
+for the staff (``for_staff``: the console's queue page and a staff room's ``/queue``).
+Parsing is pure (``parse``), apart from the reads (``parked``, ``for_staff``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gateway.accounts.scope import Scope
 from gateway.codec import decode_event
 from gateway.keys import Keys
 from gateway.models import InboundMessage, TargetId
+from gateway.targets import Target, TargetDirectory
 
 LIST_LIMIT = 500
 """The newest entries shown at most; the list itself keeps every one."""
@@ -89,3 +92,32 @@ def in_scope(items: list[Parked], allowed: set[str] | None) -> list[Parked]:
     if allowed is None:
         return items
     return [p for p in items if p.target is not None and p.target in allowed]
+
+
+@dataclass(frozen=True, slots=True)
+class ForStaff:
+    """A parked resident's message that staff can act on, with its chat (``None`` when
+    the directory no longer knows it)."""
+
+    parked: Parked
+    chat: Target | None
+
+    @property
+    def text(self) -> str:
+        return self.parked.text or ""
+
+
+async def for_staff(redis: Redis, keys: Keys, scope: Scope | None) -> list[ForStaff]:
+    """The newest ``LIST_LIMIT`` parked entries that are residents' messages from chats
+    inside ``scope``, newest first. The console lists them and a staff room counts
+    them, so both read this one list and agree. An entry with no words (it does not
+    decode, or is no message) is nothing staff can act on: the operator's alone."""
+    items = [p for p in await parked(redis, keys) if p.target is not None and p.text is not None]
+    chats = [p.target for p in items if p.target is not None]
+    known = {t.id: t for t in await TargetDirectory(redis, keys).many(chats)} if chats else {}
+    out = []
+    for p in items:
+        chat = known.get(p.target) if p.target is not None else None
+        if scope is None or (chat is not None and scope.permits(chat)):
+            out.append(ForStaff(p, chat))
+    return out

@@ -20,7 +20,6 @@ from gateway.errors import GatewayError, InputError
 from gateway.funnel import deadletters
 from gateway.models import (
     Button,
-    ChatKind,
     DeliveryId,
     InboundMessage,
     OutboundMessage,
@@ -78,20 +77,9 @@ async def oldest_open(rt: Runtime, room: StaffRoomConfig) -> list[dict[str, Any]
 
 
 async def parked_in_scope(rt: Runtime, room: StaffRoomConfig) -> int:
-    """How many of the newest parked inbound entries (``gateway.funnel.deadletters``)
-    come from chats in the room's scope; one that does not decode is the operator's."""
-    items = [p for p in await deadletters.parked(rt.redis, rt.keys) if p.text is not None]
-    chats = [p.target for p in items if p.target is not None]
-    known = {t.id: t for t in await TargetDirectory(rt.redis, rt.keys).many(chats)}
-    n = 0
-    for p in items:
-        target = known.get(p.target) if p.target is not None else None
-        if room.scope is None or (
-            target is not None
-            and permits(room.scope, target.tags, group=target.kind == ChatKind.GROUP)
-        ):
-            n += 1
-    return n
+    """How many parked residents' messages come from chats in the room's scope: the
+    same list the console's queue page shows (``deadletters.for_staff``)."""
+    return len(await deadletters.for_staff(rt.redis, rt.keys, room_scope(room.scope)))
 
 
 async def queue_text(rt: Runtime, room: StaffRoomConfig) -> str:

@@ -161,3 +161,24 @@ async def test_no_parked_messages_no_section(rt: Runtime, client: Client) -> Non
     await make_user(rt, "li", Role.STAFF)
     await sign_in(client, "li")
     assert 'id="parked"' not in await (await client.get("/console/")).text()
+
+
+async def test_many_parked_messages_the_page_says_how_many_it_shows(
+    rt: Runtime, client: Client
+) -> None:
+    # A staff room counts every parked message in its scope (up to 500); the page lists
+    # the newest 20 and says so, so the two numbers never disagree in silence.
+    consumer = FunnelConsumer(rt, name="c")
+    for n in range(23):
+        event = message(f"water in the basement #{n:02d}", target="telegram:-5", user="501")
+        await consumer._dead_letter(f"{n}-1", {"e": encode_event(event)}, "KeyError: 'x'")
+    await make_user(rt, "li", Role.STAFF, scope="compound:guanmei")
+    await sign_in(client, "li")
+    page = await (await client.get("/console/")).text()
+    assert page.count("water in the basement #") == 20
+    assert "#22" in page  # the newest first
+    assert "#02" not in page
+    assert "· 23</span>" in page
+    assert "The newest 20 of 23 are shown" in page
+    zh = await (await client.get("/console/", headers={"Accept-Language": "zh"})).text()
+    assert "此处列出最新的 20 条，共 23 条" in zh

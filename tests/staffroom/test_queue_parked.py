@@ -42,3 +42,16 @@ async def test_queue_counts_the_parked_messages_in_the_rooms_scope(runtime: Runt
     ]
     last = (await commands.queue_text(zh, everything)).splitlines()[-1]
     assert last == "有 3 条居民消息未能生成工单，也没有收到回复：见控制台的工单页。"
+
+
+async def test_the_room_counts_what_the_console_lists(runtime: Runtime) -> None:
+    # One list (deadletters.for_staff) for both: the room's count is the console's total.
+    from gateway.accounts import Scope
+    from gateway.console import queue
+
+    await seed(runtime, {A5: ["compound:a"], B1: ["compound:b"]})
+    await _park(runtime)
+    room_a = StaffRoomConfig(target="telegram:-1001230001", scope="compound:a")
+    listed = await queue.parked(runtime, Scope.parse("compound:a"))
+    assert await commands.parked_in_scope(runtime, room_a) == listed.total == 2
+    assert [r.text for r in listed.rows] == ["smoke in the lift 2", "smoke in the lift 0"]
