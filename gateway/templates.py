@@ -27,6 +27,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "resolved_no_note": frozenset({"ticket"}),
     "help": frozenset(),
     "awaiting_approval": frozenset(),
+    "parked": frozenset(),
 }
 
 
@@ -40,6 +41,9 @@ class LanguageTemplates(BaseModel):
     awaiting_approval: str = ""
     """Said once in a new group or room until an admin approves it ('' = the built-in
     text, so a templates file from before admission still loads)."""
+    parked: str = ""
+    """Said to a resident whose message could not be filed (the funnel parked it):
+    staff will get back to them ('' = the built-in text)."""
     commands: dict[str, str] = {}
     """The bot's command menu (Telegram ``setMyCommands``): command -> description."""
 
@@ -90,6 +94,12 @@ _AWAITING_APPROVAL: dict[Lang, str] = {
     "bot neither handles messages nor posts notices here.",
 }
 
+_PARKED: dict[Lang, str] = {
+    "zh": "收到您的消息。系统暂时未能为它登记工单，工作人员会看到并尽快联系您，无需重复发送。",
+    "en": "We got your message. It could not be filed as a ticket just now; staff will see "
+    "it and get back to you. No need to send it again.",
+}
+
 
 class Templates:
     def __init__(self, spec: TemplatesFile) -> None:
@@ -115,6 +125,9 @@ class Templates:
 
     def awaiting_approval(self, lang: Lang) -> str:
         return self._get(lang).awaiting_approval or _AWAITING_APPROVAL[lang]
+
+    def parked(self, lang: Lang) -> str:
+        return self._get(lang).parked or _PARKED[lang]
 
     def commands(self, lang: Lang) -> dict[str, str]:
         return dict(self._get(lang).commands)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from gateway.models import RateRule
 
-AUTO_ORIGINS = frozenset({"help", "admission"})
+AUTO_ORIGINS = frozenset({"help", "admission", "parked"})
 """Outbox origins that are automatic answers (ticket acks are recognised by id)."""
 
 

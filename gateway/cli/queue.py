@@ -72,12 +72,13 @@ async def _dead(args: argparse.Namespace, cli: CliContext) -> int:
     if args.json:
         cli.print_json([p.to_json() for p in items])
         return 0
-    table = Table("parked", "chat", "from", "message", "why")
+    table = Table("parked", "chat", "from", "message", "why", "answered")
     for p in items:
         message = p.text if p.target is not None else p.raw
         table.add_row(
-            when(p.at), cell(p.target or "?"), cell(p.sender or ""), cell(message), cell(p.error)
-        )
+            when(p.at), cell(p.target or "?"), cell(p.sender or ""), cell(message), cell(p.error),
+            "yes" if p.answered else "no",
+        )  # fmt: skip
     cli.out.print(table)
     return 0
 

@@ -30,11 +30,12 @@ ZH: dict[str, str] = {
     "Message": "消息",
     # the queue's parked entries (gateway.funnel.deadletters)
     "Messages that became no ticket": "未能生成工单的消息",
-    "Palm received these but could not file them, so the resident got no answer. Reach "
-    "them in their own app; the operator has the details.": (
-        "掌上社区收到了这些消息，但未能归档，居民没有收到回复。请在居民自己的应用里联系他们；"
-        "详情可询问运维人员。"
+    "Palm received these but could not file them as tickets. Reach the residents in "
+    "their own app; the operator has the details.": (
+        "掌上社区收到了这些消息，但未能登记为工单。请在居民自己的应用里联系他们；详情可询问运维人员。"
     ),
+    "Told that staff will get back to them": "已告知居民：工作人员会联系他们",
+    "Got no answer": "居民未收到回复",
     "The newest {shown} of {n} are shown; the operator can list them all.": (
         "此处列出最新的 {shown} 条，共 {n} 条；运维人员可以列出全部。"
     ),

@@ -57,6 +57,7 @@ class ParkedRow:
     chat: str
     sender: str | None
     text: str
+    answered: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ async def parked(rt: Runtime, scope: Scope | None) -> ParkedList:
     items = await deadletters.for_staff(rt.redis, rt.keys, scope)
     rows = [
         ParkedRow(i.parked.at, (i.chat.title if i.chat else None) or str(i.parked.target),
-                  i.parked.sender, i.text)
+                  i.parked.sender, i.text, i.parked.answered)
         for i in items[:PARKED_SHOWN]
     ]  # fmt: skip
     return ParkedList(rows, len(items))

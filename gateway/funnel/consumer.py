@@ -13,7 +13,6 @@ stream (``palm queue dead-letters``, ``gateway.funnel.deadletters``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,7 +28,9 @@ from gateway.codec import decode_event
 from gateway.console.events import ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel import lua
+from gateway.funnel.deadletters import park
 from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
+from gateway.funnel.parked_answer import answer_parked
 from gateway.funnel.routing import Action, Decision, RoutingState, route
 from gateway.funnel.ticket_model import NOTHING, Applied, Written
 from gateway.funnel.tickets import TicketStore, message_field
@@ -248,12 +249,18 @@ class FunnelConsumer:
 
     async def _dead_letter(self, entry_id: str, fields: dict[str, Any], error: str) -> None:
         log.error("funnel: entry dead-lettered", extra={"entry": entry_id, "error": error})
-        record = {"entry": entry_id, "fields": fields, "error": error, "at": time.time()}
-        pipe = self.rt.redis.pipeline(transaction=True)
-        pipe.rpush(self.rt.keys("inbound", "deadletter"), json.dumps(record, ensure_ascii=False))
-        pipe.xack(self.stream, GROUP, entry_id)
-        pipe.xdel(self.stream, entry_id)
-        await pipe.execute()
+        # The answer first: a crash before the park leaves the entry pending, and its
+        # deterministic delivery id makes the second answer a no-op.
+        answered = None
+        try:
+            answered = await answer_parked(
+                self.rt, fields.get("e"), decide=self._decide, flood=self.flood,
+                admission=self.admission, tickets=self.store, staff_rooms=self.staff_rooms,
+            )  # fmt: skip
+        except Exception as exc:  # parking must not depend on the answer
+            log.warning("funnel: no answer to the parked message", extra={"error": str(exc)})
+        await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, fields, error,
+                   answered=answered)  # fmt: skip
         FUNNEL_DEAD_LETTERS.inc()
 
     # --- one event ------------------------------------------------------------
@@ -292,11 +299,14 @@ class FunnelConsumer:
             edited = await self.store.edited_ticket(msg.target, msg.edit_of)
         return RoutingState(announcement, ticket_ref, open_ticket, edited)
 
+    async def _decide(self, msg: InboundMessage) -> Decision:
+        return route(msg, await self.snapshot(msg))
+
     async def _message(self, msg: InboundMessage) -> Written:
         if not await self.admission.admits(msg):
             INBOUND.labels(platform=msg.platform, kind="not_admitted").inc()
             return NOTHING  # a pending or rejected chat: not stored, not logged
-        decision = route(msg, await self.snapshot(msg))
+        decision = await self._decide(msg)
         if decision.action is Action.IGNORE:
             INBOUND.labels(platform=msg.platform, kind="ignored").inc()
             return NOTHING  # chatter: not stored, not logged

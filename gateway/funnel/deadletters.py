@@ -12,6 +12,7 @@ Parsing is pure (``parse``), apart from the reads (``parked``, ``for_staff``).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ class Parked:
     sender: str | None
     text: str | None
     raw: str
+    answered: bool = False
+    """The resident was told that staff will get back to them (``parked_answer``)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +80,31 @@ def parse(record: str | bytes) -> Parked:
         sender=sender,
         text=text,
         raw=raw,
+        answered=bool(d.get("answered")),
     )
+
+
+async def park(
+    redis: Redis,
+    keys: Keys,
+    stream: str,
+    group: str,
+    entry_id: str,
+    fields: Any,
+    error: str,
+    *,
+    answered: str | None = None,
+) -> None:
+    """Move an entry, whole, from the inbound stream to the list, in one transaction;
+    ``answered``: the delivery id of the answer to its resident, when one was queued."""
+    record = {"entry": entry_id, "fields": fields, "error": error, "at": time.time()}
+    if answered is not None:
+        record["answered"] = answered
+    pipe = redis.pipeline(transaction=True)
+    pipe.rpush(keys("inbound", "deadletter"), json.dumps(record, ensure_ascii=False))
+    pipe.xack(stream, group, entry_id)
+    pipe.xdel(stream, entry_id)
+    await pipe.execute()
 
 
 async def parked(redis: Redis, keys: Keys, *, limit: int = LIST_LIMIT) -> list[Parked]:

@@ -73,6 +73,14 @@ async def with_outbox_item(
 async def send_help(rt: Runtime, target: str, message_id: str, text: str) -> DeliveryId:
     """Queue the help text as an answer to ``message_id``; its delivery id."""
     delivery_id = DeliveryId(f"help:{target}:{message_id}")
+    await send_answer(rt, delivery_id, HELP_ORIGIN, target, message_id, text)
+    return delivery_id
+
+
+async def send_answer(
+    rt: Runtime, delivery_id: DeliveryId, origin: str, target: str, message_id: str, text: str
+) -> None:
+    """Queue an automatic answer (no ticket) to ``message_id``, once per ``delivery_id``."""
     message = OutboundMessage(
         target=TargetId(target),
         text=text,
@@ -80,5 +88,4 @@ async def send_help(rt: Runtime, target: str, message_id: str, text: str) -> Del
         reply_to=PlatformMessageId(message_id),
         plain=True,
     )
-    await enqueue(rt, [OutboxItem(delivery_id, HELP_ORIGIN, target, message)])
-    return delivery_id
+    await enqueue(rt, [OutboxItem(delivery_id, origin, target, message)])

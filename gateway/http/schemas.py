@@ -89,7 +89,7 @@ QUEUE = obj(
 
 PARKED = obj(
     {"entry": STR, "error": STR, "at": NUM, "target": NSTR, "sender": NSTR, "text": NSTR,
-     "raw": STR}
+     "raw": STR, "answered": BOOL}
 )  # fmt: skip
 
 RESPONSES: dict[tuple[str, str], Schema] = {

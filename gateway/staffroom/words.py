@@ -29,7 +29,7 @@ _TEXT: dict[str, dict[str, str]] = {
         # answers to /queue, /announce, /confirm, replies and buttons
         "no_open": "No open tickets.",
         "oldest": "The {n} oldest open tickets:",
-        "parked": "{n} message(s) from residents became no ticket and got no answer: "
+        "parked": "{n} message(s) from residents became no ticket: reach those residents; "
         "they are listed on the console's queue page.",
         "preview": "Preview: to {expr} ({matched})\n{chats}\n\n{text}\n\n"
         "Reply /confirm (or press Send) within {minutes} minutes to send it.",
@@ -77,7 +77,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "follow": "{ticket} · {who} 补充：",
         "no_open": "没有未解决的工单。",
         "oldest": "最早的 {n} 个未解决工单：",
-        "parked": "有 {n} 条居民消息未能生成工单，也没有收到回复：见控制台的工单页。",
+        "parked": "有 {n} 条居民消息未能生成工单，请联系这些居民：见控制台的工单页。",
         "preview": "预览：发给 {expr}（{matched}）\n{chats}\n\n{text}\n\n"
         "请在 {minutes} 分钟内回复 /confirm（或点「发送」）发出。",
         "send": "发送",

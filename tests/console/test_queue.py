@@ -15,7 +15,7 @@ from gateway.models import Command
 from gateway.runtime import Runtime
 from tests.console.helpers import make_user, session_csrf, sign_in
 from tests.funnel.conftest import Pipeline
-from tests.funnel.factory import message
+from tests.funnel.factory import direct, message
 
 Client = TestClient[Any, Any]
 XSS = "<img src=x onerror=alert(1)>"
@@ -148,6 +148,7 @@ async def test_messages_that_became_no_ticket_are_shown_in_the_scope(
     assert "telegram:-9" not in page
     assert "not json" not in page  # names no chat and no words: the operator's alone
     assert XSS not in page  # escaped
+    assert "Li Wei · Got no answer" in page  # group chatter, maybe: not answered
     await make_user(rt, "wang", Role.STAFF)
     client.session.cookie_jar.clear()
     await sign_in(client, "wang")
@@ -182,3 +183,19 @@ async def test_many_parked_messages_the_page_says_how_many_it_shows(
     assert "The newest 20 of 23 are shown" in page
     zh = await (await client.get("/console/", headers={"Accept-Language": "zh"})).text()
     assert "此处列出最新的 20 条，共 23 条" in zh
+
+
+async def test_a_parked_message_says_whether_its_resident_was_answered(
+    rt: Runtime, client: Client
+) -> None:
+    # A direct message is answered when parked (gateway.funnel.parked_answer).
+    consumer = FunnelConsumer(rt, name="c")
+    event = direct("tap water is brown", user="777")
+    await consumer._dead_letter("1-1", {"e": encode_event(event)}, "KeyError: 'x'")
+    await make_user(rt, "wang", Role.STAFF)
+    await sign_in(client, "wang")
+    page = await (await client.get("/console/")).text()
+    assert "tap water is brown" in page
+    assert "Told that staff will get back to them" in page
+    zh = await (await client.get("/console/", headers={"Accept-Language": "zh"})).text()
+    assert "已告知居民：工作人员会联系他们" in zh

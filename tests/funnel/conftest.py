@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+from gateway.components import delivery_hooks
 from gateway.funnel.consumer import ConsumerSettings, FunnelConsumer
 from gateway.inbound import RedisInboundSink
 from gateway.models import InboundEvent
+from gateway.outbox import run_workers
 from gateway.runtime import Runtime
+from tests.fakes.memory_adapter import MemoryAdapter
 
 
 class Pipeline:
@@ -41,6 +46,18 @@ async def funnel(runtime: Runtime) -> Pipeline:
     p = Pipeline(runtime)
     await p.consumer.start()
     return p
+
+
+@pytest.fixture
+async def adapter(runtime: Runtime) -> AsyncIterator[MemoryAdapter]:
+    """The in-memory adapter as telegram, with the real outbox workers sending to it."""
+    fake = MemoryAdapter()
+    runtime.adapters["telegram"] = fake  # type: ignore[assignment]
+    task = asyncio.create_task(run_workers(runtime, delivery_hooks()))
+    yield fake
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def texts(events: Sequence[dict[str, object]]) -> list[object]:

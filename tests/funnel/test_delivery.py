@@ -5,32 +5,15 @@ in a group joins the same ticket."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
-import pytest
-
-from gateway.components import delivery_hooks
 from gateway.funnel import staff
 from gateway.funnel.tickets import TicketStore
 from gateway.models import Command, TicketId
-from gateway.outbox import run_workers
 from gateway.runtime import Runtime
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.funnel.conftest import Pipeline
 from tests.funnel.factory import GROUP, message
-
-
-@pytest.fixture
-async def adapter(runtime: Runtime) -> AsyncIterator[MemoryAdapter]:
-    fake = MemoryAdapter()
-    runtime.adapters["telegram"] = fake  # type: ignore[assignment]
-    task = asyncio.create_task(run_workers(runtime, delivery_hooks()))
-    yield fake
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _sent_state(store: TicketStore, tid: str, delivery_id: str) -> dict[str, object]:

@@ -37,11 +37,11 @@ async def test_queue_counts_the_parked_messages_in_the_rooms_scope(runtime: Runt
     assert await commands.parked_in_scope(runtime, everything) == 3  # not the malformed one
     assert (await commands.queue_text(en, room_a)).splitlines() == [
         "No open tickets.",
-        "2 message(s) from residents became no ticket and got no answer: "
+        "2 message(s) from residents became no ticket: reach those residents; "
         "they are listed on the console's queue page.",
     ]
     last = (await commands.queue_text(zh, everything)).splitlines()[-1]
-    assert last == "有 3 条居民消息未能生成工单，也没有收到回复：见控制台的工单页。"
+    assert last == "有 3 条居民消息未能生成工单，请联系这些居民：见控制台的工单页。"
 
 
 async def test_the_room_counts_what_the_console_lists(runtime: Runtime) -> None:
