@@ -1,9 +1,11 @@
-"""palm queue stats [--json] [--watch] | dead-letters [--json]"""
+"""palm queue stats [--json] [--watch] | dead-letters [--json] [--retry ENTRY | --retry-all |
+--handled ENTRY]"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from rich.console import Group
@@ -15,7 +17,11 @@ from gateway.accounts.scope import targets_in_scope
 from gateway.cli.as_user import add_as_user, scope_of
 from gateway.cli.context import CliContext, add_command, add_group
 from gateway.cli.show import cell, when
-from gateway.funnel import deadletters
+from gateway.cli.tickets import STAFF_ENV, actor
+from gateway.errors import GatewayError
+from gateway.funnel import deadletters, parked_actions
+from gateway.runtime import Runtime
+from gateway.safety.inert import visible
 from gateway.targets import TargetDirectory
 
 
@@ -69,6 +75,11 @@ async def _dead(args: argparse.Namespace, cli: CliContext) -> int:
         scope = await scope_of(args, rt)
         allowed = await targets_in_scope(TargetDirectory(rt.redis, rt.keys), scope)
         items = deadletters.in_scope(await deadletters.parked(rt.redis, rt.keys), allowed)
+        acts = [("retry", e) for e in args.retry] + [("handled", e) for e in args.handled]
+        if args.retry_all:
+            acts += [("retry", p.entry) for p in items if p.target is not None]
+        if acts:
+            return await _act(cli, rt, items, acts, actor(args))
     if args.json:
         cli.print_json([p.to_json() for p in items])
         return 0
@@ -81,6 +92,28 @@ async def _dead(args: argparse.Namespace, cli: CliContext) -> int:
         )  # fmt: skip
     cli.out.print(table)
     return 0
+
+
+async def _act(
+    cli: CliContext,
+    rt: Runtime,
+    items: list[deadletters.Parked],
+    acts: list[tuple[str, str]],
+    by: str,
+) -> int:
+    """``--retry`` / ``--handled``: each entry in turn; one that fails is reported and
+    the rest still done (exit 1 if any failed)."""
+    failed = 0
+    for name, entry in acts:
+        try:
+            p = parked_actions.pick(items, entry)
+            done = await parked_actions.act(rt, p, parked_actions.ACTIONS[name], by=by)
+        except GatewayError as exc:
+            print(visible(f"palm: {entry}: {exc.message}", one_line=True), file=sys.stderr)
+            failed += 1
+        else:
+            cli.out.print(cell(f"{entry}: {done['done']}"))
+    return 1 if failed else 0
 
 
 def register(sub: Any) -> None:
@@ -97,4 +130,22 @@ def register(sub: Any) -> None:
         handler=_dead,
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--retry",
+        action="append",
+        default=[],
+        metavar="ENTRY",
+        help="put the entry back on the inbound stream (repeatable)",
+    )
+    p.add_argument(
+        "--retry-all", action="store_true", help="retry every readable entry (after a fix)"
+    )
+    p.add_argument(
+        "--handled",
+        action="append",
+        default=[],
+        metavar="ENTRY",
+        help="mark the entry handled: it leaves the list (repeatable)",
+    )
+    p.add_argument("--as", dest="as_name", metavar="NAME", help=f"your name, logged (${STAFF_ENV})")
     add_as_user(p)

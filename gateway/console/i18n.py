@@ -36,6 +36,10 @@ ZH: dict[str, str] = {
     ),
     "Told that staff will get back to them": "已告知居民：工作人员会联系他们",
     "Got no answer": "居民未收到回复",
+    "Handled": "已处理",
+    "File again": "重新登记",
+    "Someone reached the resident: remove it from this list": "已联系居民：从列表中移除",
+    "Palm tries again to file it as a ticket": "掌上社区再次尝试将它登记为工单",
     "The newest {shown} of {n} are shown; the operator can list them all.": (
         "此处列出最新的 {shown} 条，共 {n} 条；运维人员可以列出全部。"
     ),

@@ -12,7 +12,7 @@ from gateway.console import files, queue
 from gateway.console.context import no_action, page_vars, require_staff, runtime, signed_in
 from gateway.console.events import last_id
 from gateway.console.ticket_view import sent_to_resident
-from gateway.funnel import staff
+from gateway.funnel import parked_actions, staff
 from gateway.funnel.ticket_model import parse_ticket_id
 from gateway.funnel.tickets import TicketStore
 from gateway.models import TicketId
@@ -94,3 +94,16 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
     else:
         raise no_action(action)
     raise web.HTTPSeeOther(f"/console/tickets/{tid}")
+
+
+async def parked_action(request: web.Request) -> web.StreamResponse:
+    """Retry a parked resident's message, or mark it handled (``parked_actions``)."""
+    require_staff(request)
+    _, user = signed_in(request)
+    name = request.match_info["action"]
+    action = parked_actions.ACTIONS.get(name)
+    if action is None:
+        raise no_action(name)
+    await queue.act_on_parked(runtime(request), user.scope, request.match_info["entry"],
+                              action, user.name)  # fmt: skip
+    raise web.HTTPSeeOther("/console/#parked")

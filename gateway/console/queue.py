@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from gateway.accounts import Scope, targets_in_scope
 from gateway.accounts.views import list_tickets
-from gateway.funnel import deadletters
+from gateway.funnel import deadletters, parked_actions
 from gateway.funnel.ticket_model import Status, Ticket
 from gateway.runtime import Runtime
 from gateway.targets import TargetDirectory
@@ -53,6 +53,7 @@ PARKED_SHOWN = 20
 class ParkedRow:
     """A parked inbound entry as the queue page shows it (``gateway.funnel.deadletters``)."""
 
+    entry: str
     at: float
     chat: str
     sender: str | None
@@ -74,8 +75,17 @@ async def parked(rt: Runtime, scope: Scope | None) -> ParkedList:
     when known (``deadletters.for_staff``)."""
     items = await deadletters.for_staff(rt.redis, rt.keys, scope)
     rows = [
-        ParkedRow(i.parked.at, (i.chat.title if i.chat else None) or str(i.parked.target),
+        ParkedRow(i.parked.entry, i.parked.at,
+                  (i.chat.title if i.chat else None) or str(i.parked.target),
                   i.parked.sender, i.text, i.parked.answered)
         for i in items[:PARKED_SHOWN]
     ]  # fmt: skip
     return ParkedList(rows, len(items))
+
+
+async def act_on_parked(
+    rt: Runtime, scope: Scope | None, entry: str, action: parked_actions.Action, by: str
+) -> None:
+    """A staff member's ``retry`` or ``handled`` on a parked message in their scope."""
+    items = [i.parked for i in await deadletters.for_staff(rt.redis, rt.keys, scope)]
+    await parked_actions.act(rt, parked_actions.pick(items, entry), action, by=by)

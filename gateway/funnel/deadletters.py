@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -42,9 +42,13 @@ class Parked:
     raw: str
     answered: bool = False
     """The resident was told that staff will get back to them (``parked_answer``)."""
+    record: str = field(default="", repr=False, compare=False)
+    """The list item itself, exactly: what ``gateway.funnel.parked_actions`` removes."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["record"]
+        return out
 
 
 def parse(record: str | bytes) -> Parked:
@@ -53,9 +57,10 @@ def parse(record: str | bytes) -> Parked:
         d = json.loads(record)
     except ValueError:
         d = None
+    whole = record.decode(errors="replace") if isinstance(record, bytes) else record
     if not isinstance(d, dict):
-        whole = record.decode(errors="replace") if isinstance(record, bytes) else record
-        return Parked("?", "unreadable dead-letter record", 0.0, None, None, None, whole)
+        return Parked("?", "unreadable dead-letter record", 0.0, None, None, None, whole,
+                      record=whole)  # fmt: skip
     got = d.get("fields")
     fields: dict[str, Any] = got if isinstance(got, dict) else {}
     e = fields.get("e")
@@ -81,6 +86,7 @@ def parse(record: str | bytes) -> Parked:
         text=text,
         raw=raw,
         answered=bool(d.get("answered")),
+        record=whole,
     )
 
 

@@ -103,6 +103,8 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("PATCH", "/targets/{id}"): TARGET,
     ("GET", "/queue"): QUEUE,
     ("GET", "/queue/dead-letters"): array(PARKED),
+    ("POST", "/queue/dead-letters/{entry}/retry"): obj({"entry": STR, "done": STR}),
+    ("POST", "/queue/dead-letters/{entry}/handled"): obj({"entry": STR, "done": STR}),
     ("GET", "/tickets"): obj({"tickets": array(TICKET), "next_cursor": NSTR}),
     ("GET", "/tickets/{id}"): TICKET_DETAIL,
     ("POST", "/tickets/{id}/claim"): extend(TICKET, {"previous_assignee": NSTR}),

@@ -263,16 +263,42 @@ async def test_the_ticket_lua_indexes_each_new_ticket_by_chat(
         assert await runtime.redis.smembers(runtime.keys("tickets", "target", chat)) == {tid}
 
 
-async def test_parked_inbound_entries_are_filtered_to_the_scope(
-    client: Client, office: Office, runtime: Runtime
-) -> None:
+async def _park_one_each(runtime: Runtime) -> FunnelConsumer:
+    """Entries 0-1 (from A5, in staff_a's scope) and 1-1 (from B1, outside it), parked."""
     consumer = FunnelConsumer(runtime, name="c")
     for n, chat in enumerate((A5, B1)):
         event = message(f"from {chat}", target=chat)
         await consumer._dead_letter(f"{n}-1", {"e": encode_event(event)}, "a bug")
+    return consumer
+
+
+async def test_parked_inbound_entries_are_filtered_to_the_scope(
+    client: Client, office: Office, runtime: Runtime
+) -> None:
+    consumer = await _park_one_each(runtime)
     await consumer._dead_letter("9-1", {"e": "{not json"}, "malformed event")
     status, mine = await _call(client, office, "staff_a", "GET", "/queue/dead-letters")
     assert status == 200
     assert [(p["target"], p["text"]) for p in mine] == [(A5, f"from {A5}")]
     _, everything = await _call(client, office, "admin", "GET", "/queue/dead-letters")
     assert [p["target"] for p in everything] == [None, B1, A5]  # newest first
+
+
+async def test_parked_entries_are_retried_or_handled_only_in_the_scope(
+    client: Client, office: Office, runtime: Runtime
+) -> None:
+    await _park_one_each(runtime)
+    path = "/queue/dead-letters/{}/{}"
+    status, body = await _call(client, office, "staff_a", "POST", path.format("1-1", "handled"))
+    assert status == 404, body  # B1 is outside staff_a's scope: it does not exist for them
+    status, body = await _call(client, office, "viewer_a5", "POST", path.format("0-1", "retry"))
+    assert status == 403, body
+    status, body = await _call(client, office, "staff_a", "POST", path.format("0-1", "retry"))
+    assert (status, body) == (200, {"entry": "0-1", "done": "retried"})
+    status, body = await _call(client, office, "staff_a", "POST", path.format("0-1", "handled"))
+    assert status == 404, body  # gone: retried already
+    assert "already" in body["error"]["message"]
+    status, body = await _call(client, office, "admin", "POST", path.format("1-1", "handled"))
+    assert (status, body) == (200, {"entry": "1-1", "done": "handled"})
+    _, left = await _call(client, office, "admin", "GET", "/queue/dead-letters")
+    assert left == []

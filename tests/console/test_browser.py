@@ -117,6 +117,10 @@ async def test_the_hydrant_in_the_browser(
         await expect(parked).to_contain_text("9号楼电梯里有烟味")
         await expect(parked.locator("tbody tr")).to_have_count(1)  # not the malformed one
         await shoot(page, "queue")
+        # Someone reached that resident: one click and it leaves the list.
+        await parked.get_by_role("button", name="Handled").click()
+        await expect(page.locator("#parked")).to_have_count(0)
+        assert int(await redis.llen(keys("inbound", "deadletter"))) == 1  # the operator's
         await row.get_by_role("link").first.click()
         await page.get_by_role("button", name="Claim").click()
         await expect(page.get_by_text("claimed").first).to_be_visible()

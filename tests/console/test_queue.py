@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from gateway.accounts import Role
 from gateway.codec import encode_event
 from gateway.funnel.consumer import FunnelConsumer
+from gateway.inbound import inbound_stream
 from gateway.models import Command
 from gateway.runtime import Runtime
 from tests.console.helpers import make_user, session_csrf, sign_in
@@ -199,3 +200,34 @@ async def test_a_parked_message_says_whether_its_resident_was_answered(
     assert "Told that staff will get back to them" in page
     zh = await (await client.get("/console/", headers={"Accept-Language": "zh"})).text()
     assert "已告知居民：工作人员会联系他们" in zh
+
+
+async def test_staff_mark_a_parked_message_handled_or_file_it_again(
+    rt: Runtime, client: Client
+) -> None:
+    consumer = FunnelConsumer(rt, name="c")
+    for n, words in enumerate(("basement flooded", "door lock broken")):
+        event = direct(words, user=f"80{n}")
+        await consumer._dead_letter(f"{n}-1", {"e": encode_event(event)}, "KeyError: 'x'")
+    await make_user(rt, "viewer", Role.VIEWER)
+    await sign_in(client, "viewer")
+    page = await (await client.get("/console/")).text()
+    assert "basement flooded" in page
+    assert "/console/parked/" not in page  # a viewer sees them, without the buttons
+    client.session.cookie_jar.clear()
+    await make_user(rt, "li", Role.STAFF)
+    await sign_in(client, "li")
+    csrf = await session_csrf(client)
+    r = await client.post("/console/parked/0-1/handled", data={"csrf": csrf},
+                          allow_redirects=False)  # fmt: skip
+    assert (r.status, r.headers["Location"]) == (303, "/console/#parked")
+    r = await client.post("/console/parked/1-1/retry", data={"csrf": csrf}, allow_redirects=False)
+    assert r.status == 303
+    page = await (await client.get("/console/")).text()
+    assert 'id="parked"' not in page  # nothing left to act on
+    assert await rt.redis.xlen(inbound_stream(rt.keys)) == 1  # the retried one, back in line
+    r = await client.post("/console/parked/1-1/retry", data={"csrf": csrf})
+    assert r.status == 404
+    assert "someone may have handled it already" in await r.text()
+    r = await client.post("/console/parked/0-1/delete", data={"csrf": csrf})
+    assert r.status == 404
