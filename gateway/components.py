@@ -40,6 +40,7 @@ def components() -> list[tuple[str, Component]]:
     from gateway.polls.service import run_closer
     from gateway.staffroom.acting import on_inbound
     from gateway.staffroom.feed import run_feed
+    from gateway.staffroom.parked import post_cards
     from gateway.work import run_work
 
     return [
@@ -48,7 +49,9 @@ def components() -> list[tuple[str, Component]]:
         ("scheduler", run_scheduler),
         (
             "funnel",
-            lambda rt: run_funnel(rt, [on_inbound, households_hook, polls_hook, confirm_hook]),
+            lambda rt: run_funnel(
+                rt, [on_inbound, households_hook, polls_hook, confirm_hook], [post_cards]
+            ),
         ),
         ("polls", run_closer),
         ("staffroom", run_feed),

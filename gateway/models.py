@@ -73,13 +73,17 @@ class Command(StrEnum):
     QUEUE = "queue"
     ANNOUNCE = "announce"
     CONFIRM = "confirm"
+    # As a reply to a parked message's card (``gateway.staffroom.parked``).
+    HANDLED = "handled"
+    RETRY = "retry"
     # ``/unit 5-302`` (``/房号``): a resident binds to a household (``gateway.households``).
     UNIT = "unit"
 
 
 STAFF_COMMANDS = frozenset(
-    {Command.CLAIM, Command.RESOLVE, Command.QUEUE, Command.ANNOUNCE, Command.CONFIRM}
-)
+    {Command.CLAIM, Command.RESOLVE, Command.QUEUE, Command.ANNOUNCE, Command.CONFIRM,
+     Command.HANDLED, Command.RETRY}
+)  # fmt: skip
 
 
 class AttachmentKind(StrEnum):

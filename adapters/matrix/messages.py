@@ -55,8 +55,12 @@ _STAFF_COMMANDS = {
     "queue": Command.QUEUE,
     "announce": Command.ANNOUNCE,
     "confirm": Command.CONFIRM,
+    "handled": Command.HANDLED,
+    "retry": Command.RETRY,
 }
-_STAFF_RE = re.compile(r"^[/!](claim|resolve|queue|announce|confirm)(?:\s+|$)", re.IGNORECASE)
+_STAFF_RE = re.compile(
+    r"^[/!](claim|resolve|queue|announce|confirm|handled|retry)(?:\s+|$)", re.IGNORECASE
+)
 _GEO_RE = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 
 

@@ -56,6 +56,8 @@ _COMMANDS = {
     "queue": Command.QUEUE,
     "announce": Command.ANNOUNCE,
     "confirm": Command.CONFIRM,
+    "handled": Command.HANDLED,
+    "retry": Command.RETRY,
     "unit": Command.UNIT,
 }
 # Not latin, so Telegram never marks it as a bot_command entity: matched as plain text.

@@ -28,16 +28,16 @@ from gateway.codec import decode_event
 from gateway.console.events import ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel import lua
-from gateway.funnel.deadletters import park
-from gateway.funnel.outbound import TICKET_ORIGIN, send_for_ticket, send_help
-from gateway.funnel.parked_answer import answer_parked
+from gateway.funnel.deadletters import Parked, park
+from gateway.funnel.outbound import send_for_ticket, send_help
+from gateway.funnel.parked_answer import FunnelParts, answer_parked
 from gateway.funnel.routing import Action, Decision, RoutingState, route
+from gateway.funnel.routing_state import routing_state
 from gateway.funnel.ticket_model import NOTHING, Applied, Written
 from gateway.funnel.tickets import TicketStore, message_field
 from gateway.inbound import inbound_stream
 from gateway.metrics import FUNNEL_DEAD_LETTERS, INBOUND
 from gateway.models import (
-    AnnouncementId,
     ChatKind,
     DeliveryId,
     InboundEvent,
@@ -45,10 +45,8 @@ from gateway.models import (
     TargetGone,
     TargetMigrated,
     TargetSeen,
-    TicketId,
 )
 from gateway.ops.takeover import claim_from_dead
-from gateway.outbox.store import lookup_msgref
 from gateway.rules import rulebook
 from gateway.runtime import Runtime
 from gateway.staffroom.config import staff_room_ids
@@ -62,6 +60,9 @@ GROUP = "funnel"
 InboundHook = Callable[[Runtime, InboundEvent], Awaitable[bool]]
 """Looks at an event first; ``True``: it was handled, the funnel does nothing more
 (staff rooms). It must be idempotent: a redelivered entry runs it again."""
+
+ParkedHook = Callable[[Runtime, Parked], Awaitable[object]]
+"""Told of each entry just parked (the staff rooms post its card), after the park."""
 
 
 async def create_group(rt: Runtime, stream: str, group: str) -> None:
@@ -93,9 +94,11 @@ class FunnelConsumer:
         name: str | None = None,
         settings: ConsumerSettings | None = None,
         hooks: Sequence[InboundHook] = (),
+        on_parked: Sequence[ParkedHook] = (),
     ) -> None:
         self.rt = rt
         self.hooks = tuple(hooks)
+        self.on_parked = tuple(on_parked)
         self.staff_rooms = staff_room_ids(rt.config.staff_rooms)
         self.name = name or rt.instance
         self.settings = settings or ConsumerSettings(
@@ -251,17 +254,16 @@ class FunnelConsumer:
         log.error("funnel: entry dead-lettered", extra={"entry": entry_id, "error": error})
         # The answer first: a crash before the park leaves the entry pending, and its
         # deterministic delivery id makes the second answer a no-op.
-        answered = None
-        try:
-            answered = await answer_parked(
-                self.rt, fields.get("e"), decide=self._decide, flood=self.flood,
-                admission=self.admission, tickets=self.store, staff_rooms=self.staff_rooms,
-            )  # fmt: skip
-        except Exception as exc:  # parking must not depend on the answer
-            log.warning("funnel: no answer to the parked message", extra={"error": str(exc)})
-        await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, fields, error,
-                   answered=answered)  # fmt: skip
+        parts = FunnelParts(self._decide, self.flood, self.admission, self.store, self.staff_rooms)
+        answered = await answer_parked(self.rt, fields.get("e"), parts)
+        parked = await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, fields,
+                            error, answered=answered)  # fmt: skip
         FUNNEL_DEAD_LETTERS.inc()
+        for hook in self.on_parked:  # the staff rooms' cards: never at the park's expense
+            try:
+                await hook(self.rt, parked)
+            except Exception as exc:
+                log.warning("funnel: parked-entry hook failed", extra={"error": str(exc)})
 
     # --- one event ------------------------------------------------------------
     async def _apply(self, event: InboundEvent) -> Written:
@@ -281,23 +283,7 @@ class FunnelConsumer:
         return NOTHING
 
     async def snapshot(self, msg: InboundMessage) -> RoutingState:
-        announcement = None
-        ticket_ref = None
-        if msg.reply_to is not None:
-            ticket_ref = await self.store.ref_for_message(msg.target, msg.reply_to)
-            if ticket_ref is None:
-                origin = await lookup_msgref(self.rt, msg.target, msg.reply_to)
-                if origin is not None and origin[0] == "announcement":
-                    announcement = AnnouncementId(origin[1])
-                elif origin is not None and origin[0] == TICKET_ORIGIN and origin[1]:
-                    ticket_ref = await self.store.ref(TicketId(origin[1]))
-        open_ticket = None
-        if msg.chat_kind is ChatKind.DIRECT:
-            open_ticket = await self.store.open_direct(msg.target, msg.sender.user_id)
-        edited = None
-        if msg.edit_of is not None:
-            edited = await self.store.edited_ticket(msg.target, msg.edit_of)
-        return RoutingState(announcement, ticket_ref, open_ticket, edited)
+        return await routing_state(self.rt, self.store, msg)
 
     async def _decide(self, msg: InboundMessage) -> Decision:
         return route(msg, await self.snapshot(msg))
@@ -400,8 +386,10 @@ def reload_funnel(rt: Runtime) -> None:
     log.info("rules reloaded", extra=rulebook(rt.config.rules_file).rules.summary())
 
 
-async def run_funnel(rt: Runtime, hooks: Sequence[InboundHook] = ()) -> None:
+async def run_funnel(
+    rt: Runtime, hooks: Sequence[InboundHook] = (), on_parked: Sequence[ParkedHook] = ()
+) -> None:
     """The ``palm run`` component."""
-    consumer = FunnelConsumer(rt, hooks=hooks)
+    consumer = FunnelConsumer(rt, hooks=hooks, on_parked=on_parked)
     await consumer.start()
     await consumer.run()

@@ -100,17 +100,19 @@ async def park(
     error: str,
     *,
     answered: str | None = None,
-) -> None:
+) -> Parked:
     """Move an entry, whole, from the inbound stream to the list, in one transaction;
     ``answered``: the delivery id of the answer to its resident, when one was queued."""
     record = {"entry": entry_id, "fields": fields, "error": error, "at": time.time()}
     if answered is not None:
         record["answered"] = answered
+    item = json.dumps(record, ensure_ascii=False)
     pipe = redis.pipeline(transaction=True)
-    pipe.rpush(keys("inbound", "deadletter"), json.dumps(record, ensure_ascii=False))
+    pipe.rpush(keys("inbound", "deadletter"), item)
     pipe.xack(stream, group, entry_id)
     pipe.xdel(stream, entry_id)
     await pipe.execute()
+    return parse(item)
 
 
 async def parked(redis: Redis, keys: Keys, *, limit: int = LIST_LIMIT) -> list[Parked]:

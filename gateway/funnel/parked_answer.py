@@ -17,7 +17,9 @@ per message: its delivery id is deterministic, so a redelivered entry queues not
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from gateway.admission.flood import ACKS, FloodGate, count_limited
 from gateway.admission.gate import Admission
@@ -28,6 +30,8 @@ from gateway.funnel.tickets import TicketStore
 from gateway.models import ChatKind, DeliveryId, InboundMessage
 from gateway.runtime import Runtime
 from gateway.templates import pick_language, templates_for
+
+log = logging.getLogger("palm.funnel")
 
 PARKED_ORIGIN = "parked"
 
@@ -50,30 +54,40 @@ def resident_message(raw: object, staff_rooms: frozenset[str]) -> InboundMessage
     return event
 
 
-async def answer_parked(
-    rt: Runtime,
-    raw: object,
-    *,
-    decide: Decide,
-    flood: FloodGate,
-    admission: Admission,
-    tickets: TicketStore,
-    staff_rooms: frozenset[str],
-) -> DeliveryId | None:
+@dataclass(frozen=True, slots=True)
+class FunnelParts:
+    """What the answer borrows from the funnel consumer."""
+
+    decide: Decide
+    flood: FloodGate
+    admission: Admission
+    tickets: TicketStore
+    staff_rooms: frozenset[str]
+
+
+async def answer_parked(rt: Runtime, raw: object, parts: FunnelParts) -> DeliveryId | None:
     """Queue the answer for a parked entry ``raw`` (its ``e`` field); its delivery id,
-    or ``None`` when the entry gets none."""
-    msg = resident_message(raw, staff_rooms)
-    if msg is None or not await admission.admits(msg):
+    or ``None`` when the entry gets none. Never raises: parking must not depend on it."""
+    try:
+        return await _answer(rt, raw, parts)
+    except Exception as exc:
+        log.warning("funnel: no answer to the parked message", extra={"error": str(exc)})
         return None
-    if await tickets.ref_for_message(msg.target, msg.message_id) is not None:
+
+
+async def _answer(rt: Runtime, raw: object, parts: FunnelParts) -> DeliveryId | None:
+    msg = resident_message(raw, parts.staff_rooms)
+    if msg is None or not await parts.admission.admits(msg):
+        return None
+    if await parts.tickets.ref_for_message(msg.target, msg.message_id) is not None:
         return None  # it is on a ticket after all: that ticket's acknowledgement answers
     try:
-        action = (await decide(msg)).action
+        action = (await parts.decide(msg)).action
     except Exception:  # the very failure that parked it, maybe
         action = Action.NEW if msg.chat_kind is ChatKind.DIRECT else Action.IGNORE
     if action not in (Action.NEW, Action.FOLLOW_UP):
         return None
-    if not await flood.ack(msg):
+    if not await parts.flood.ack(msg):
         count_limited(msg, ACKS)
         return None
     lang = pick_language(msg.sender.language, rt.config.locale)

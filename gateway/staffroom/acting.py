@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from gateway.errors import Conflict, GatewayError, InputError
 from gateway.funnel import staff
+from gateway.funnel.parked_actions import Action
 from gateway.funnel.tickets import TicketStore
 from gateway.models import (
     REACTION_PREFIX,
@@ -28,7 +29,7 @@ from gateway.models import (
 )
 from gateway.outbox import lookup_msgref
 from gateway.runtime import Runtime
-from gateway.staffroom import cards, commands
+from gateway.staffroom import cards, commands, parked
 from gateway.staffroom.config import StaffRoomConfig
 from gateway.staffroom.feed import ORIGIN
 from gateway.staffroom.notice import notice
@@ -89,6 +90,16 @@ async def _message(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> N
     if msg.command is Command.CONFIRM:
         await commands.confirm(rt, room, msg.reply_to, actor, msg.message_id)
         return
+    if msg.command in (Command.HANDLED, Command.RETRY):
+        entry = await parked.entry_of(rt, room.target, msg.reply_to)
+        action: Action = "handled" if msg.command is Command.HANDLED else "retry"
+        text = (
+            await parked.act(rt, room, entry, action, actor)
+            if entry is not None
+            else say(rt.config.locale, "parked_usage")
+        )
+        await notice(rt, room.target, msg.message_id, text, msg.message_id)
+        return
     tid = await ticket_of(rt, room.target, msg.reply_to)
     if tid is None:
         return  # the room's own conversation: not for palm
@@ -136,6 +147,15 @@ async def _button(rt: Runtime, room: StaffRoomConfig, press: ButtonPress) -> Non
     actor = press.sender.display_name
     if press.data == cards.CONFIRM:
         text = await commands.confirm(rt, room, press.message_id, actor, None)
+        await _answer(support, press, text)
+        return
+    if (action := parked.BUTTONS.get(press.data)) is not None:
+        entry = await parked.entry_of(rt, room.target, press.message_id)
+        text = (
+            await parked.act(rt, room, entry, action, actor)
+            if entry is not None
+            else say(rt.config.locale, "unknown_card")
+        )
         await _answer(support, press, text)
         return
     tid = await ticket_of(rt, room.target, press.message_id)

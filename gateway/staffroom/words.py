@@ -56,6 +56,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "claimed_by": "{tid}: claimed by {who}",
         "resolved_ok": "{tid}: resolved",
         "unknown_button": "Unknown button.",
+        # a parked resident's message (gateway.staffroom.parked)
+        "parked_card": "⚠ Not filed as a ticket · {who} ({where})\n{text}",
+        "parked_told": "The resident was told that staff will get back to them.",
+        "parked_untold": "The resident got no answer.",
+        "parked_how": "Reach them, then press Handled or reply /handled. File again (/retry) "
+        "tries to file it as a ticket once more.",
+        "handled_button": "Handled",
+        "retry_button": "File again",
+        "parked_handled": "✓ Handled by {who}",
+        "parked_retried": "↻ Filed again by {who}: a ticket follows if it works",
+        "parked_gone": "This message was handled already.",
+        "parked_usage": "/handled and /retry work as a reply to a message that became no ticket.",
         "colon": ": ",
     },
     "zh": {
@@ -103,6 +115,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "claimed_by": "{tid}：{who} 已认领",
         "resolved_ok": "{tid}：已解决",
         "unknown_button": "未知按钮。",
+        "parked_card": "⚠ 未能生成工单 · {who}（{where}）\n{text}",
+        "parked_told": "已告知居民工作人员会联系他们。",
+        "parked_untold": "居民未收到回复。",
+        "parked_how": "联系居民后请点“已处理”或回复 /handled；"
+        "“重新登记”（/retry）会再次尝试登记为工单。",
+        "handled_button": "已处理",
+        "retry_button": "重新登记",
+        "parked_handled": "✓ 已由 {who} 处理",
+        "parked_retried": "↻ {who} 已重新登记：成功后会出现工单",
+        "parked_gone": "这条消息已处理过了。",
+        "parked_usage": "/handled 和 /retry 需回复一条未能生成工单的消息。",
         "colon": "：",
     },
 }

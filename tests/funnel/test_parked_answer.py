@@ -118,10 +118,9 @@ async def test_staff_rooms_and_unapproved_groups_get_no_answer(
     stranger = message("/report spam", target="telegram:-1007770001", command=Command.REPORT)
     await rt.redis.hset(consumer.targets.hash_prefix + stranger.target,
                         mapping={"kind": ChatKind.GROUP.value, "admission": "pending"})  # fmt: skip
-    got = await parked_answer.answer_parked(
-        rt, _raw(stranger), decide=consumer._decide, flood=consumer.flood,
-        admission=consumer.admission, tickets=consumer.store, staff_rooms=consumer.staff_rooms,
-    )  # fmt: skip
+    parts = parked_answer.FunnelParts(consumer._decide, consumer.flood, consumer.admission,
+                                      consumer.store, consumer.staff_rooms)  # fmt: skip
+    got = await parked_answer.answer_parked(rt, _raw(stranger), parts)
     assert got is None
 
 

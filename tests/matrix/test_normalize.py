@@ -313,3 +313,14 @@ def test_never_raises_on_arbitrary_json(room_id: Any, timeline: Any, junk: Any) 
         batch = normalize_sync(body, ME, {}, policy)  # type: ignore[arg-type]
         assert isinstance(batch.events, tuple)
     normalize_sync(junk if isinstance(junk, dict) else {"rooms": junk}, ME, {}, "any")
+
+
+def test_parked_card_commands_parse_with_slash_and_bang() -> None:
+    # Element eats a leading "/" it does not know, so staff may type "!handled" too.
+    from adapters.matrix.messages import _command
+    from gateway.models import Command
+
+    assert _command("/handled") == (Command.HANDLED, "")
+    assert _command("!retry ") == (Command.RETRY, "")
+    assert _command("/RETRY now") == (Command.RETRY, "now")
+    assert _command("/handledx") == (None, "/handledx")

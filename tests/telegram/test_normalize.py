@@ -223,3 +223,11 @@ def test_any_text_in_a_well_formed_message(text: str, kind: str) -> None:
     events = normalize(upd, ME)
     if kind == "private" and text:
         assert len(events) == 1
+
+
+def test_parked_card_commands_parse() -> None:
+    from adapters.telegram.normalize import _command
+
+    assert _command("/handled", ME) == (Command.HANDLED, "")
+    assert _command("/retry@palm_test_bot", ME) == (Command.RETRY, "")
+    assert _command("/retry@other_bot", ME) == (None, "/retry@other_bot")

@@ -1,0 +1,120 @@
+"""A parked resident's message (``gateway.funnel.deadletters``) as a card in the staff rooms.
+
+Staff who work only in their chat group would otherwise never see the words of a
+message that became no ticket (``/queue`` counts them; the console lists them). So the
+funnel, right after it parks one, posts a card in every staff room whose scope holds the
+chat: who wrote, where, the words, and whether the resident was told that staff will
+get back to them. Under it, on Telegram, **Handled** and **File again** buttons; on every
+platform ``/handled`` and ``/retry`` as a reply to the card do the same
+(``gateway.funnel.parked_actions``, within the room's scope). The card is then edited in
+place to say who did what, without its buttons, in every room that has it.
+
+Delivery ids are deterministic (``parkedcard:<entry>:<room>``), so a card is posted once
+per entry and room; a card lost in a crash right after the park leaves the message on
+the console's list, where it is anyway.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import NotFound
+from gateway.funnel import deadletters, parked_actions
+from gateway.funnel.deadletters import Parked
+from gateway.models import (
+    Button,
+    ChatKind,
+    DeliveryId,
+    OutboundMessage,
+    PlatformMessageId,
+    TargetId,
+)
+from gateway.outbox import lookup_msgref
+from gateway.outbox.model import Anchor, OutboxItem
+from gateway.outbox.store import enqueue
+from gateway.runtime import Runtime
+from gateway.staffroom.config import StaffRoomConfig
+from gateway.staffroom.scope import room_scope, rooms_for
+from gateway.staffroom.words import say
+from gateway.targets import Target, TargetDirectory
+
+ORIGIN = "parkedcard"
+"""The cards' outbox origin; its id is the parked entry's."""
+HANDLED = "parked:handled"
+RETRY = "parked:retry"
+BUTTONS: dict[str, parked_actions.Action] = {HANDLED: "handled", RETRY: "retry"}
+
+
+def card_id(entry: str, room: str) -> DeliveryId:
+    return DeliveryId(f"{ORIGIN}:{entry}:{room}")
+
+
+def card_text(p: Parked, chat: Target | None, lang: str) -> str:
+    """The card's words, without the how-to (pure)."""
+    where = (chat.title if chat is not None else None) or str(p.target)
+    card = say(lang, "parked_card", who=p.sender or "?", where=where, text=p.text or "")
+    return f"{card}\n\n{say(lang, 'parked_told' if p.answered else 'parked_untold')}"
+
+
+async def _rooms(rt: Runtime, p: Parked) -> tuple[Target | None, list[StaffRoomConfig]]:
+    if p.target is None or p.text is None or not rt.config.staff_rooms:
+        return None, []
+    chat = await TargetDirectory(rt.redis, rt.keys).get(p.target)
+    tags = chat.tags if chat is not None else ()
+    group = chat.kind is ChatKind.GROUP if chat is not None else True
+    return chat, rooms_for(rt.config.staff_rooms, p.target, tags, group=group)
+
+
+async def post_cards(rt: Runtime, p: Parked) -> list[DeliveryId]:
+    """Queue the entry's card in every staff room whose scope holds its chat."""
+    chat, rooms = await _rooms(rt, p)
+    lang = rt.config.locale
+    text = f"{card_text(p, chat, lang)}\n{say(lang, 'parked_how')}"
+    buttons = (Button(say(lang, "handled_button"), HANDLED),
+               Button(say(lang, "retry_button"), RETRY))  # fmt: skip
+    items = [
+        OutboxItem(did, ORIGIN, p.entry,
+                   OutboundMessage(TargetId(r.target), text, did, plain=True, buttons=buttons))
+        for r in rooms
+        if (did := card_id(p.entry, r.target))
+    ]  # fmt: skip
+    await enqueue(rt, items)
+    return [i.delivery_id for i in items]
+
+
+async def entry_of(rt: Runtime, room: str, message_id: str | None) -> str | None:
+    """The parked entry whose card is ``message_id`` in ``room``."""
+    if not message_id:
+        return None
+    origin = await lookup_msgref(rt, TargetId(room), PlatformMessageId(message_id))
+    if origin is None or origin[0] != ORIGIN or not origin[1]:
+        return None
+    return origin[1]
+
+
+async def act(
+    rt: Runtime, room: StaffRoomConfig, entry: str, action: parked_actions.Action, actor: str
+) -> str:
+    """A member's ``handled`` or ``retry`` on the card of ``entry``; what to tell them."""
+    lang = rt.config.locale
+    scope = room_scope(room.scope)
+    items = [i.parked for i in await deadletters.for_staff(rt.redis, rt.keys, scope)]
+    try:
+        p = parked_actions.pick(items, entry)
+        await parked_actions.act(rt, p, action, by=actor)
+    except NotFound:
+        return say(lang, "parked_gone")
+    done = say(lang, "parked_handled" if action == "handled" else "parked_retried", who=actor)
+    await _mark_cards(rt, p, done)
+    return done
+
+
+async def _mark_cards(rt: Runtime, p: Parked, done: str) -> None:
+    """Edit the entry's card in every room that has it: who did what, no buttons."""
+    chat, rooms = await _rooms(rt, p)
+    text = f"{card_text(p, chat, rt.config.locale)}\n{done}"
+    items = []
+    for r in rooms:
+        card = card_id(p.entry, r.target)
+        did = DeliveryId(f"{card}:done")
+        msg = OutboundMessage(TargetId(r.target), text, did, plain=True, buttons=())
+        items.append(OutboxItem(did, ORIGIN, p.entry, msg, Anchor(card, True)))
+    await enqueue(rt, items)
