@@ -97,3 +97,9 @@ def valid_event_id(raw: str) -> bool:
 async def ticket_event(rt: Runtime, tid: str, target: str, what: str) -> None:
     """A ticket was created or changed (the queue and ticket pages update from it)."""
     await publish(rt.redis, rt.keys, "ticket", tid, target, {"what": what})
+
+
+async def parked_event(rt: Runtime, entry: str, target: str | None, what: str) -> None:
+    """A resident's message was parked, retried or marked handled: the queue page's list
+    of messages that became no ticket updates from it."""
+    await publish(rt.redis, rt.keys, "parked", entry, target or "", {"what": what})

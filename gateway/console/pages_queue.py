@@ -43,6 +43,13 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     )  # fmt: skip
 
 
+async def parked_fragment(request: web.Request) -> web.StreamResponse:
+    """The queue page's list of messages that became no ticket, fetched again live."""
+    _, user = signed_in(request)
+    rows = await queue.parked(runtime(request), user.scope)
+    return aiohttp_jinja2.render_template("_parked.html", request, page_vars(request, parked=rows))
+
+
 async def _ticket(request: web.Request) -> tuple[TicketId, dict[str, Any]]:
     _, user = signed_in(request)
     rt = runtime(request)

@@ -27,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/tickets/{id}/live", pages_queue.ticket_fragment)
     r.add_get("/tickets/{id}/files/{m}/{a}", pages_queue.ticket_photo)
     r.add_post("/tickets/{id}/{action}", pages_queue.ticket_action)
+    r.add_get("/parked", pages_queue.parked_fragment)
     r.add_post("/parked/{entry}/{action}", pages_queue.parked_action)
     r.add_get("/announce", pages_announce.composer)
     r.add_post("/announce", pages_announce.send)

@@ -90,6 +90,8 @@ async def _deliver(
         row = await _row(request, ev)
         if row is not None:
             await _send(resp, "ticket", row, ev.id)
+    elif topic == "queue" and ev.kind == "parked":
+        await _send(resp, "parked", {"what": ev.data.get("what", "")}, ev.id)
     elif topic == f"{_subject_kind(ev)}:{ev.subject}":
         await _send(resp, "refresh", {"subject": ev.subject, "what": ev.data}, ev.id)
 

@@ -25,7 +25,7 @@ from gateway.admission.flood import ACKS, HELP, MESSAGES, FloodGate, count_limit
 from gateway.admission.gate import Admission
 from gateway.aio import checkpoint
 from gateway.codec import decode_event
-from gateway.console.events import ticket_event
+from gateway.console.events import parked_event, ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel import lua
 from gateway.funnel.deadletters import Parked, park
@@ -259,6 +259,7 @@ class FunnelConsumer:
         parked = await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, fields,
                             error, answered=answered)  # fmt: skip
         FUNNEL_DEAD_LETTERS.inc()
+        await parked_event(self.rt, parked.entry, parked.target, "parked")
         for hook in self.on_parked:  # the staff rooms' cards: never at the park's expense
             try:
                 await hook(self.rt, parked)

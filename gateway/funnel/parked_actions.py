@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from redis.exceptions import RedisError
 
+from gateway.console.events import parked_event
 from gateway.errors import InputError, NotFound, StoreUnavailable
 from gateway.funnel.deadletters import Parked
 from gateway.inbound import inbound_stream
@@ -85,4 +86,6 @@ async def act(rt: Runtime, p: Parked, action: Action, *, by: str) -> dict[str, s
     if not done:
         raise _gone(p.entry)
     log.info("parked entry %s", action, extra={"entry": p.entry, "by": by})
-    return {"entry": p.entry, "done": "retried" if action == "retry" else "handled"}
+    done = "retried" if action == "retry" else "handled"
+    await parked_event(rt, p.entry, p.target, done)
+    return {"entry": p.entry, "done": done}

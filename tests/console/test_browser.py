@@ -18,6 +18,7 @@ from adapters.telegram import limits
 from gateway.accounts import Role, UserStore
 from gateway.codec import encode_event
 from gateway.confirm.store import ConfirmStore
+from gateway.console.events import publish
 from gateway.households import HouseholdStore
 from gateway.inbound import inbound_stream
 from gateway.keys import Keys
@@ -121,6 +122,15 @@ async def test_the_hydrant_in_the_browser(
         await parked.get_by_role("button", name="Handled").click()
         await expect(page.locator("#parked")).to_have_count(0)
         assert int(await redis.llen(keys("inbound", "deadletter"))) == 1  # the operator's
+        # Another one is parked while the page is open: it appears without a reload.
+        later = message("5号楼水管爆了", target=f"telegram:{GROUP5}", user="7021")
+        record = {"entry": "2-1", "fields": {"e": encode_event(later)}, "error": "KeyError: 'x'",
+                  "at": time.time()}  # fmt: skip
+        await redis.rpush(keys("inbound", "deadletter"), json.dumps(record))
+        await publish(redis, keys, "parked", "2-1", f"telegram:{GROUP5}", {"what": "parked"})
+        await expect(page.locator("#parked")).to_contain_text("5号楼水管爆了")
+        await page.locator("#parked").get_by_role("button", name="File again").click()
+        await expect(page.locator("#parked")).to_have_count(0)
         await row.get_by_role("link").first.click()
         await page.get_by_role("button", name="Claim").click()
         await expect(page.get_by_text("claimed").first).to_be_visible()

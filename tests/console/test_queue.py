@@ -231,3 +231,26 @@ async def test_staff_mark_a_parked_message_handled_or_file_it_again(
     assert "someone may have handled it already" in await r.text()
     r = await client.post("/console/parked/0-1/delete", data={"csrf": csrf})
     assert r.status == 404
+
+
+async def test_the_parked_list_follows_live_and_stays_in_the_scope(
+    rt: Runtime, client: Client
+) -> None:
+    # Parking, retrying and marking handled each publish a console event; the queue page
+    # fetches its list again (GET /console/parked), scoped like the page.
+    await make_user(rt, "li", Role.STAFF, scope="compound:guanmei")
+    await sign_in(client, "li")
+    reader = asyncio.create_task(_events(client, "/console/events?topic=queue&from=0-0", 2))
+    consumer = FunnelConsumer(rt, name="c")
+    for n, chat in enumerate(("telegram:-9", "telegram:-5")):  # outside, then inside
+        event = message(f"smoke on floor {n}", target=chat, user="501")
+        await consumer._dead_letter(f"{n}-1", {"e": encode_event(event)}, "KeyError: 'x'")
+    fragment = await (await client.get("/console/parked")).text()
+    assert "smoke on floor 1" in fragment
+    assert "smoke on floor 0" not in fragment
+    csrf = await session_csrf(client)
+    await client.post("/console/parked/1-1/handled", data={"csrf": csrf})
+    got = await reader
+    assert [(e["event"], e["data"]["what"]) for e in got] == [("parked", "parked"),
+                                                            ("parked", "handled")]  # fmt: skip
+    assert 'id="parked"' not in await (await client.get("/console/parked")).text()

@@ -45,6 +45,16 @@
 
     const table = document.getElementById("queue");
     if (table) source.addEventListener("ticket", function (e) { placeRow(table, JSON.parse(e.data)); });
+    // Messages that became no ticket: the list below the queue, fetched again when one
+    // is parked, retried or marked handled (here or anywhere else).
+    const parked = document.getElementById("parked-slot");
+    if (parked) {
+      source.addEventListener("parked", throttle(function () {
+        fetch(parked.dataset.refresh, { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) { if (html !== null) parked.innerHTML = html; });
+      }, 300));
+    }
   }
 
   function wanted(table, row) {
