@@ -187,7 +187,7 @@ class FunnelConsumer:
                 await self.rt.redis.xack(self.stream, GROUP, entry_id)
                 continue
             if await self._deliveries(entry_id) > self.settings.max_deliveries:
-                await self._dead_letter(entry_id, fields, "handed out too often")
+                await self._dead_letter(entry_id, fields, "handed out too often", route=False)
                 continue
             await self.handle(entry_id, fields)
             handled += 1
@@ -250,11 +250,14 @@ class FunnelConsumer:
         )
         return int(done) >= 0
 
-    async def _dead_letter(self, entry_id: str, fields: dict[str, Any], error: str) -> None:
+    async def _dead_letter(
+        self, entry_id: str, fields: dict[str, Any], error: str, *, route: bool = True
+    ) -> None:
         log.error("funnel: entry dead-lettered", extra={"entry": entry_id, "error": error})
         # The answer first: a crash before the park leaves the entry pending, and its
         # deterministic delivery id makes the second answer a no-op.
-        parts = FunnelParts(self._decide, self.flood, self.admission, self.store, self.staff_rooms)
+        decide = self._decide if route else None
+        parts = FunnelParts(decide, self.flood, self.admission, self.store, self.staff_rooms)
         answered = await answer_parked(self.rt, fields.get("e"), parts)
         parked = await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, fields,
                             error, answered=answered)  # fmt: skip

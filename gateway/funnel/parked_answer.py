@@ -8,7 +8,9 @@ that their message arrived and that staff will get back to them, in their langua
 Only those a ticket was meant for are answered: a resident's message (not a bot's, not
 a staff room's, not from a group awaiting approval) that routing would have filed as a
 new ticket or a follow-up. When routing is itself what fails, only a direct chat is
-answered: there every message is for staff, while in a group it may be chatter.
+answered: there every message is for staff, while in a group it may be chatter. The
+same when the entry was parked for killing its consumers (it may be routing that kills
+them): it is not routed again.
 
 Like an acknowledgement it is an automatic answer (at most half of the bot's rate,
 ``gateway.admission.share``), within the residents' acknowledgement limit, and sent once
@@ -17,6 +19,7 @@ per message: its delivery id is deterministic, so a redelivered entry queues not
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -58,7 +61,8 @@ def resident_message(raw: object, staff_rooms: frozenset[str]) -> InboundMessage
 class FunnelParts:
     """What the answer borrows from the funnel consumer."""
 
-    decide: Decide
+    decide: Decide | None
+    """``None``: do not route (the entry kept killing its consumers, maybe in routing)."""
     flood: FloodGate
     admission: Admission
     tickets: TicketStore
@@ -81,10 +85,11 @@ async def _answer(rt: Runtime, raw: object, parts: FunnelParts) -> DeliveryId | 
         return None
     if await parts.tickets.ref_for_message(msg.target, msg.message_id) is not None:
         return None  # it is on a ticket after all: that ticket's acknowledgement answers
-    try:
-        action = (await parts.decide(msg)).action
-    except Exception:  # the very failure that parked it, maybe
-        action = Action.NEW if msg.chat_kind is ChatKind.DIRECT else Action.IGNORE
+    action = Action.NEW if msg.chat_kind is ChatKind.DIRECT else Action.IGNORE
+    if parts.decide is not None:
+        # The very failure that parked it, maybe: then as if not routed.
+        with contextlib.suppress(Exception):
+            action = (await parts.decide(msg)).action
     if action not in (Action.NEW, Action.FOLLOW_UP):
         return None
     if not await parts.flood.ack(msg):

@@ -138,3 +138,25 @@ async def test_parking_does_not_depend_on_the_answer(
 
 def _raw(msg: Any) -> str:
     return encode_event(msg)
+
+
+async def test_an_entry_that_kept_killing_consumers_is_not_routed_again(
+    funnel: Pipeline, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parked as "handed out too often": routing may be what kills the process, so the
+    # answer does not route it; a direct chat is answered all the same, a group is not.
+    routed: list[str] = []
+
+    async def snapshot(self: FunnelConsumer, msg: Any) -> Any:
+        routed.append(msg.text)
+        raise AssertionError("routed")
+
+    monkeypatch.setattr(FunnelConsumer, "snapshot", snapshot)
+    consumer = funnel.consumer
+    msgs = (direct("help", user="609"), message("/report x", user="610", command=Command.REPORT))
+    for n, msg in enumerate(msgs):
+        await consumer._dead_letter(f"{n}-1", {"e": encode_event(msg)}, "handed out too often",
+                                    route=False)  # fmt: skip
+    parked = await deadletters.parked(runtime.redis, runtime.keys)
+    assert [(p.text, p.answered) for p in parked] == [("/report x", False), ("help", True)]
+    assert routed == []
