@@ -28,7 +28,7 @@ from gateway.codec import decode_event
 from gateway.console.events import parked_event, ticket_event
 from gateway.errors import RetryableError
 from gateway.funnel import lua
-from gateway.funnel.deadletters import Parked, park
+from gateway.funnel.deadletters import ParkedHook, park, parse, record
 from gateway.funnel.outbound import send_for_ticket, send_help
 from gateway.funnel.parked_answer import FunnelParts, answer_parked
 from gateway.funnel.routing import Action, Decision, RoutingState, route
@@ -60,9 +60,6 @@ GROUP = "funnel"
 InboundHook = Callable[[Runtime, InboundEvent], Awaitable[bool]]
 """Looks at an event first; ``True``: it was handled, the funnel does nothing more
 (staff rooms). It must be idempotent: a redelivered entry runs it again."""
-
-ParkedHook = Callable[[Runtime, Parked], Awaitable[object]]
-"""Told of each entry just parked (the staff rooms post its card), after the park."""
 
 
 async def create_group(rt: Runtime, stream: str, group: str) -> None:
@@ -252,22 +249,23 @@ class FunnelConsumer:
 
     async def _dead_letter(
         self, entry_id: str, fields: dict[str, Any], error: str, *, route: bool = True
-    ) -> None:
+    ) -> None:  # fmt: skip
         log.error("funnel: entry dead-lettered", extra={"entry": entry_id, "error": error})
-        # The answer first: a crash before the park leaves the entry pending, and its
-        # deterministic delivery id makes the second answer a no-op.
+        # Answer and cards first (failures only logged), the park last: a crash between
+        # leaves the entry pending, and their ids make the second round a no-op.
         decide = self._decide if route else None
         parts = FunnelParts(decide, self.flood, self.admission, self.store, self.staff_rooms)
         answered = await answer_parked(self.rt, fields.get("e"), parts)
-        parked = await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, fields,
-                            error, answered=answered)  # fmt: skip
-        FUNNEL_DEAD_LETTERS.inc()
-        await parked_event(self.rt, parked.entry, parked.target, "parked")
-        for hook in self.on_parked:  # the staff rooms' cards: never at the park's expense
+        item = record(entry_id, fields, error, answered=answered)
+        parked = parse(item)
+        for hook in self.on_parked:
             try:
                 await hook(self.rt, parked)
             except Exception as exc:
                 log.warning("funnel: parked-entry hook failed", extra={"error": str(exc)})
+        await park(self.rt.redis, self.rt.keys, self.stream, GROUP, entry_id, item)
+        FUNNEL_DEAD_LETTERS.inc()
+        await parked_event(self.rt, parked.entry, parked.target, "parked")
 
     # --- one event ------------------------------------------------------------
     async def _apply(self, event: InboundEvent) -> Written:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from gateway.accounts.scope import Scope
 from gateway.codec import decode_event
 from gateway.keys import Keys
 from gateway.models import InboundMessage, TargetId
+from gateway.runtime import Runtime
 from gateway.targets import Target, TargetDirectory
 
 LIST_LIMIT = 500
@@ -90,29 +92,27 @@ def parse(record: str | bytes) -> Parked:
     )
 
 
-async def park(
-    redis: Redis,
-    keys: Keys,
-    stream: str,
-    group: str,
-    entry_id: str,
-    fields: Any,
-    error: str,
-    *,
-    answered: str | None = None,
-) -> Parked:
-    """Move an entry, whole, from the inbound stream to the list, in one transaction;
-    ``answered``: the delivery id of the answer to its resident, when one was queued."""
-    record = {"entry": entry_id, "fields": fields, "error": error, "at": time.time()}
+ParkedHook = Callable[[Runtime, Parked], Awaitable[object]]
+"""Told by the funnel of each entry about to be parked (the staff rooms post its card);
+it may be told again if the process dies before the park, so it must be idempotent."""
+
+
+def record(entry_id: str, fields: Any, error: str, *, answered: str | None = None) -> str:
+    """The list item for a parked entry (pure); ``answered``: the delivery id of the answer
+    to its resident, when one was queued."""
+    d = {"entry": entry_id, "fields": fields, "error": error, "at": time.time()}
     if answered is not None:
-        record["answered"] = answered
-    item = json.dumps(record, ensure_ascii=False)
+        d["answered"] = answered
+    return json.dumps(d, ensure_ascii=False)
+
+
+async def park(redis: Redis, keys: Keys, stream: str, group: str, entry_id: str, item: str) -> None:
+    """Move an entry from the inbound stream to the list (``item``), in one transaction."""
     pipe = redis.pipeline(transaction=True)
     pipe.rpush(keys("inbound", "deadletter"), item)
     pipe.xack(stream, group, entry_id)
     pipe.xdel(stream, entry_id)
     await pipe.execute()
-    return parse(item)
 
 
 async def parked(redis: Redis, keys: Keys, *, limit: int = LIST_LIMIT) -> list[Parked]:

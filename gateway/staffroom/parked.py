@@ -2,16 +2,17 @@
 
 Staff who work only in their chat group would otherwise never see the words of a
 message that became no ticket (``/queue`` counts them; the console lists them). So the
-funnel, right after it parks one, posts a card in every staff room whose scope holds the
-chat: who wrote, where, the words, and whether the resident was told that staff will
-get back to them. Under it, on Telegram, **Handled** and **File again** buttons; on every
-platform ``/handled`` and ``/retry`` as a reply to the card do the same
-(``gateway.funnel.parked_actions``, within the room's scope). The card is then edited in
-place to say who did what, without its buttons, in every room that has it.
+funnel, as it parks one (just before the park itself), posts a card in every staff room
+whose scope holds the chat: who wrote, where, the words, and whether the resident was
+told that staff will get back to them. Under it, on Telegram, **Handled** and **File
+again** buttons; on every platform ``/handled`` and ``/retry`` as a reply to the card do
+the same (``gateway.funnel.parked_actions``, within the room's scope). The card is then
+edited in place to say who did what, without its buttons, in every room that has it.
 
 Delivery ids are deterministic (``parkedcard:<entry>:<room>``), so a card is posted once
-per entry and room; a card lost in a crash right after the park leaves the message on
-the console's list, where it is anyway.
+per entry and room: a process that dies between the card and the park leaves the entry
+pending, and the next one posts nothing new. (A button pressed in that moment finds
+nothing to act on yet and says so.)
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from redis.exceptions import RedisError
 
 from gateway.components import delivery_hooks
 from gateway.funnel import deadletters
@@ -152,3 +153,30 @@ async def test_a_reply_of_retry_to_the_card_files_it_again(office: Office) -> No
     sent = await office.sent(ROOM_A, 4)
     usage = "/handled and /retry work as a reply to a message that became no ticket."
     assert sent[-1].text == usage
+
+
+async def test_the_card_goes_before_the_park_and_once(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The park fails (Redis lost it): the card is out already and the entry stays pending;
+    # handled again, it is parked and the card is not posted a second time.
+    import gateway.funnel.consumer as consumer_module
+
+    real = consumer_module.park
+
+    async def lost(*args: Any, **kw: Any) -> None:
+        raise RedisError("connection lost")
+
+    monkeypatch.setattr(consumer_module, "park", lost)
+    with pytest.raises(RedisError):
+        await office.feed(message("gas smell in the stairwell", command=Command.REPORT))
+    (card,) = await office.sent(ROOM_A, 1)
+    assert "gas smell in the stairwell" in card.text
+    assert await deadletters.parked(office.rt.redis, office.rt.keys) == []
+    monkeypatch.setattr(consumer_module, "park", real)
+    office.consumer._own_pending = True  # as its run loop does after a Redis error
+    await office.feed()
+    (p,) = await deadletters.parked(office.rt.redis, office.rt.keys)
+    assert p.text == "gas smell in the stairwell"
+    await asyncio.sleep(0.3)
+    assert len(office.adapter.sent_to(ROOM_A)) == 1
