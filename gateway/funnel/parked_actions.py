@@ -24,10 +24,11 @@ from typing import Any, Literal
 from redis.exceptions import RedisError
 
 from gateway.console.events import parked_event
-from gateway.errors import InputError, NotFound, StoreUnavailable
+from gateway.errors import GatewayError, InputError, NotFound, StoreUnavailable
 from gateway.funnel.deadletters import Parked
 from gateway.inbound import inbound_stream
 from gateway.runtime import Runtime
+from gateway.staffroom.parked import mark_cards
 
 log = logging.getLogger("palm.funnel")
 
@@ -79,13 +80,17 @@ async def act(rt: Runtime, p: Parked, action: Action, *, by: str) -> dict[str, s
     args = [p.record, *(stream_fields(p) if action == "retry" else [])]
     script: Any = rt.redis.register_script(_SETTLE)
     try:
-        done = await script(keys=[rt.keys("inbound", "deadletter"), inbound_stream(rt.keys)],
-                            args=args)  # fmt: skip
+        removed = await script(keys=[rt.keys("inbound", "deadletter"), inbound_stream(rt.keys)],
+                               args=args)  # fmt: skip
     except (RedisError, OSError) as exc:
         raise StoreUnavailable(f"parked entries: {exc}") from exc
-    if not done:
+    if not removed:
         raise _gone(p.entry)
     log.info("parked entry %s", action, extra={"entry": p.entry, "by": by})
     done = "retried" if action == "retry" else "handled"
     await parked_event(rt, p.entry, p.target, done)
+    try:  # the staff rooms' cards of it say so; the action is done either way
+        await mark_cards(rt, p, action, by)
+    except (GatewayError, RedisError, OSError) as exc:
+        log.warning("parked entry: cards not edited", extra={"entry": p.entry, "error": str(exc)})
     return {"entry": p.entry, "done": done}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-from gateway.errors import Conflict, GatewayError, InputError
-from gateway.funnel import staff
+from gateway.errors import Conflict, GatewayError, InputError, NotFound
+from gateway.funnel import deadletters, parked_actions, staff
 from gateway.funnel.parked_actions import Action
 from gateway.funnel.tickets import TicketStore
 from gateway.models import (
@@ -33,6 +33,7 @@ from gateway.staffroom import cards, commands, parked
 from gateway.staffroom.config import StaffRoomConfig
 from gateway.staffroom.feed import ORIGIN
 from gateway.staffroom.notice import notice
+from gateway.staffroom.scope import room_scope
 from gateway.staffroom.words import say
 
 log = logging.getLogger("palm.staffroom")
@@ -94,7 +95,7 @@ async def _message(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> N
         entry = await parked.entry_of(rt, room.target, msg.reply_to)
         action: Action = "handled" if msg.command is Command.HANDLED else "retry"
         text = (
-            await parked.act(rt, room, entry, action, actor)
+            await _parked(rt, room, entry, action, actor)
             if entry is not None
             else say(rt.config.locale, "parked_usage")
         )
@@ -114,6 +115,20 @@ async def _message(rt: Runtime, room: StaffRoomConfig, msg: InboundMessage) -> N
     except GatewayError as exc:
         why = await _refusal(rt, tid, exc)
         await notice(rt, room.target, msg.message_id, why, msg.message_id)
+
+
+async def _parked(
+    rt: Runtime, room: StaffRoomConfig, entry: str, action: Action, actor: str
+) -> str:
+    """A member's ``handled`` or ``retry`` on the card of ``entry``, within the room's
+    scope; what to tell them (``parked_actions.act`` edits the cards)."""
+    items = await deadletters.for_staff(rt.redis, rt.keys, room_scope(room.scope))
+    try:
+        p = parked_actions.pick([i.parked for i in items], entry)
+        await parked_actions.act(rt, p, action, by=actor)
+    except NotFound:
+        return say(rt.config.locale, "parked_gone")
+    return parked.done_text(rt.config.locale, action, actor)
 
 
 async def _refusal(rt: Runtime, tid: TicketId, exc: GatewayError) -> str:
@@ -152,7 +167,7 @@ async def _button(rt: Runtime, room: StaffRoomConfig, press: ButtonPress) -> Non
     if (action := parked.BUTTONS.get(press.data)) is not None:
         entry = await parked.entry_of(rt, room.target, press.message_id)
         text = (
-            await parked.act(rt, room, entry, action, actor)
+            await _parked(rt, room, entry, action, actor)
             if entry is not None
             else say(rt.config.locale, "unknown_card")
         )

@@ -6,8 +6,9 @@ funnel, as it parks one (just before the park itself), posts a card in every sta
 whose scope holds the chat: who wrote, where, the words, and whether the resident was
 told that staff will get back to them. Under it, on Telegram, **Handled** and **File
 again** buttons; on every platform ``/handled`` and ``/retry`` as a reply to the card do
-the same (``gateway.funnel.parked_actions``, within the room's scope). The card is then
-edited in place to say who did what, without its buttons, in every room that has it.
+the same (``gateway.funnel.parked_actions``, within the room's scope). Whoever acts (a
+room, the console, the API, the CLI), the card is then edited in place to say who did
+what, without its buttons, in every room that has it.
 
 Delivery ids are deterministic (``parkedcard:<entry>:<room>``), so a card is posted once
 per entry and room: a process that dies between the card and the park leaves the entry
@@ -17,8 +18,8 @@ nothing to act on yet and says so.)
 
 from __future__ import annotations
 
-from gateway.errors import NotFound
-from gateway.funnel import deadletters, parked_actions
+from typing import TYPE_CHECKING
+
 from gateway.funnel.deadletters import Parked
 from gateway.models import (
     Button,
@@ -33,15 +34,18 @@ from gateway.outbox.model import Anchor, OutboxItem
 from gateway.outbox.store import enqueue
 from gateway.runtime import Runtime
 from gateway.staffroom.config import StaffRoomConfig
-from gateway.staffroom.scope import room_scope, rooms_for
+from gateway.staffroom.scope import rooms_for
 from gateway.staffroom.words import say
 from gateway.targets import Target, TargetDirectory
+
+if TYPE_CHECKING:  # parked_actions calls mark_cards: the type only, no import cycle
+    from gateway.funnel.parked_actions import Action
 
 ORIGIN = "parkedcard"
 """The cards' outbox origin; its id is the parked entry's."""
 HANDLED = "parked:handled"
 RETRY = "parked:retry"
-BUTTONS: dict[str, parked_actions.Action] = {HANDLED: "handled", RETRY: "retry"}
+BUTTONS: dict[str, Action] = {HANDLED: "handled", RETRY: "retry"}
 
 
 def card_id(entry: str, room: str) -> DeliveryId:
@@ -91,27 +95,17 @@ async def entry_of(rt: Runtime, room: str, message_id: str | None) -> str | None
     return origin[1]
 
 
-async def act(
-    rt: Runtime, room: StaffRoomConfig, entry: str, action: parked_actions.Action, actor: str
-) -> str:
-    """A member's ``handled`` or ``retry`` on the card of ``entry``; what to tell them."""
-    lang = rt.config.locale
-    scope = room_scope(room.scope)
-    items = [i.parked for i in await deadletters.for_staff(rt.redis, rt.keys, scope)]
-    try:
-        p = parked_actions.pick(items, entry)
-        await parked_actions.act(rt, p, action, by=actor)
-    except NotFound:
-        return say(lang, "parked_gone")
-    done = say(lang, "parked_handled" if action == "handled" else "parked_retried", who=actor)
-    await _mark_cards(rt, p, done)
-    return done
+def done_text(lang: str, action: Action, actor: str) -> str:
+    """What the card (and the member who acted) is told: who did what."""
+    return say(lang, "parked_handled" if action == "handled" else "parked_retried", who=actor)
 
 
-async def _mark_cards(rt: Runtime, p: Parked, done: str) -> None:
-    """Edit the entry's card in every room that has it: who did what, no buttons."""
+async def mark_cards(rt: Runtime, p: Parked, action: Action, actor: str) -> None:
+    """Edit the entry's card in every room that has it: who did what, no buttons. Called
+    by ``parked_actions.act``, so it happens whoever acted: a room, the console, the API
+    or the CLI."""
     chat, rooms = await _rooms(rt, p)
-    text = f"{card_text(p, chat, rt.config.locale)}\n{done}"
+    text = f"{card_text(p, chat, rt.config.locale)}\n{done_text(rt.config.locale, action, actor)}"
     items = []
     for r in rooms:
         card = card_id(p.entry, r.target)

@@ -180,3 +180,16 @@ async def test_the_card_goes_before_the_park_and_once(
     assert p.text == "gas smell in the stairwell"
     await asyncio.sleep(0.3)
     assert len(office.adapter.sent_to(ROOM_A)) == 1
+
+
+async def test_an_action_outside_the_room_edits_the_card_too(office: Office) -> None:
+    # Marked handled on the console (or the API, or the CLI): the room's card says so.
+    from gateway.funnel.parked_actions import act
+
+    await office.feed(message("broken window", command=Command.REPORT))
+    (card,) = await office.sent(ROOM_A, 1)
+    (p,) = await deadletters.parked(office.rt.redis, office.rt.keys)
+    await act(office.rt, p, "handled", by="secretary")
+    ((room, ids, text),) = await office.edited(1)
+    assert (room, ids) == (ROOM_A, (card.message_id,))
+    assert text.endswith("\n✓ Handled by secretary")
